@@ -1,0 +1,16 @@
+"""Synthetic probes: one module per kind, one registry.
+
+Each module exports ``Config`` (a ``CheckBase`` subclass with ``type: Literal["<kind>"]``),
+``async def probe(cfg, *, timeout) -> ProbeResult`` and ``from_target(target, name)`` for the
+one-off ``threenines check`` command. Adding a kind is one module and one line here.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from probes import tcp
+
+PROBES: dict[str, ModuleType] = {
+    "tcp": tcp,
+}

@@ -1,0 +1,77 @@
+"""Shared fixtures: prerequisites that skip locally and fail under CI=true, database URLs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+PG_URL = os.environ.get("THREENINES_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip with ``reason`` on a developer's machine; fail under CI=true."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"missing prerequisite under CI=true: {reason}")
+    pytest.skip(reason)
+
+
+def require_command(*names: str) -> None:
+    missing = [n for n in names if shutil.which(n) is None]
+    require(
+        not missing,
+        f"needs {', '.join(missing)} (Debian package; `make test` installs it when root)",
+    )
+
+
+def require_root() -> None:
+    require(os.geteuid() == 0, "needs root")
+
+
+def _postgres_available() -> bool:
+    try:
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(PG_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def postgres_ok() -> bool:
+    return _postgres_available()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path, postgres_ok: bool) -> Iterator[str]:
+    """A fresh, empty database URL; every store test runs on SQLite and on PostgreSQL.
+
+    PostgreSQL isolation: a schema per test, set as the connection's search_path, dropped after.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/test.db"
+        return
+    require(postgres_ok, f"needs PostgreSQL at {PG_URL}")
+    import sqlalchemy as sa
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

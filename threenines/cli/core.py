@@ -1,0 +1,66 @@
+"""Core commands: validate, schema (run, status and check are added by the spine)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from threenines.config import Config, ConfigError, load_config
+from threenines.config.schema import json_schema
+
+err = Console(stderr=True)
+out = Console()
+
+ConfigOption = typer.Option(
+    Path("config/demo.yaml"), "--config", "-c", help="YAML configuration file", exists=False
+)
+
+
+def load_or_exit(path: Path) -> Config:
+    """Load a config, or print every problem and exit 2."""
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), markup=False, highlight=False, soft_wrap=True)
+        err.print(f"{len(exc.problems)} problem(s) in {path}", style="bold red")
+        raise typer.Exit(2) from None
+
+
+def validate(config: Path = typer.Argument(..., help="YAML configuration file")) -> None:
+    """Validate a configuration; print a summary. Exit 0 when valid, 2 otherwise."""
+    cfg = load_or_exit(config)
+    checks = list(cfg.iter_checks())
+    kinds: dict[str, int] = {}
+    for _svc, check in checks:
+        kind = getattr(check, "type", "?")
+        kinds[kind] = kinds.get(kind, 0) + 1
+    dcs = sum(1 for s in cfg.sites if s.kind == "datacentre")
+    out.print(f"{config}: valid")
+    out.print(f"  organisation:   {cfg.organisation} (target {cfg.target}%, {cfg.timezone})")
+    out.print(f"  sites:          {len(cfg.sites)} ({dcs} data centres)")
+    out.print(
+        f"  vantage points: {len({v.name for v in cfg.vantage_points} | {cfg.server.vantage})}"
+    )
+    out.print(f"  services:       {len(cfg.services)}")
+    by_kind = ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
+    out.print(f"  checks:         {len(checks)}" + (f" ({by_kind})" if by_kind else ""))
+
+
+def schema(
+    out_file: Path | None = typer.Option(None, "--out", "-o", help="Write to a file"),
+) -> None:
+    """Print the configuration's JSON Schema (for editors and CI validation)."""
+    text = json.dumps(json_schema(), indent=2)
+    if out_file:
+        out_file.write_text(text + "\n")
+    else:
+        print(text)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(validate)
+    app.command()(schema)

@@ -1,0 +1,185 @@
+"""The configuration schema: organisation, sites, vantage points, services and their checks.
+
+The check union is built from the probe registry, so adding a probe kind needs no change here.
+Cross-references (a service's site, a check's vantage points, a mirror's data centre) are
+checked in ``cross_check`` so each problem can name its own YAML path and line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+
+from probes import PROBES
+from threenines.config.base import CheckBase, Name, StrictModel
+from threenines.durations import Duration
+
+if TYPE_CHECKING:
+    CheckConfig = CheckBase
+else:
+    CheckConfig = Annotated[
+        Union[tuple(m.Config for m in PROBES.values())],  # noqa: UP007
+        Field(discriminator="type"),
+    ]
+
+Loc = tuple[str | int, ...]
+
+
+class Site(StrictModel):
+    name: Name
+    kind: Literal["datacentre", "site"] = "site"
+    mirror_of: Name | None = Field(None, description="For a mirror data centre: the one it mirrors")
+    description: str = ""
+    depends_on: list[Name] = Field(
+        default_factory=list,
+        description="Services or devices this site needs (e.g. its WAN link); their downtime is "
+        "attributed as the cause of this site's outages",
+    )
+
+
+class VantagePoint(StrictModel):
+    name: Name
+    site: Name
+    description: str = ""
+
+
+class Service(StrictModel):
+    name: Name
+    site: Name
+    description: str = ""
+    target: str | None = None
+    criticality: Literal["critical", "high", "medium", "low"] = "medium"
+    availability_target: float | None = Field(None, gt=0, le=100)
+    checks: list[CheckConfig] = Field(default_factory=list)
+    depends_on: list[Name] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+
+
+class Storage(StrictModel):
+    url: str = "sqlite:///data/threenines.db"
+    raw_retention: Duration = Field(90 * 86400.0, gt=0)
+    batch_size: int = Field(500, ge=1, le=100_000)
+    flush_interval: Duration = Field(1.0, gt=0)
+    buffer_limit: int = Field(
+        1_000_000, ge=1000, description="Results held in memory while the database is unavailable"
+    )
+
+
+class Server(StrictModel):
+    listen: str = "127.0.0.1:9339"
+    vantage: Name = Field("central", description="The vantage point this server probes from")
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        _host, sep, port = value.rpartition(":")
+        if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"{value!r} is not HOST:PORT")
+        return value
+
+
+class Scheduler(StrictModel):
+    max_concurrency: int = Field(500, ge=1, le=100_000)
+    per_target: int = Field(8, ge=1, le=1000)
+    jitter: float = Field(
+        0.1, ge=0, le=0.5, description="Fraction of the interval to spread starts"
+    )
+
+
+class Config(StrictModel):
+    organisation: str = "threenines"
+    target: float = Field(99.9, gt=0, le=100, description="Default availability target, percent")
+    timezone: str = "Europe/London"
+    storage: Storage = Field(default_factory=Storage)
+    server: Server = Field(default_factory=Server)
+    scheduler: Scheduler = Field(default_factory=Scheduler)
+    sites: list[Site] = Field(default_factory=list)
+    vantage_points: list[VantagePoint] = Field(default_factory=list)
+    services: list[Service] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. Europe/London)") from None
+        return value
+
+    # -- helpers used across the code base -------------------------------------------------
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def iter_checks(self) -> Iterator[tuple[Service, CheckBase]]:
+        for service in self.services:
+            for check in service.checks:
+                yield service, check
+
+    def vantages_for(self, check: CheckBase) -> list[str]:
+        return list(check.vantage) if check.vantage else [self.server.vantage]
+
+    def site(self, name: str) -> Site | None:
+        return next((s for s in self.sites if s.name == name), None)
+
+    def service(self, name: str) -> Service | None:
+        return next((s for s in self.services if s.name == name), None)
+
+    def cross_check(self) -> list[tuple[Loc, str]]:
+        """Problems that span sections, each with the loc of the offending value."""
+        out: list[tuple[Loc, str]] = []
+        sites = {s.name: s for s in self.sites}
+        vantages = {v.name for v in self.vantage_points} | {self.server.vantage}
+        services = {s.name for s in self.services}
+        out += _duplicates("sites", [s.name for s in self.sites])
+        out += _duplicates("vantage_points", [v.name for v in self.vantage_points])
+        out += _duplicates("services", [s.name for s in self.services])
+        for i, site in enumerate(self.sites):
+            if site.mirror_of is not None:
+                other = sites.get(site.mirror_of)
+                if other is None or other.kind != "datacentre":
+                    out.append(
+                        (
+                            ("sites", i, "mirror_of"),
+                            f"{site.mirror_of!r} is not a datacentre defined in sites",
+                        )
+                    )
+        for i, vp in enumerate(self.vantage_points):
+            if vp.site not in sites:
+                out.append((("vantage_points", i, "site"), f"unknown site {vp.site!r}"))
+        for i, svc in enumerate(self.services):
+            if svc.site not in sites:
+                out.append((("services", i, "site"), f"unknown site {svc.site!r}"))
+            for dep in svc.depends_on:
+                if dep not in services:
+                    out.append((("services", i, "depends_on"), f"unknown service {dep!r}"))
+            out += _duplicates(("services", i, "checks"), [c.name for c in svc.checks])
+            for j, check in enumerate(svc.checks):
+                for k, v in enumerate(check.vantage or []):
+                    if v not in vantages:
+                        out.append(
+                            (
+                                ("services", i, "checks", j, "vantage", k),
+                                f"unknown vantage point {v!r}",
+                            )
+                        )
+        return out
+
+
+def _duplicates(where: str | Loc, names: list[str]) -> list[tuple[Loc, str]]:
+    base: Loc = (where,) if isinstance(where, str) else where
+    seen: set[str] = set()
+    out: list[tuple[Loc, str]] = []
+    for i, name in enumerate(names):
+        if name in seen:
+            out.append(((*base, i, "name"), f"duplicate name {name!r}"))
+        seen.add(name)
+    return out
+
+
+def json_schema() -> dict[str, Any]:
+    return Config.model_json_schema()

@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy 2.x on SQLite (default) or PostgreSQL, schema managed by Alembic."""

@@ -1,0 +1,66 @@
+"""Core tables: raw results and state intervals, on one shared ``metadata``.
+
+Times are UTC epoch seconds (double precision): availability math works on them directly and
+they compare the same on every backend. Other areas define their tables in their own module
+under ``threenines/store/`` on this same ``metadata``, each with its own migration branch.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# BigInteger primary keys become INTEGER on SQLite so they stay rowid aliases (autoincrement).
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+results = Table(
+    "results",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("check_id", String(200), nullable=False),  # "<service>/<check>"
+    Column("vantage", String(64), nullable=False),
+    Column("ts", Float, nullable=False),  # start of the counted attempt, epoch seconds UTC
+    Column("status", String(10), nullable=False),
+    Column("error", String(32)),
+    Column("reason", Text, nullable=False, default=""),
+    Column("duration", Float, nullable=False),
+    Column("attempts", Integer, nullable=False, default=1),
+    Column("phases", JSON, nullable=False, default=dict),
+    Column("details", JSON, nullable=False, default=dict),
+    Index(None, "check_id", "vantage", "ts"),
+    Index(None, "ts"),
+)
+
+state_intervals = Table(
+    "state_intervals",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("check_id", String(200), nullable=False),
+    Column("vantage", String(64), nullable=False),
+    Column("state", String(10), nullable=False),  # up | degraded | down | unknown
+    Column("start", Float, nullable=False),
+    Column("end", Float),  # NULL while open
+    Column("last_seen", Float, nullable=False),  # last result that confirmed this state
+    Column("error", String(32)),
+    Column("reason", Text, nullable=False, default=""),
+    Index(None, "check_id", "vantage", "start"),
+    Index(None, "start"),
+)
