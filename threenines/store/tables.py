@@ -64,3 +64,23 @@ state_intervals = Table(
     Index(None, "check_id", "vantage", "start"),
     Index(None, "start"),
 )
+
+# Events: things that happen at an instant (an SNMP trap, a reboot seen by sysUpTime, a security
+# finding raised, a failover stage). Alerts consume them; reports count them.
+events = Table(
+    "events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("ts", Float, nullable=False),
+    Column("source", String(32), nullable=False),  # snmp_trap | snmp_poll | security | failover ...
+    Column("kind", String(64), nullable=False),  # link_down, cold_start, auth_failure, ...
+    Column("severity", String(10), nullable=False),  # critical | major | minor | info
+    Column("category", String(16), nullable=False, default="availability"),  # | security | capacity
+    Column("site", String(64)),
+    Column("device", String(64)),
+    Column("subject", String(200)),  # e.g. the interface, the check id, the finding key
+    Column("message", Text, nullable=False, default=""),
+    Column("details", JSON, nullable=False, default=dict),
+    Index(None, "ts"),
+    Index(None, "device", "ts"),
+)

@@ -51,8 +51,25 @@ def upgrade() -> None:
         ["check_id", "vantage", "start"],
     )
     op.create_index("ix_state_intervals_start", "state_intervals", ["start"])
+    op.create_table(
+        "events",
+        sa.Column("id", Id, primary_key=True, autoincrement=True),
+        sa.Column("ts", sa.Float, nullable=False),
+        sa.Column("source", sa.String(32), nullable=False),
+        sa.Column("kind", sa.String(64), nullable=False),
+        sa.Column("severity", sa.String(10), nullable=False),
+        sa.Column("category", sa.String(16), nullable=False),
+        sa.Column("site", sa.String(64)),
+        sa.Column("device", sa.String(64)),
+        sa.Column("subject", sa.String(200)),
+        sa.Column("message", sa.Text, nullable=False),
+        sa.Column("details", sa.JSON, nullable=False),
+    )
+    op.create_index("ix_events_ts", "events", ["ts"])
+    op.create_index("ix_events_device_ts", "events", ["device", "ts"])
 
 
 def downgrade() -> None:
+    op.drop_table("events")
     op.drop_table("state_intervals")
     op.drop_table("results")
