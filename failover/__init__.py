@@ -1,0 +1,9 @@
+"""Failover to the mirror with Ansible, and DR drills that measure it.
+
+Data flow: state intervals (store) -> ``quorum``/``decide`` (pure) -> ``orchestrator`` (approval,
+lease, ``runner`` = ansible-runner, verification, events + audit) -> alerts consume the events.
+"""
+
+# The config schema imports ``failover.config``, which imports ``threenines.config.base``; loading
+# the config package first makes either import order work without a cycle.
+import threenines.config  # noqa: F401

@@ -9,8 +9,15 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from probes import tcp
+from collectors import host
+from probes import dns, http, icmp, journey, tcp, tls
 
 PROBES: dict[str, ModuleType] = {
+    "http": http,
+    "journey": journey,
     "tcp": tcp,
+    "dns": dns,
+    "icmp": icmp,
+    "tls": tls,
+    "host": host,
 }

@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from probes._common import guarded
 from threenines.config.base import CheckBase
 from threenines.results import ProbeResult
 
@@ -49,6 +50,7 @@ async def _resolve(host: str, port: int) -> list[tuple[int, tuple[str, int]]]:
     return [(family, addr[:2]) for family, _, _, _, addr in infos]  # type: ignore[misc]
 
 
+@guarded
 async def probe(cfg: Config, *, timeout: float) -> ProbeResult:
     start = time.perf_counter()
     phases: dict[str, float] = {}
@@ -56,7 +58,7 @@ async def probe(cfg: Config, *, timeout: float) -> ProbeResult:
         async with asyncio.timeout(timeout):
             try:
                 addrs = await _resolve(cfg.host, cfg.port)
-            except socket.gaierror as exc:
+            except (socket.gaierror, UnicodeError) as exc:  # UnicodeError: IDNA-invalid name
                 return ProbeResult.down(time.perf_counter() - start, "dns", f"{cfg.host}: {exc}")
             phases["dns"] = time.perf_counter() - start
             t = time.perf_counter()
@@ -79,6 +81,11 @@ async def probe(cfg: Config, *, timeout: float) -> ProbeResult:
             phases["connect"] = time.perf_counter() - t
             try:
                 return await _converse(cfg, reader, writer, start, phases)
+            except OSError as exc:  # reset while talking: the service is there but broken
+                reason = f"{cfg.host}:{cfg.port} dropped the connection: {exc.strerror or exc}"
+                return ProbeResult.down(
+                    time.perf_counter() - start, "protocol", reason, phases=phases
+                )
             finally:
                 writer.close()
     except TimeoutError:

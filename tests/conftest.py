@@ -75,3 +75,18 @@ def db_url(request: pytest.FixtureRequest, tmp_path, postgres_ok: bool) -> Itera
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def lab_estate() -> Iterator[object]:
+    """The lab estate (``tn-*`` namespaces in 198.18.0.0/16) for one test module, fault-free.
+
+    Brought up once per module and always torn down, even when a test fails. Held exclusively:
+    another module (or the demo) using the lab waits for it. Yields the ``lab.State``.
+    """
+    require_root()
+    require_command("ip", "tc", "haproxy", "snmpd", "iptables", "ping")
+    import lab
+
+    with lab.session(wait=240) as state:
+        yield state

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import typer
 
-from threenines.cli import core
+from threenines.cli import availability as availability_cli
+from threenines.cli import check, core, run
+from threenines.cli import lab as lab_cli
+from threenines.cli import report as report_cli
+from threenines.cli import security as security_cli
 
 app = typer.Typer(
     name="threenines",
@@ -18,5 +22,12 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 core.register(app)
+run.register(app)
+check.register(app)
 # Command groups, one line each:
 # app.add_typer(snmp.app, name="snmp")
+app.add_typer(security_cli.app, name="security")
+app.add_typer(lab_cli.app, name="lab")
+app.add_typer(availability_cli.app, name="availability")
+app.add_typer(availability_cli.maintenance_app, name="maintenance")
+app.add_typer(report_cli.app, name="report")

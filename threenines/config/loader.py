@@ -38,6 +38,18 @@ class ConfigError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+class LocatedError(ValueError):
+    """Raised by a model validator to blame a value inside the model, e.g. ``steps[2].url``.
+
+    ``loc`` is relative to the model; the loader appends it to the model's own path so the
+    problem names the exact YAML path and line.
+    """
+
+    def __init__(self, loc: Loc, message: str):
+        super().__init__(message)
+        self.loc = loc
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
     pass
 
@@ -143,6 +155,9 @@ def parse_text(text: str, model: type[M], file: str = "<config>") -> M:
                 ctx = err.get("ctx") or {}
                 loc = (*loc, "type")
                 msg = f"unknown type {ctx.get('tag')!r} (one of: {ctx.get('expected_tags')})"
+            elif isinstance((err.get("ctx") or {}).get("error"), LocatedError):
+                located = err["ctx"]["error"]
+                loc, msg = (*loc, *located.loc), str(located)
             problems.append(_problem(file, loc, msg, data, lines))
         raise ConfigError(problems) from None
     cross_check = getattr(result, "cross_check", None)

@@ -13,7 +13,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
+from alerts.config import AlertsConfig
+from alerts.config import cross_check as alerts_cross_check
+from collectors.config import SnmpConfig
+from collectors.config import cross_check as snmp_cross_check
+from collectors.security.config import SecurityConfig
+from collectors.security.config import cross_check as security_cross_check
+from failover.config import FailoverConfig
+from failover.config import cross_check as failover_cross_check
 from probes import PROBES
+from threenines.availability.config import HoursRule, MaintenanceWindow
+from threenines.availability.config import cross_check as availability_cross_check
 from threenines.config.base import CheckBase, Name, StrictModel
 from threenines.durations import Duration
 
@@ -56,6 +66,19 @@ class Service(StrictModel):
     checks: list[CheckConfig] = Field(default_factory=list)
     depends_on: list[Name] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
+    # Availability accounting (threenines.availability)
+    quorum: int | None = Field(
+        None, ge=1, description="Vantage points that must see a check down (default: majority)"
+    )
+    combine: Literal["all", "any", "weighted"] = Field(
+        "all", description="How check states make the service state"
+    )
+    weights: dict[Name, float] = Field(
+        default_factory=dict, description="Check name -> weight (combine: weighted)"
+    )
+    weighted_threshold: float = Field(0.5, gt=0, le=1)
+    degraded_is_up: bool = Field(True, description="Degraded counts as available (reported)")
+    hours: list[HoursRule] | None = Field(None, description="Service hours (default 24x7)")
 
 
 class Storage(StrictModel):
@@ -65,6 +88,10 @@ class Storage(StrictModel):
     flush_interval: Duration = Field(1.0, gt=0)
     buffer_limit: int = Field(
         1_000_000, ge=1000, description="Results held in memory while the database is unavailable"
+    )
+    spool: str = Field(
+        "data/unwritten-results.jsonl",
+        description="Where results go if the database is still down at shutdown (re-read at start)",
     )
 
 
@@ -87,6 +114,9 @@ class Scheduler(StrictModel):
     jitter: float = Field(
         0.1, ge=0, le=0.5, description="Fraction of the interval to spread starts"
     )
+    shutdown_grace: Duration = Field(
+        30.0, gt=0, description="On SIGTERM, how long in-flight probes may take to finish"
+    )
 
 
 class Config(StrictModel):
@@ -99,6 +129,11 @@ class Config(StrictModel):
     sites: list[Site] = Field(default_factory=list)
     vantage_points: list[VantagePoint] = Field(default_factory=list)
     services: list[Service] = Field(default_factory=list)
+    maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+    failover: FailoverConfig = Field(default_factory=FailoverConfig)
+    snmp: SnmpConfig = Field(default_factory=SnmpConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
 
     @field_validator("timezone")
     @classmethod
@@ -167,6 +202,11 @@ class Config(StrictModel):
                                 f"unknown vantage point {v!r}",
                             )
                         )
+        out += failover_cross_check(self)
+        out += availability_cross_check(self)
+        out += snmp_cross_check(self.snmp, set(sites))
+        out += alerts_cross_check(self)
+        out += security_cross_check(self.security, set(sites))
         return out
 
 

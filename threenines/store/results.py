@@ -163,6 +163,22 @@ class ResultStore:
             return res.rowcount or 0
 
 
+def prune_results(engine: Engine, cutoff: float, batch: int = 5000) -> int:
+    """Delete raw results older than ``cutoff`` in batches; never touches state intervals.
+
+    Small batches keep each transaction (and SQLite's write lock) short, so result writes
+    interleave with a large purge.
+    """
+    total = 0
+    while True:
+        ids = sa.select(results.c.id).where(results.c.ts < cutoff).limit(batch)
+        with engine.begin() as conn:
+            n = conn.execute(results.delete().where(results.c.id.in_(ids))).rowcount or 0
+        total += n
+        if n < batch:
+            return total
+
+
 def _row(rec: ResultRecord) -> dict[str, object]:
     r = rec.result
     return {

@@ -1,0 +1,211 @@
+"""The ``alerts:`` configuration section: receivers, routes, time intervals, templates, outbox.
+
+Routes are matched in order, first match wins unless ``continue: true`` (as in Alertmanager).
+A route with ``active_during`` only matches inside those time intervals (in ``timezone``), so
+an office-hours route followed by an always-on on-call route gives out-of-hours on-call.
+Receiver URLs are Apprise URLs held as ``Secret`` (``${ENV}`` or ``file:``): they embed
+passwords and tokens, so they are never printed, logged or serialised.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from jinja2 import TemplateSyntaxError
+from pydantic import Field, field_validator
+
+from alerts.model import Category, Severity
+from threenines.config.base import Name, StrictModel
+from threenines.config.secrets import Secret
+from threenines.durations import Duration
+
+if TYPE_CHECKING:
+    from threenines.config.schema import Config
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
+Loc = tuple[str | int, ...]
+_CRITICAL: tuple[Severity, ...] = ("critical",)
+
+
+class Receiver(StrictModel):
+    name: Name
+    url: Secret = Field(description="Apprise URL, e.g. ${ONCALL_SMS_URL} or file:/run/secrets/x")
+    format: Literal["full", "short"] = Field(
+        "full", description="short: the <= 160 character SMS form"
+    )
+
+
+class TimeRange(StrictModel):
+    start: str = "00:00"
+    end: str = "24:00"
+
+    @field_validator("start", "end")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if not _HHMM.match(value):
+            raise ValueError(f"{value!r} is not HH:MM (00:00 to 24:00)")
+        return value
+
+
+class TimeInterval(StrictModel):
+    """Named recurring hours, e.g. office hours mon-fri 08:00-18:00. Entries sharing a name
+    form one interval (their union), e.g. weekday evenings plus whole weekends."""
+
+    name: Name
+    weekdays: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS))
+    times: list[TimeRange] = Field(default_factory=lambda: [TimeRange()])
+
+
+class RouteMatch(StrictModel):
+    """Every listed field must match; an empty list matches anything. site/service take globs."""
+
+    severity: list[Severity] = Field(default_factory=list)
+    category: list[Category] = Field(default_factory=list)
+    site: list[str] = Field(default_factory=list)
+    service: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list, description="any of these tags")
+    kind: list[str] = Field(default_factory=list)
+
+
+class Route(StrictModel):
+    name: Name
+    match: RouteMatch = Field(default_factory=RouteMatch)
+    receivers: list[Name] = Field(min_length=1)
+    active_during: list[Name] = Field(
+        default_factory=list, description="Time intervals when this route applies (empty: always)"
+    )
+    continue_: bool = Field(False, alias="continue", description="Keep matching later routes")
+    group_wait: Duration = Field(30.0, ge=0)
+    group_interval: Duration = Field(300.0, ge=0)
+    repeat_interval: Duration = Field(
+        14400.0, ge=0, description="Reminder while unacknowledged; 0 = never"
+    )
+    escalate_after: Duration | None = Field(None, gt=0)
+    escalate_to: Name | None = None
+    escalate_severities: list[Severity] = Field(default_factory=lambda: list(_CRITICAL))
+
+
+class Templates(StrictModel):
+    """Jinja2 templates (see alerts/render.py for the variables); compiled at load time."""
+
+    title: str | None = None
+    body: str | None = None
+    short: str | None = None
+    runbook_url: str | None = Field(
+        None, description="e.g. https://wiki.example.org/runbooks/{{ service or key }}"
+    )
+    ack_hint: str = "threenines alerts ack {{ uid }} --note '...'"
+
+    @field_validator("title", "body", "short", "runbook_url", "ack_hint")
+    @classmethod
+    def _compile(cls, value: str | None) -> str | None:
+        if value is not None:
+            from alerts.render import environment
+
+            try:
+                environment().from_string(value)
+            except TemplateSyntaxError as exc:
+                raise ValueError(f"template error line {exc.lineno}: {exc.message}") from None
+        return value
+
+
+class EventRules(StrictModel):
+    min_severity: Severity = Field("major", description="Events below this are recorded only")
+    ttl: Duration = Field(3600.0, gt=0, description="An event incident resolves after this quiet")
+    resolves: dict[str, str] = Field(
+        default_factory=lambda: {"link_up": "link_down"},
+        description="event kind -> the kind it clears (same device and subject)",
+    )
+
+
+class Outbox(StrictModel):
+    max_attempts: int = Field(12, ge=1, le=1000)
+    backoff: Duration = Field(5.0, gt=0)
+    backoff_max: Duration = Field(600.0, gt=0)
+    lease: Duration = Field(60.0, gt=0, description="A claim expires after this (crashed sender)")
+    poll_interval: Duration = Field(1.0, gt=0)
+    timeout: Duration = Field(30.0, gt=0, description="Deadline for one delivery attempt")
+
+
+class AlertsConfig(StrictModel):
+    enabled: bool = True
+    timezone: str | None = Field(None, description="For time intervals (default: top-level)")
+    receivers: list[Receiver] = Field(default_factory=list)
+    routes: list[Route] = Field(default_factory=list)
+    time_intervals: list[TimeInterval] = Field(default_factory=list)
+    reopen_window: Duration = Field(3600.0, ge=0)
+    flap_window: Duration = Field(600.0, gt=0)
+    flap_threshold: int = Field(6, ge=2, description="State changes within flap_window")
+    templates: Templates = Field(default_factory=Templates)
+    events: EventRules = Field(default_factory=EventRules)
+    outbox: Outbox = Field(default_factory=Outbox)
+    events_poll: Duration = Field(5.0, gt=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    def route(self, name: str) -> Route | None:
+        return next((r for r in self.routes if r.name == name), None)
+
+    def receiver(self, name: str) -> Receiver | None:
+        return next((r for r in self.receivers if r.name == name), None)
+
+
+def cross_check(cfg: Config) -> list[tuple[Loc, str]]:
+    """Problems spanning the alerts section (unknown receivers, routes, intervals; cycles)."""
+    a: AlertsConfig = cfg.alerts
+    out: list[tuple[Loc, str]] = []
+    receivers = {r.name for r in a.receivers}
+    intervals = {t.name for t in a.time_intervals}
+    routes = {r.name: r for r in a.routes}
+    for what, names in (
+        ("receivers", [r.name for r in a.receivers]),
+        ("routes", [r.name for r in a.routes]),
+    ):
+        seen: set[str] = set()
+        for i, name in enumerate(names):
+            if name in seen:
+                out.append((("alerts", what, i, "name"), f"duplicate name {name!r}"))
+            seen.add(name)
+    for i, route in enumerate(a.routes):
+        for j, rec in enumerate(route.receivers):
+            if rec not in receivers:
+                out.append((("alerts", "routes", i, "receivers", j), f"unknown receiver {rec!r}"))
+        for j, name in enumerate(route.active_during):
+            if name not in intervals:
+                out.append(
+                    (("alerts", "routes", i, "active_during", j), f"unknown time interval {name!r}")
+                )
+        if route.escalate_to is not None and route.escalate_to not in routes:
+            out.append(
+                (("alerts", "routes", i, "escalate_to"), f"unknown route {route.escalate_to!r}")
+            )
+        elif route.escalate_to is not None and route.escalate_after is None:
+            out.append(
+                (("alerts", "routes", i, "escalate_after"), "escalate_to needs escalate_after")
+            )
+        if _escalation_cycle(route.name, routes):
+            out.append((("alerts", "routes", i, "escalate_to"), "escalation chain loops back"))
+    return out
+
+
+def _escalation_cycle(start: str, routes: dict[str, Route]) -> bool:
+    seen = {start}
+    cur = routes[start].escalate_to
+    while cur is not None and cur in routes:
+        if cur in seen:
+            return cur == start
+        seen.add(cur)
+        cur = routes[cur].escalate_to
+    return False

@@ -1,0 +1,118 @@
+"""Drive the outbox: claim due rows, deliver, record each attempt, retry with backoff.
+
+Every notification is in the database (``AlertStore.apply``) before this sees it, so a crash
+at any point loses nothing: a row never claimed is still pending; a row claimed by a sender
+that died is taken again when its lease expires. A receiver that confirmed is never re-sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from alerts.config import Outbox
+from alerts.deliver import Message
+from threenines.store.alert_outbox import Claimed, OutboxStore
+
+log = logging.getLogger("threenines.alerts.outbox")
+
+Send = Callable[[str, Message], Awaitable[str | None]]
+
+
+def backoff(attempts: int, cfg: Outbox) -> float:
+    """Seconds before retry number ``attempts`` (1-based): base, 2x, 4x ... capped."""
+    return float(min(cfg.backoff_max, cfg.backoff * 2 ** max(0, attempts - 1)))
+
+
+class OutboxSender:
+    def __init__(
+        self,
+        store: OutboxStore,
+        send: Send,
+        cfg: Outbox,
+        *,
+        owner: str | None = None,
+        clock: Callable[[], float] = time.time,
+        concurrency: int = 16,
+    ):
+        self.store = store
+        self.send = send
+        self.cfg = cfg
+        self.owner = owner or f"outbox-{uuid.uuid4().hex[:12]}"
+        self.clock = clock
+        self._wake = asyncio.Event()
+        self._sem = asyncio.Semaphore(concurrency)
+        self.stats = {"sent": 0, "failed": 0, "retried": 0}
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Send every row due now; return how many attempts were made."""
+        ids = await asyncio.to_thread(self.store.due, self.clock(), 200)
+        results = await asyncio.gather(*(self._one(i) for i in ids))
+        return sum(results)
+
+    async def _one(self, delivery_id: int) -> int:
+        async with self._sem:
+            claimed = await asyncio.to_thread(
+                self.store.claim, delivery_id, self.owner, self.clock(), self.cfg.lease
+            )
+            if claimed is None:
+                return 0  # another sender has it, or it is done
+            await self._deliver(claimed)
+            return 1
+
+    async def _deliver(self, c: Claimed) -> None:
+        started = self.clock()
+        try:
+            error = await self.send(c.receiver, Message(c.title, c.body, c.short, c.notify_type))
+        except Exception as exc:  # the adapter promises not to raise; be safe anyway
+            error = f"receiver {c.receiver!r}: {type(exc).__name__}"
+        finished = self.clock()
+        retry_at = None
+        if error is not None and c.attempts < self.cfg.max_attempts:
+            retry_at = finished + backoff(c.attempts, self.cfg)
+        state = await asyncio.to_thread(
+            self.store.finish, c, self.owner, started, finished, error, retry_at
+        )
+        if state == "sent":
+            self.stats["sent"] += 1
+        elif state == "pending":
+            self.stats["retried"] += 1
+            log.warning(
+                "delivery %s to %s failed (attempt %d), retrying: %s",
+                c.id,
+                c.receiver,
+                c.attempts,
+                error,
+            )
+        else:
+            self.stats["failed"] += 1
+            log.error(
+                "delivery %s to %s failed for good after %d attempts: %s",
+                c.id,
+                c.receiver,
+                c.attempts,
+                error,
+            )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self._wake.clear()  # a wake during the pass below keeps the event set
+            try:
+                await self.run_once()
+                nxt = await asyncio.to_thread(self.store.next_due)
+            except Exception as exc:  # database briefly away: keep going, rows are safe
+                log.warning("outbox pass failed: %s", type(exc).__name__)
+                nxt = None
+            wait = self.cfg.poll_interval
+            if nxt is not None:
+                wait = min(wait, max(0.0, nxt - self.clock()))
+            waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+            await asyncio.wait(waiters, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+            for t in waiters:
+                t.cancel()

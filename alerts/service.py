@@ -1,0 +1,244 @@
+"""The alerts orchestrator owned by the service runner: policy in the middle, I/O around it.
+
+Wiring (service runner)::
+
+    alerts = AlertService(cfg, engine, maintenance=availability_windows)  # callable or list
+    task = asyncio.create_task(alerts.run(stop))          # timers, events, commands, outbox
+    writer.subscribe(alerts.on_flips)                     # each written batch's StateChanges
+
+``on_conditions`` takes confirmed service/site/datacentre/device states (``ConditionUpdate``)
+from the availability engine, ``on_events`` events; acks, resolves and silences come from the
+API (in process) or the CLI (through ``alert_commands``). Each input batch goes through
+``decide``; its incidents and notifications (rendered) are written in one transaction before
+the outbox sender is woken, so nothing decided is lost by a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy import Engine
+
+from alerts.compose import FlipComposer
+from alerts.deliver import Deliverer
+from alerts.model import (
+    Ack,
+    AddSilence,
+    AlertEvent,
+    ConditionUpdate,
+    Decision,
+    Input,
+    PolicyState,
+    RemoveSilence,
+    Resolve,
+    Silence,
+    Window,
+)
+from alerts.outbox import OutboxSender, Send
+from alerts.policy import PolicyContext, decide
+from alerts.render import render
+from alerts.topology import Topology, from_config
+from threenines.config.schema import Config
+from threenines.store.alert_outbox import OutboxStore
+from threenines.store.alerts import AlertStore
+from threenines.store.results import StateChange
+from threenines.store.tables import state_intervals
+
+log = logging.getLogger("threenines.alerts")
+
+WindowLike = Window | tuple[float, float, str]
+Maintenance = Callable[[float], Iterable[WindowLike]] | Iterable[WindowLike]
+
+
+class AlertService:
+    def __init__(
+        self,
+        cfg: Config,
+        engine: Engine,
+        *,
+        send: Send | None = None,
+        topology: Topology | None = None,
+        maintenance: Maintenance = (),
+        composer: FlipComposer | None = None,
+        clock: Callable[[], float] = time.time,
+        owner: str | None = None,
+        tick: float = 1.0,
+    ):
+        self.cfg = cfg
+        self.acfg = cfg.alerts
+        self.engine = engine
+        self.store = AlertStore(engine)
+        self.deliverer = Deliverer(self.acfg.receivers, self.acfg.outbox.timeout)
+        self.sender = OutboxSender(
+            OutboxStore(engine),
+            send or self.deliverer.send,
+            self.acfg.outbox,
+            owner=owner,
+            clock=clock,
+        )
+        self.topology = topology or from_config(cfg)
+        self.maintenance = maintenance
+        self.composer = composer or FlipComposer(cfg)
+        self.clock = clock
+        self.tick_interval = tick
+        self.tz = self.acfg.timezone or cfg.timezone
+        self.state = PolicyState()
+        self.events_cursor = 0
+        self._last_events = 0.0
+        self._lock = asyncio.Lock()
+        self._started = False
+
+    # -- inputs ------------------------------------------------------------------------------
+
+    async def on_flips(self, changes: Sequence[StateChange]) -> None:
+        updates = self.composer.on_flips(changes)
+        if updates:
+            await self.submit(updates)
+
+    async def on_conditions(self, updates: Sequence[ConditionUpdate]) -> None:
+        await self.submit(updates)
+
+    async def on_events(self, events: Sequence[AlertEvent]) -> None:
+        await self.submit(events)
+
+    async def ack(self, ref: str, who: str, note: str = "") -> list[str]:
+        return list((await self.submit([Ack(ref, who, note)])).errors)
+
+    async def resolve(self, ref: str, who: str, note: str = "") -> list[str]:
+        return list((await self.submit([Resolve(ref, who, note)])).errors)
+
+    async def silence(
+        self,
+        matchers: dict[str, str],
+        duration: float,
+        author: str,
+        comment: str,
+        starts_at: float | None = None,
+    ) -> Silence:
+        start = self.clock() if starts_at is None else starts_at
+        s = Silence.make(uuid.uuid4().hex[:12], matchers, start, start + duration, author, comment)
+        await asyncio.to_thread(self.store.add_silence, s, self.clock())
+        await self.submit([AddSilence(s)])
+        return s
+
+    async def unsilence(self, uid: str, who: str) -> list[str]:
+        await asyncio.to_thread(self.store.remove_silence, uid, who, self.clock())
+        return list((await self.submit([RemoveSilence(uid, who)])).errors)
+
+    # -- the policy step ---------------------------------------------------------------------
+
+    def _context(self, now: float) -> PolicyContext:
+        source = self.maintenance(now) if callable(self.maintenance) else self.maintenance
+        windows = tuple(w if isinstance(w, Window) else Window(*w) for w in source)
+        return PolicyContext(self.acfg, self.topology, windows, ZoneInfo(self.tz))
+
+    async def submit(self, inputs: Sequence[Input], kv: dict[str, Any] | None = None) -> Decision:
+        """Run the policy on ``inputs`` now; persist; wake the sender. Serialised."""
+        if not self._started:
+            await self.start()
+        async with self._lock:
+            now = self.clock()
+            decision = decide(self.state, inputs, now, self._context(now))
+            rendered = {
+                n.uid: render(
+                    n, self.acfg.templates, tz=self.tz, org=self.cfg.organisation, now=now
+                )
+                for n in decision.notifications
+            }
+            await asyncio.to_thread(self.store.apply, decision, rendered, now, kv)
+            self.state = decision.state
+        for err in decision.errors:
+            log.info("alerts: %s", err)
+        if any(n.held is None for n in decision.notifications):
+            self.sender.wake()
+        return decision
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        keep = max(self.acfg.reopen_window, self.acfg.flap_window)
+        self.state, kv = await asyncio.to_thread(self.store.load_state, self.clock(), keep)
+        cursor = kv.get("events_cursor")
+        self.events_cursor = (
+            int(cursor) if cursor is not None else await asyncio.to_thread(self.store.max_event_id)
+        )
+        self.composer.seed(await asyncio.to_thread(self._open_intervals))
+
+    def _open_intervals(self) -> list[tuple[str, str, str, str | None, str]]:
+        c = state_intervals.c
+        q = sa.select(c.check_id, c.vantage, c.state, c.error, c.reason).where(c.end.is_(None))
+        with self.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(q).all()]
+
+    async def _commands(self) -> None:
+        for cid, op, args in await asyncio.to_thread(self.store.pending_commands):
+            item = _command_input(op, args)
+            if item is None:
+                errors = [f"unknown command {op!r}"]
+            else:
+                errors = list((await self.submit([item])).errors)
+            await asyncio.to_thread(
+                self.store.finish_command, cid, "; ".join(errors) or "ok", self.clock()
+            )
+
+    async def _events(self) -> None:
+        if self.clock() - self._last_events < self.acfg.events_poll:
+            return
+        self._last_events = self.clock()
+        evs = await asyncio.to_thread(self.store.events_after, self.events_cursor)
+        if evs:
+            self.events_cursor = max(e.id for e in evs)
+            await self.submit(evs, {"events_cursor": self.events_cursor})
+
+    async def tick(self) -> None:
+        """Apply queued commands and new events, then advance timers."""
+        await self._commands()
+        await self._events()
+        await self.submit([])
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.start()
+        sender = asyncio.create_task(self.sender.run(stop))
+        try:
+            while not stop.is_set():
+                try:
+                    await self.tick()
+                except Exception:  # the database may be briefly away; nothing is lost
+                    log.exception("alerts tick failed")
+                try:
+                    await asyncio.wait_for(stop.wait(), self.tick_interval)
+                except TimeoutError:
+                    pass
+        finally:
+            await sender
+
+
+def _command_input(op: str, a: dict[str, Any]) -> Input | None:
+    if op == "ack":
+        return Ack(a["incident"], a.get("who", "cli"), a.get("note", ""))
+    if op == "resolve":
+        return Resolve(a["incident"], a.get("who", "cli"), a.get("note", ""))
+    if op == "silence":
+        return AddSilence(
+            Silence.make(
+                a["id"],
+                a["matchers"],
+                a["starts_at"],
+                a["ends_at"],
+                a["author"],
+                a.get("comment", ""),
+            )
+        )
+    if op == "unsilence":
+        return RemoveSilence(a["id"], a.get("who", "cli"))
+    return None

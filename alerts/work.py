@@ -1,0 +1,73 @@
+"""The policy's scratch pad for one ``decide`` call: copies of the state, changes, output.
+
+``decide`` copies the immutable ``PolicyState`` into a ``Work``, the policy modules change the
+copy, and ``Work.result`` freezes it again, so callers only ever see values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from zoneinfo import ZoneInfo
+
+from alerts.config import AlertsConfig
+from alerts.model import Decision, Flap, Group, Incident, Notification, PolicyState, Silence, Window
+from alerts.topology import Topology
+
+UTC = ZoneInfo("UTC")
+
+
+@dataclass(frozen=True)
+class PolicyContext:
+    """What the policy reads but never changes: config, topology, maintenance, time zone."""
+
+    config: AlertsConfig
+    topology: Topology = field(default_factory=Topology)
+    maintenance: Sequence[Window] = ()
+    tz: ZoneInfo = UTC
+
+
+class Work:
+    def __init__(self, state: PolicyState, now: float, ctx: PolicyContext):
+        self.now = now
+        self.ctx = ctx
+        self.cfg = ctx.config
+        self.incidents: dict[str, Incident] = dict(state.incidents)
+        self.groups: dict[tuple[str, str], Group] = dict(state.groups)
+        self.flaps: dict[str, Flap] = dict(state.flaps)
+        self.silences: dict[str, Silence] = dict(state.silences)
+        self.changed: dict[str, Incident] = {}
+        self.out: list[Notification] = []
+        self.errors: list[str] = []
+        self._seq = 0
+
+    def put(self, inc: Incident) -> Incident:
+        self.incidents[inc.key] = inc
+        self.changed[inc.uid] = inc
+        return inc
+
+    def find(self, ref: str) -> Incident | None:
+        """An incident by dedup key or uid (the newest occurrence of a key)."""
+        if ref in self.incidents:
+            return self.incidents[ref]
+        return next((i for i in self.incidents.values() if i.uid == ref), None)
+
+    def uid(self, prefix: str) -> str:
+        self._seq += 1
+        return f"{prefix}@{round(self.now * 1000)}.{self._seq}"
+
+    def result(self) -> Decision:
+        state = PolicyState(
+            incidents=MappingProxyType(self.incidents),
+            groups=MappingProxyType(
+                {
+                    k: g
+                    for k, g in self.groups.items()
+                    if g.notices or (g.last_flush or 0) > self.now - 86400
+                }
+            ),
+            flaps=MappingProxyType(self.flaps),
+            silences=MappingProxyType(self.silences),
+        )
+        return Decision(state, tuple(self.changed.values()), tuple(self.out), tuple(self.errors))

@@ -1,0 +1,202 @@
+"""Probe engine benchmark: threenines vs Debian's prometheus-blackbox-exporter, and a scale run.
+
+    python -m bench.spine [--seconds 20] [--scale-seconds 90] [--checks 10000]
+
+(a) Both probe the same loopback HTTP target (HAProxy answering 200 from memory, so the target
+    is never the bottleneck) for ``--seconds`` each, with the same concurrency. threenines runs
+    its real scheduler in a child process; blackbox_exporter is driven through ``/probe`` by a
+    load client in this process. CPU is each prober process's own user+system time (psutil),
+    so the load client and the target are not counted.
+(b) The whole service (scheduler, SQLite writer, HTTP server) with ``--checks`` tcp checks at a
+    60 s interval against loopback listeners, for ``--scale-seconds``: scheduler lag and RSS.
+Everything listens on 127.0.0.1 only; every process is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+BLACKBOX = "prometheus-blackbox-exporter"
+SCALE_TARGETS = ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"]
+
+
+def _free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_port(host: str, port: int, limit: float = 10.0) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((host, port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{host}:{port} did not come up")
+
+
+@contextmanager
+def process(args: list[str]) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextmanager
+def haproxy_target(binds: list[tuple[str, int]], tmp: Path) -> Iterator[None]:
+    """A loopback HTTP server answering ``200 ok`` from memory (HAProxy, no backend)."""
+    lines = "\n".join(f"  bind {h}:{p}" for h, p in binds)
+    cfg = tmp / "target.cfg"
+    cfg.write_text(
+        "global\n  maxconn 4000\ndefaults\n  mode http\n  timeout connect 5s\n"
+        "  timeout client 10s\n  timeout server 10s\nfrontend target\n"
+        f"{lines}\n  http-request return status 200 content-type text/plain string ok\n"
+    )
+    with process(["haproxy", "-db", "-f", str(cfg)]):
+        for h, p in binds:
+            _wait_port(h, p)
+        yield
+
+
+def _cpu(proc: psutil.Process) -> float:
+    t = proc.cpu_times()
+    return t.user + t.system
+
+
+async def _drive_blackbox(port: int, target: str, seconds: float, conc: int) -> tuple[int, int]:
+    url = f"http://127.0.0.1:{port}/probe"
+    params = {"module": "http_2xx", "target": target}
+    done = ok = 0
+    deadline = time.monotonic() + seconds
+    limits = httpx.Limits(max_connections=conc, max_keepalive_connections=conc)
+    async with httpx.AsyncClient(limits=limits, timeout=10) as client:
+
+        async def worker() -> None:
+            nonlocal done, ok
+            while time.monotonic() < deadline:
+                resp = await client.get(url, params=params)
+                done += 1
+                ok += "\nprobe_success 1" in resp.text
+
+        await asyncio.gather(*(worker() for _ in range(conc)))
+    return done, ok
+
+
+def bench_blackbox(target: str, seconds: float, conc: int, tmp: Path) -> dict[str, Any]:
+    exe = shutil.which(BLACKBOX)
+    if exe is None:
+        raise RuntimeError(f"{BLACKBOX} is not installed (make debs)")
+    cfg = tmp / "blackbox.yml"
+    cfg.write_text(
+        "modules:\n  http_2xx:\n    prober: http\n    timeout: 5s\n"
+        "    http:\n      preferred_ip_protocol: ip4\n"
+    )
+    port = _free_port()
+    args = [exe, f"--config.file={cfg}", f"--web.listen-address=127.0.0.1:{port}"]
+    with process([*args, "--log.level=error"]) as proc:
+        _wait_port("127.0.0.1", port)
+        ps = psutil.Process(proc.pid)
+        cpu0, t0 = _cpu(ps), time.monotonic()
+        done, ok = asyncio.run(_drive_blackbox(port, target, seconds, conc))
+        cpu, elapsed = _cpu(ps) - cpu0, time.monotonic() - t0
+    return {"probes": done, "ok": ok, "seconds": elapsed, "cpu": cpu}
+
+
+def _worker(role: str, *args: str, limit: float) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "bench._spine_workers", role, *args]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=limit, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"{role} worker failed:\n{out.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def bench_engine(url: str, port: int, seconds: float, conc: int) -> dict[str, Any]:
+    return _worker(
+        "engine", f"--url={url}", f"--port={port}", f"--seconds={seconds}",
+        f"--concurrency={conc}", limit=seconds + 60,
+    )  # fmt: skip
+
+
+def bench_scale(checks: int, seconds: float, targets: list[tuple[str, int]]) -> dict[str, Any]:
+    spec = ",".join(f"{h}:{p}" for h, p in targets)
+    return _worker(
+        "scale", f"--checks={checks}", f"--seconds={seconds}", f"--targets={spec}",
+        limit=seconds + 300,
+    )  # fmt: skip
+
+
+def _row(name: str, r: dict[str, Any]) -> tuple[str, float, float, str]:
+    rate = r["probes"] / r["seconds"]
+    cpu_ms = 1000 * r["cpu"] / max(r["probes"], 1)
+    return name, rate, cpu_ms, f"{r['ok']}/{r['probes']} ok"
+
+
+def report_engine(ours: dict[str, Any], theirs: dict[str, Any], seconds: float, conc: int) -> None:
+    a, b = _row(f"threenines ({ours['kind']} probe)", ours), _row("blackbox_exporter", theirs)
+    print(f"\n(a) probe engine, loopback HTTP target, {seconds:g}s each, concurrency {conc}")
+    print(f"{'prober':<28}{'probes/s':>10}{'CPU ms/probe':>14}  result")
+    for name, rate, cpu_ms, okay in (a, b):
+        print(f"{name:<28}{rate:>10.0f}{cpu_ms:>14.3f}  {okay}")
+    print(f"{'ratio threenines/blackbox':<28}{a[1] / b[1]:>10.2f}{a[2] / b[2]:>14.2f}")
+    verdict = "met" if a[2] <= b[2] else "NOT met"
+    print(f"goal CPU/probe <= blackbox_exporter's: {verdict}")
+
+
+def report_scale(r: dict[str, Any], seconds: float) -> None:
+    print(f"\n(b) scale: {r['checks']} tcp checks at 60s, {seconds:g}s, whole service")
+    print(f"probes run {r['probes']}, written {r['ok']}, dropped {r['dropped']}; "
+          f"config+build {r['setup_s']:.1f}s; first runs spread over {r['jitter_window_s']:g}s")  # fmt: skip
+    print(f"scheduler lag p50 {r['lag_p50'] * 1000:.1f} ms, p99 {r['lag_p99'] * 1000:.1f} ms, "
+          f"max {r['lag_max'] * 1000:.1f} ms  (goal p99 < 1000 ms: "
+          f"{'met' if r['lag_p99'] < 1 else 'NOT met'})")  # fmt: skip
+    print(f"peak RSS {r['peak_rss_mb']:.0f} MB  (goal < 300 MB: "
+          f"{'met' if r['peak_rss_mb'] < 300 else 'NOT met'})")  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m bench.spine", description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=float, default=20.0, help="per prober in (a)")
+    ap.add_argument("--concurrency", type=int, default=20)
+    ap.add_argument("--scale-seconds", type=float, default=90.0)
+    ap.add_argument("--checks", type=int, default=10_000)
+    a = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}/"
+        with haproxy_target([("127.0.0.1", port)], tmp):
+            ours = bench_engine(url, port, a.seconds, a.concurrency)
+            theirs = bench_blackbox(url, a.seconds, a.concurrency, tmp)
+        report_engine(ours, theirs, a.seconds, a.concurrency)
+        targets = [(h, _free_port(h)) for h in SCALE_TARGETS]
+        with haproxy_target(targets, tmp):
+            report_scale(bench_scale(a.checks, a.scale_seconds, targets), a.scale_seconds)
+
+
+if __name__ == "__main__":
+    main()

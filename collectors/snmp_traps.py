@@ -1,0 +1,326 @@
+"""SNMP trap receiver (v1, v2c, v3 traps and informs) on UDP, with a bounded burst queue.
+
+pysnmp 7's own UDP transport hands every datagram straight to the engine from the event loop.
+Here ``_QueueingTransport`` only counts and queues it (a deque bounded by ``queue_size``; a
+burst beyond that is dropped and counted as ``queue_full``, never an unbounded backlog) and a
+worker feeds the queue to a dedicated pysnmp ``SnmpEngine``, one datagram at a time. Because
+processing is synchronous, the engine's own error counters (snmpInBadCommunityNames,
+usmStatsWrongDigests, snmpInASNParseErrs, ...) read before and after tell exactly why a
+datagram was refused: unknown community, unknown user, bad authentication, malformed. Refused
+datagrams are counted and logged (rate-limited), never processed; the receiver keeps running.
+
+SNMPv3 traps are authoritative at the sender, so a user's keys must be localised to each
+sender's engine ID: the receiver learns engine IDs from the message header of configured users
+(at most ``max_engines``), with keys hashed once at start (master keys).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pyasn1.codec.ber import decoder
+from pyasn1.type import univ
+from pysnmp.carrier.asyncio.dgram import udp
+from pysnmp.entity import config as pconfig
+from pysnmp.entity.engine import SnmpEngine
+from pysnmp.entity.rfc3413 import ntfrcv
+from pysnmp.hlapi.v3arch.asyncio import (
+    USM_AUTH_NONE,
+    USM_KEY_TYPE_MASTER,
+    USM_PRIV_NONE,
+)
+from pysnmp.proto.mpmod.rfc3412 import SNMPv3Message
+from pysnmp.proto.secmod.rfc3414.service import UsmSecurityParameters
+
+from collectors.config import Device, Traps, UsmUser
+from collectors.sink import Sink
+from collectors.snmp_client import AUTH, PRIV, to_python
+from collectors.snmp_metrics import SnmpMetrics
+from collectors.snmp_trapmap import Notification, to_event
+
+log = logging.getLogger("threenines.collectors.snmp_traps")
+_COUNTERS = {
+    "bad_community": [("__SNMPv2-MIB", "snmpInBadCommunityNames")],
+    "unknown_user": [("__SNMP-USER-BASED-SM-MIB", "usmStatsUnknownUserNames")],
+    "bad_auth": [
+        ("__SNMP-USER-BASED-SM-MIB", name)
+        for name in (
+            "usmStatsWrongDigests",
+            "usmStatsDecryptionErrors",
+            "usmStatsUnsupportedSecLevels",
+        )
+    ],
+    # An inform sender's engine-ID discovery and time synchronisation: normal first steps.
+    "discovery": [
+        ("__SNMP-USER-BASED-SM-MIB", name)
+        for name in ("usmStatsUnknownEngineIDs", "usmStatsNotInTimeWindows")
+    ],
+    "malformed": [("__SNMPv2-MIB", n) for n in ("snmpInASNParseErrs", "snmpInBadVersions")],
+}
+VERSIONS = {0: "v1", 1: "v2c", 3: "v3"}
+
+
+class _QueueingTransport(udp.UdpAsyncioTransport):
+    receiver: TrapReceiver
+
+    def datagram_received(self, datagram: bytes, transportAddress: Any) -> None:
+        self.receiver.enqueue(datagram, transportAddress)
+
+
+class TrapReceiver:
+    def __init__(
+        self,
+        cfg: Traps,
+        sink: Sink,
+        *,
+        devices: Sequence[Device] = (),
+        metrics: SnmpMetrics | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.cfg = cfg
+        self.sink = sink
+        self.metrics = metrics
+        self.clock = clock
+        self.devices: dict[str, Device] = {d.address: d for d in devices}
+        self.mappings = {m.oid: m for m in cfg.mappings}
+        self.stats: dict[str, int] = {}
+        self.queue: deque[tuple[bytes, Any]] = deque()
+        self._wake = asyncio.Event()
+        self._engine = SnmpEngine()
+        self._transport: _QueueingTransport | None = None
+        self._users = {u.user.encode(): u for u in cfg.users}
+        self._learnt: set[tuple[bytes, bytes]] = set()
+        self._master: dict[bytes, tuple[Any, Any]] = {}
+        self._current: tuple[Any, dict[str, Any] | None] | None = None
+        self._last_log: dict[str, float] = {}
+        self.address: tuple[str, int] | None = None
+        self._inode = 0
+        self._reported = 0.0
+        self._accepted = False
+
+    # -- receiving -------------------------------------------------------------------------
+
+    def enqueue(self, datagram: bytes, addr: Any) -> None:
+        """Called by the transport for every datagram: cheap, never raises, never blocks."""
+        if len(datagram) > self.cfg.max_datagram:
+            self._count("oversized", addr)
+        elif len(self.queue) >= self.cfg.queue_size:
+            self._count("queue_full", addr)
+        else:
+            self.queue.append((datagram, addr))
+            self._wake.set()
+
+    def _count(self, outcome: str, addr: Any = None) -> None:
+        self.stats[outcome] = self.stats.get(outcome, 0) + 1
+        if self.metrics is not None:
+            self.metrics.traps.labels(outcome).inc()
+        if outcome != "accepted":
+            now = time.monotonic()
+            if now - self._last_log.get(outcome, -1e9) >= 10.0:  # at most one line per 10 s
+                self._last_log[outcome] = now
+                log.warning(
+                    "trap refused (%s) from %s; %d so far", outcome, addr, self.stats[outcome]
+                )
+
+    async def start(self) -> tuple[str, int]:
+        """Bind the socket and configure the engine; returns the bound (host, port)."""
+        host, _, port = self.cfg.listen.rpartition(":")
+        transport = _QueueingTransport()
+        transport.receiver = self
+        pconfig.add_transport(self._engine, udp.DOMAIN_NAME, transport)
+        transport.open_server_mode((host.strip("[]"), int(port)))
+        await transport._lport  # the datagram endpoint, created by the line above
+        self._transport = transport
+        sock = transport.transport.get_extra_info("socket")  # type: ignore[union-attr]
+        _enlarge_buffer(sock)
+        self._inode = os.fstat(sock.fileno()).st_ino
+        self.address = sock.getsockname()[:2]
+        for i, community in enumerate(self.cfg.communities):
+            pconfig.add_v1_system(self._engine, f"trap-c{i}", community.get_secret_value())
+        for user in self.cfg.users:
+            self._add_user(user, None)
+        self._engine.observer.register_observer(self._observe, "rfc3412.receiveMessage:request")
+        ntfrcv.NotificationReceiver(self._engine, self._on_notification)
+        return self.address  # type: ignore[return-value]
+
+    def _add_user(self, user: UsmUser, engine_id: bytes | None) -> None:
+        """Configure ``user`` for ``engine_id`` (None: our own engine, for informs)."""
+        auth_proto = AUTH[user.auth_protocol] if user.level != "noAuthNoPriv" else USM_AUTH_NONE
+        priv_proto = PRIV[user.priv_protocol] if user.level == "authPriv" else USM_PRIV_NONE
+        name = user.user.encode()
+        if name not in self._master:  # the slow pass-phrase hash, once per user
+            auth_key = priv_key = None
+            if auth_proto != USM_AUTH_NONE and user.auth_key:
+                auth_key = pconfig.AUTH_SERVICES[auth_proto].hash_passphrase(
+                    user.auth_key.get_secret_value()
+                )
+            if priv_proto != USM_PRIV_NONE and user.priv_key:
+                priv_key = pconfig.PRIV_SERVICES[priv_proto].hash_passphrase(
+                    auth_proto, user.priv_key.get_secret_value()
+                )
+            self._master[name] = (auth_key, priv_key)
+        auth_key, priv_key = self._master[name]
+        pconfig.add_v3_user(
+            self._engine,
+            user.user,
+            auth_proto,
+            auth_key,
+            priv_proto,
+            priv_key,
+            securityEngineId=univ.OctetString(engine_id) if engine_id else None,
+            authKeyType=USM_KEY_TYPE_MASTER,
+            privKeyType=USM_KEY_TYPE_MASTER,
+        )
+
+    def _learn_engine(self, datagram: bytes) -> None:
+        """For a v3 message from a configured user, localise its keys to the sender's engine."""
+        try:
+            msg, _ = decoder.decode(datagram, asn1Spec=SNMPv3Message())
+            params, _ = decoder.decode(
+                bytes(msg["msgSecurityParameters"]), asn1Spec=UsmSecurityParameters()
+            )
+        except Exception:
+            return  # the engine will count it as malformed
+        engine_id = bytes(params["msgAuthoritativeEngineId"])
+        user = bytes(params["msgUserName"])
+        key = (engine_id, user)
+        if not engine_id or user not in self._users or key in self._learnt:
+            return
+        if len(self._learnt) >= self.cfg.max_engines:
+            return
+        self._learnt.add(key)
+        self._add_user(self._users[user], engine_id)
+
+    # -- processing ------------------------------------------------------------------------
+
+    def _observe(self, _engine: Any, _point: str, variables: dict[str, Any], _ctx: Any) -> None:
+        if self._current is not None:
+            self._current = (self._current[0], variables)
+
+    def _snapshot(self) -> dict[str, int]:
+        builder = self._engine.get_mib_builder()
+        out = {}
+        for outcome, names in _COUNTERS.items():
+            total = 0
+            for module, name in names:
+                try:
+                    (sym,) = builder.import_symbols(module, name)
+                    total += int(sym.syntax)
+                except Exception:
+                    pass
+            out[outcome] = total
+        return out
+
+    def _on_notification(
+        self, _e: Any, _ref: Any, _ceid: Any, _cname: Any, varbinds: Any, _ctx: Any
+    ) -> None:
+        addr, info = self._current or (None, None)
+        info = info or {}
+        model = int(info.get("messageProcessingModel", 1))
+        notification = Notification(
+            ts=self.clock(),
+            source=str(addr[0]) if addr else "",
+            version=VERSIONS.get(model, str(model)),
+            security=str(info.get("securityName", "")),
+            varbinds={".".join(map(str, oid)): to_python(value) for oid, value in varbinds},
+        )
+        self._accepted = True
+        event = to_event(
+            notification, self.mappings, self.devices, store_unknown=self.cfg.store_unknown
+        )
+        if event is not None:
+            self.sink.events([event])
+            if self.metrics is not None:
+                self.metrics.trap_events.labels(event.kind).inc()
+
+    def process(self, datagram: bytes, addr: Any) -> str:
+        """Run one datagram through the engine; return and count its outcome."""
+        before = self._snapshot()
+        self._accepted = False
+        self._current = (addr, None)
+        try:
+            if datagram[:1] == b"\x30" and self._users:
+                self._learn_engine(datagram)
+            assert self._transport is not None
+            self._transport._callback_function(self._transport, addr, datagram)
+            outcome = "accepted" if self._accepted else ""
+        except Exception as exc:  # pysnmp raising on hostile input: count, keep running
+            log.debug("trap from %s raised %s", addr, exc)
+            outcome = "malformed"
+        finally:
+            self._current = None
+        if not outcome:
+            after = self._snapshot()
+            outcome = next((k for k in _COUNTERS if after[k] > before[k]), "other")
+        self._count(outcome, addr)
+        return outcome
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Decode queued datagrams until ``stop``; then drain what is queued and close."""
+        if self._transport is None:
+            await self.start()
+        try:
+            while not stop.is_set() or self.queue:
+                if not self.queue:
+                    self._wake.clear()
+                    waiter = asyncio.ensure_future(stop.wait())
+                    await asyncio.wait(
+                        {waiter, asyncio.ensure_future(self._wake.wait())},
+                        timeout=5.0,
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                    waiter.cancel()
+                for _ in range(min(256, len(self.queue))):
+                    self.process(*self.queue.popleft())
+                self._report()
+                await asyncio.sleep(0)  # let the loop read more datagrams between batches
+        finally:
+            self.close()
+
+    def _report(self) -> None:
+        now = time.monotonic()
+        if self.metrics is not None and now - self._reported >= 1.0:
+            self._reported = now
+            self.metrics.trap_queue.set(len(self.queue))
+            drops = socket_drops(self._inode)
+            if drops is not None:
+                self.metrics.trap_kernel_drops.set(drops)
+
+    def close(self) -> None:
+        if self._engine.transport_dispatcher is not None:
+            self._engine.transport_dispatcher.close_dispatcher()
+        self._transport = None
+
+
+def _enlarge_buffer(sock: socket.socket) -> None:
+    """A burst of traps should wait in the kernel, not be dropped by it: ask for 8 MiB."""
+    for opt in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
+        if opt is None:
+            continue
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, opt, 8 * 1024 * 1024)
+            return
+        except OSError:
+            continue
+
+
+def socket_drops(inode: int) -> int | None:
+    """Datagrams the kernel dropped on our socket (the last column of /proc/net/udp)."""
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(table) as fh:
+                next(fh)
+                for line in fh:
+                    cols = line.split()
+                    if len(cols) > 12 and cols[9] == str(inode):
+                        return int(cols[12])
+        except OSError:
+            continue
+    return None

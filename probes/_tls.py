@@ -1,0 +1,135 @@
+"""TLS helpers shared by the http, journey and tls probes.
+
+Client contexts are built once per option set (loading a CA bundle costs milliseconds, a probe
+should not pay it every run). Certificates are read with ``cryptography`` from DER, so they can
+be inspected even when verification failed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import ipaddress
+import ssl
+from typing import Any, Literal
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+TlsVersion = Literal["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
+VERSIONS: dict[str, ssl.TLSVersion] = {
+    "TLSv1": ssl.TLSVersion.TLSv1,
+    "TLSv1.1": ssl.TLSVersion.TLSv1_1,
+    "TLSv1.2": ssl.TLSVersion.TLSv1_2,
+    "TLSv1.3": ssl.TLSVersion.TLSv1_3,
+}
+RANK = {name: i for i, name in enumerate(VERSIONS)}
+
+# OpenSSL X509_V_ERR_* codes -> our error codes. Anything else that fails chain building
+# (unknown CA, self-signed, bad signature, wrong purpose) is "tls_untrusted".
+_EXPIRY_CODES = {9: "not yet valid", 10: "expired"}
+_HOSTNAME_CODES = {62, 64}
+_PROTOCOL_REASONS = {
+    "UNSUPPORTED_PROTOCOL",
+    "TLSV1_ALERT_PROTOCOL_VERSION",
+    "NO_PROTOCOLS_AVAILABLE",
+    "VERSION_TOO_LOW",
+}
+
+
+@functools.lru_cache(maxsize=64)
+def client_context(
+    verify: bool = True,
+    ca_file: str | None = None,
+    check_hostname: bool = True,
+    min_version: str | None = None,
+) -> ssl.SSLContext:
+    """A client context; ``verify=False`` accepts any certificate (to read it, or by request)."""
+    if verify:
+        ctx = ssl.create_default_context(cafile=ca_file)
+        ctx.check_hostname = check_hostname
+    else:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if min_version is not None:
+        ctx.minimum_version = VERSIONS[min_version]
+    return ctx
+
+
+def classify(exc: BaseException) -> tuple[str, str]:
+    """Map an ssl exception to (error code, human reason)."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        code = exc.verify_code
+        message = exc.verify_message or str(exc)
+        if code in _EXPIRY_CODES:
+            return "tls_expired", f"certificate {_EXPIRY_CODES[code]} ({message})"
+        if code in _HOSTNAME_CODES:
+            return "tls_hostname", f"certificate does not match the host name ({message})"
+        return "tls_untrusted", f"certificate not trusted: {message}"
+    if isinstance(exc, ssl.SSLError):
+        reason = exc.reason or ""
+        if reason in _PROTOCOL_REASONS:
+            return "tls_protocol", f"TLS version not agreed: {reason.lower().replace('_', ' ')}"
+        return "tls_handshake", f"TLS handshake failed: {reason or exc}"
+    return "tls_handshake", f"TLS handshake failed: {type(exc).__name__}: {exc}"
+
+
+def cert_facts(der: bytes, now: float) -> dict[str, Any]:
+    """JSON-friendly facts about a DER certificate: subject, issuer, validity, names."""
+    cert = x509.load_der_x509_certificate(der)
+    not_after = cert.not_valid_after_utc.timestamp()
+    return {
+        "subject": _cn(cert.subject) or cert.subject.rfc4514_string(),
+        "issuer": _cn(cert.issuer) or cert.issuer.rfc4514_string(),
+        "not_before": cert.not_valid_before_utc.timestamp(),
+        "not_after": not_after,
+        "not_after_iso": cert.not_valid_after_utc.isoformat(timespec="seconds"),
+        "days_left": round((not_after - now) / 86400, 2),
+        "self_signed": cert.issuer == cert.subject,
+        "names": _names(cert),
+    }
+
+
+def hostname_matches(der: bytes, host: str) -> bool:
+    """RFC 6125 matching of ``host`` against the certificate's subjectAltName entries.
+
+    Used by the tls probe to report hostname validity separately from chain validity.
+    """
+    names = _names(x509.load_der_x509_certificate(der))
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        ip = None
+    if ip is not None:
+        return str(ip) in names
+    host = host.rstrip(".").lower()
+    for name in names:
+        name = name.rstrip(".").lower()
+        if name == host:
+            return True
+        if name.startswith("*.") and "." in host:
+            label, rest = host.split(".", 1)
+            if rest == name[2:] and label:
+                return True
+    return False
+
+
+def _names(cert: x509.Certificate) -> list[str]:
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    out: list[str] = list(san.get_values_for_type(x509.DNSName))
+    out += [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
+    return out
+
+
+def _cn(name: x509.Name) -> str:
+    attrs = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    value = attrs[0].value if attrs else ""
+    return value if isinstance(value, str) else value.decode(errors="replace")
+
+
+def utc_now() -> float:
+    return dt.datetime.now(dt.UTC).timestamp()

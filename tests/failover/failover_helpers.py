@@ -1,0 +1,133 @@
+"""Real peers for the failover tests: two HTTP backends and HAProxy with a runtime API socket."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import require_command
+
+PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def backend(name: str) -> ThreadingHTTPServer:
+    body = name.encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Type", "text/plain")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@dataclass
+class FrontDoor:
+    port: int
+    socket: Path
+    cfg: Path
+
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def served_by(self) -> str:
+        return httpx.get(self.url(), timeout=5).text
+
+    def admin(self, command: str) -> str:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(str(self.socket))
+            s.sendall(command.encode() + b"\n")
+            out = b""
+            while chunk := s.recv(65536):
+                out += chunk
+        return out.decode()
+
+    def states(self) -> dict[str, int]:
+        lines = self.admin("show servers state main").splitlines()
+        return {f[3]: int(f[6]) for f in (ln.split() for ln in lines[2:]) if len(f) > 6}
+
+
+def start_front_door(tmp: Path) -> Iterator[FrontDoor]:
+    require_command("haproxy")
+    main, mirror = backend("dc-main"), backend("dc-mirror")
+    port = free_port()
+    sock = tmp / "haproxy.sock"
+    cfg = tmp / "haproxy.cfg"
+    cfg.write_text(
+        f"""global
+    stats socket {sock} mode 600 level admin
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+frontend fe
+    bind 127.0.0.1:{port}
+    default_backend main
+backend main
+    server dc-main 127.0.0.1:{main.server_address[1]}
+    server dc-mirror 127.0.0.1:{mirror.server_address[1]} disabled
+"""
+    )
+    proc = subprocess.Popen(["haproxy", "-db", "-f", str(cfg)], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 10
+    while not sock.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"haproxy did not start: {proc.stderr.read().decode()[-500:]}")  # type: ignore[union-attr]
+        time.sleep(0.05)
+    try:
+        yield FrontDoor(port, sock, cfg)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        main.shutdown()
+        mirror.shutdown()
+
+
+@pytest.fixture
+def front_door(tmp_path: Path) -> Iterator[FrontDoor]:
+    yield from start_front_door(tmp_path)
+
+
+def haproxy_vars(fd: FrontDoor) -> dict[str, object]:
+    return {"haproxy_switch_socket": str(fd.socket)}
+
+
+def venv_bin() -> str:
+    import sys
+
+    return str(Path(sys.executable).parent)
+
+
+def have_ansible_lint() -> bool:
+    return shutil.which("ansible-lint", path=venv_bin() + os.pathsep + os.environ["PATH"]) is not None

@@ -1,0 +1,228 @@
+"""The request handler, DNS server and TCP banner server behind tests/probes/conftest.py."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import secrets
+import struct
+import time
+from http.cookies import SimpleCookie
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+from urllib.parse import parse_qs
+
+import dns.message
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+import dns.zone
+
+LOGIN_PAGE = """<html><body><form method="post" action="/login">
+<input type="hidden" name="csrf_token" value="{token}">
+<input name="username"><input name="password" type="password">
+</form></body></html>"""
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Routes: /ok /json /slow /hang /status/N /redirect /loop/a /headers /garbage /gzip
+    /login (GET form with CSRF token + session cookie; POST checks both) /dashboard."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _send(self, code: int, body: bytes | str = b"", ctype: str = "text/plain", **hdr: str):
+        data = body.encode() if isinstance(body, str) else body
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in hdr.items():
+            self.send_header(name.replace("_", "-"), value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def _cookies(self) -> dict[str, str]:
+        jar = SimpleCookie(self.headers.get("Cookie", ""))
+        return {k: m.value for k, m in jar.items()}
+
+    def do_HEAD(self) -> None:
+        self.do_GET()
+
+    def do_GET(self) -> None:
+        path = self.path.split("?")[0]
+        state: dict[str, Any] = self.server.state  # type: ignore[attr-defined]
+        if path == "/ok":
+            self._send(200, "hello threenines")
+        elif path == "/json":
+            doc = {"status": "ok", "version": 3, "items": [{"name": "a"}, {"name": "b"}]}
+            self._send(200, json.dumps(doc), "application/json")
+        elif path == "/slow":
+            time.sleep(0.4)
+            self._send(200, "slow but fine")
+        elif path == "/hang":
+            self.server.stopping.wait(30)  # type: ignore[attr-defined]
+            self.close_connection = True
+        elif path.startswith("/status/"):
+            self._send(int(path.rsplit("/", 1)[1]), "status page")
+        elif path == "/redirect":
+            self._send(302, "", Location="/ok")
+        elif path in ("/loop/a", "/loop/b"):
+            self._send(302, "", Location="/loop/b" if path.endswith("a") else "/loop/a")
+        elif path == "/headers":
+            self._send(200, json.dumps(dict(self.headers.items())), "application/json")
+        elif path == "/garbage":
+            self.wfile.write(b"THIS IS NOT HTTP\r\n\r\n")
+            self.close_connection = True
+        elif path == "/gzip":
+            self._send(200, gzip.compress(b"compressed hello"), Content_Encoding="gzip")
+        elif path == "/login":
+            sid, token = secrets.token_hex(8), secrets.token_hex(16)
+            state[sid] = token
+            cookie = f"sid={sid}; Path=/; HttpOnly"
+            self._send(200, LOGIN_PAGE.format(token=token), "text/html", Set_Cookie=cookie)
+        elif path == "/dashboard":
+            if self._cookies().get("auth") in state.get("authed", set()):
+                self._send(200, "<h1>Welcome, alice</h1>", "text/html")
+            else:
+                self._send(302, "", Location="/login")
+        else:
+            self._send(404, "not found")
+
+    def do_POST(self) -> None:
+        state: dict[str, Any] = self.server.state  # type: ignore[attr-defined]
+        length = int(self.headers.get("Content-Length", "0"))
+        form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+        if self.path == "/login":
+            sid = self._cookies().get("sid", "")
+            if not sid or state.get(sid) != form.get("csrf_token"):
+                self._send(403, "bad CSRF token")
+            elif (form.get("username"), form.get("password")) != ("alice", "s3cret"):
+                self._send(401, "wrong password")
+            else:
+                auth = secrets.token_hex(8)
+                state.setdefault("authed", set()).add(auth)
+                self._send(303, "", Location="/dashboard", Set_Cookie=f"auth={auth}; Path=/")
+        elif self.path == "/echo":
+            self._send(200, json.dumps(form), "application/json")
+        else:
+            self._send(404, "not found")
+
+
+ZONE = """
+$TTL 300
+@      SOA  ns.test. admin.test. 1 3600 600 86400 300
+@      NS   ns.test.
+ns     A    127.0.0.1
+www    A    127.0.0.1
+www    A    127.0.0.2
+www    AAAA ::1
+alias  CNAME www
+mail   MX   10 mx.test.
+txt    TXT  "v=spf1 -all"
+"""
+
+
+class DnsServer:
+    """Answers the test. zone over UDP and TCP on one loopback port.
+
+    servfail.test. -> SERVFAIL; hang.test. -> no reply; other unknown names -> NXDOMAIN.
+    """
+
+    def __init__(self) -> None:
+        self.zone = dns.zone.from_text(ZONE, origin="test.", relativize=False)
+        self.transport: asyncio.DatagramTransport | None = None
+        self.tcp: asyncio.Server | None = None
+
+    def answer(self, wire: bytes) -> bytes | None:
+        query = dns.message.from_wire(wire)
+        question = query.question[0]
+        name, rdtype = question.name, question.rdtype
+        if name.to_text() == "hang.test.":
+            return None
+        response = dns.message.make_response(query)
+        if name.to_text() == "servfail.test.":
+            response.set_rcode(dns.rcode.SERVFAIL)
+            return response.to_wire()
+        for _ in range(8):  # follow CNAMEs inside the zone
+            node = self.zone.get_node(name)
+            if node is None:
+                if not response.answer:
+                    response.set_rcode(dns.rcode.NXDOMAIN)
+                break
+            rdataset = node.get_rdataset(dns.rdataclass.IN, rdtype)
+            cname = node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.CNAME)
+            if rdataset is not None:
+                response.answer.append(dns.rrset.from_rdata_list(name, rdataset.ttl, list(rdataset)))
+                break
+            if cname is None:
+                break
+            response.answer.append(dns.rrset.from_rdata_list(name, cname.ttl, list(cname)))
+            name = cname[0].target
+        return response.to_wire()
+
+    async def start(self) -> int:
+        loop = asyncio.get_running_loop()
+        server = self
+
+        class Proto(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+                reply = server.answer(data)
+                if reply is not None and server.transport is not None:
+                    server.transport.sendto(reply, addr)
+
+        for _ in range(20):  # UDP and TCP on the same port number
+            transport, _proto = await loop.create_datagram_endpoint(
+                Proto, local_addr=("127.0.0.1", 0)
+            )
+            port = transport.get_extra_info("sockname")[1]
+            try:
+                self.tcp = await asyncio.start_server(self._tcp, "127.0.0.1", port)
+            except OSError:
+                transport.close()
+                continue
+            self.transport = transport
+            return int(port)
+        raise RuntimeError("no free port for the test DNS server")
+
+    async def _tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            (size,) = struct.unpack("!H", await reader.readexactly(2))
+            reply = self.answer(await reader.readexactly(size))
+            if reply is not None:
+                writer.write(struct.pack("!H", len(reply)) + reply)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def stop(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+        if self.tcp is not None:
+            self.tcp.close()
+
+
+async def banner_server() -> tuple[asyncio.Server, int]:
+    """Sends a banner; answers PING with PONG."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            writer.write(b"220 threenines test banner\r\n")
+            await writer.drain()
+            line = await asyncio.wait_for(reader.readline(), 5)
+            if line.strip() == b"PING":
+                writer.write(b"PONG\r\n")
+                await writer.drain()
+        except (TimeoutError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, int(server.sockets[0].getsockname()[1])

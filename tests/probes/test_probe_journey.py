@@ -1,0 +1,110 @@
+"""journey probe: login form with a CSRF token and a session cookie, on a real server."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from probes import journey
+from threenines.results import Status
+
+LOGIN: list[dict[str, Any]] = [
+    {
+        "name": "login-page",
+        "url": "/login",
+        "body_contains": "csrf_token",
+        "extract": [r'name="csrf_token" value="(?P<csrf>[0-9a-f]+)"'],
+    },
+    {
+        "name": "login",
+        "method": "POST",
+        "url": "/login",
+        "form": {"csrf_token": "{csrf}", "username": "alice", "password": "{password}"},
+        "body_contains": "Welcome, alice",
+    },
+    {"name": "dashboard", "url": "/dashboard", "body_regex": "Welcome, \\w+"},
+]
+
+
+def cfg(base: str, steps: list[dict[str, Any]] = LOGIN, **kw: Any) -> journey.Config:
+    data: dict[str, Any] = {"type": "journey", "name": "portal", "base_url": base, "steps": steps}
+    data.setdefault("variables", {"password": "s3cret"})
+    return journey.Config.model_validate({**data, **kw})
+
+
+async def test_login_journey_up(http_base: str) -> None:
+    r = await journey.probe(cfg(http_base), timeout=5)
+    assert r.status is Status.UP, r
+    assert list(r.phases) == ["login-page", "login", "dashboard", "total"]
+    assert [s["status_code"] for s in r.details["steps"]] == [200, 200, 200]
+    assert "s3cret" not in json.dumps(r.to_dict())
+
+
+async def test_wrong_password_names_the_step(http_base: str) -> None:
+    r = await journey.probe(cfg(http_base, variables={"password": "nope"}), timeout=5)
+    assert (r.status, r.error) == (Status.DOWN, "http_status")
+    assert r.reason == "step 'login': status 401 not in [2xx]"
+    assert r.details["failed_step"] == "login"
+    assert "nope" not in json.dumps(r.to_dict())
+
+
+async def test_missing_csrf_token_is_rejected(http_base: str) -> None:
+    steps = [LOGIN[0] | {"extract": []}, LOGIN[1] | {"form": {"csrf_token": "forged"}}]
+    r = await journey.probe(cfg(http_base, steps), timeout=5)
+    assert r.reason == "step 'login': status 403 not in [2xx]", r
+
+
+async def test_extract_finds_nothing(http_base: str) -> None:
+    steps = [{"name": "home", "url": "/ok", "extract": ["token=(?P<tok>\\w+)"]}]
+    r = await journey.probe(cfg(http_base, steps), timeout=5)
+    assert r.error == "expect_mismatch"
+    assert r.reason == "step 'home': nothing to extract with /token=(?P<tok>\\w+)/"
+
+
+async def test_cookie_jar_is_per_run(http_base: str) -> None:
+    # without logging in first, the dashboard redirects to the login page
+    steps = [{"name": "dashboard", "url": "/dashboard", "body_contains": "Welcome"}]
+    r = await journey.probe(cfg(http_base, steps), timeout=5)
+    assert r.error == "expect_mismatch" and r.reason.startswith("step 'dashboard'")
+
+
+async def test_timeout_and_refused_name_the_step(http_base: str, refused_port: int) -> None:
+    steps = [{"name": "home", "url": "/ok"}, {"name": "stuck", "url": "/hang"}]
+    r = await journey.probe(cfg(http_base, steps), timeout=0.5)
+    assert (r.error, r.details["failed_step"]) == ("timeout", "stuck"), r
+    assert "stuck" in r.phases
+    steps = [{"name": "home", "url": f"http://127.0.0.1:{refused_port}/"}]
+    r = await journey.probe(cfg(http_base, steps), timeout=2)
+    assert r.error == "refused" and r.reason.startswith("step 'home': connection refused")
+
+
+async def test_slow_journey_degraded(http_base: str) -> None:
+    steps = [{"name": "slow", "url": "/slow"}]
+    r = await journey.probe(cfg(http_base, steps, degraded_after="0.1s"), timeout=5)
+    assert (r.status, r.error) == (Status.DEGRADED, "slow"), r
+
+
+@pytest.mark.parametrize(
+    ("steps", "message"),
+    [
+        ([{"name": "a", "url": "/x?t={tok}"}], "steps[0] (name=a): unknown variable {tok}"),
+        ([{"name": "a", "url": "/"}, {"name": "a", "url": "/"}], "must be unique"),
+        ([{"name": "a", "url": "/", "extract": ["(x)"]}], "has no (?P<name>...) group"),
+        ([{"name": "a", "url": "/", "extract": ["(?P<x"]}], "invalid regex"),
+        ([{"name": "a", "url": "/", "form": {}, "body": "x"}], "either form or body"),
+    ],
+)
+def test_invalid_journeys(steps: list[dict[str, Any]], message: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        cfg("http://127.0.0.1:1", steps)
+
+
+def test_relative_url_needs_base_url() -> None:
+    with pytest.raises(ValidationError, match="absolute, or set base_url"):
+        journey.Config.model_validate(
+            {"type": "journey", "name": "j", "steps": [{"name": "a", "url": "/x"}]}
+        )

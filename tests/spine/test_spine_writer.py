@@ -1,0 +1,174 @@
+"""BatchWriter against real database trouble: a locked SQLite file, a vanished PostgreSQL table."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from spine_support import rec
+
+from threenines.config.schema import Storage
+from threenines.metrics import Metrics
+from threenines.results import ProbeResult, Status
+from threenines.store.db import make_engine, migrate
+from threenines.store.results import ResultRecord, ResultStore
+from threenines.store.tables import results
+from threenines.writer import BatchWriter, retention_loop
+
+
+def _store(db_url: str) -> ResultStore:
+    engine = make_engine(db_url, sqlite_busy_timeout=0.2)
+    migrate(engine)
+    return ResultStore(engine)
+
+
+@contextmanager
+def outage(db_url: str) -> Iterator[None]:
+    """Make writes fail for real: SQLite locked by another connection; PostgreSQL's table gone."""
+    if db_url.startswith("sqlite"):
+        conn = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+        conn.execute("BEGIN EXCLUSIVE")
+        try:
+            yield
+        finally:
+            conn.execute("ROLLBACK")
+            conn.close()
+        return
+    admin = sa.create_engine(db_url)
+    with admin.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE results RENAME TO results_away"))
+    try:
+        yield
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text("ALTER TABLE results_away RENAME TO results"))
+        admin.dispose()
+
+
+def _rows(store: ResultStore) -> list[tuple[float, str]]:
+    with store.engine.connect() as conn:
+        q = sa.select(results.c.ts, results.c.status).order_by(results.c.ts)
+        return [tuple(r) for r in conn.execute(q)]  # type: ignore[misc]
+
+
+def _sample(m: Metrics, name: str, **labels: str) -> float | None:
+    return m.registry.get_sample_value(name, labels)
+
+
+async def test_buffers_while_unavailable_then_writes_everything(db_url: str) -> None:
+    store = _store(db_url)
+    seen = []
+    writer = BatchWriter(
+        store, Storage(batch_size=50, buffer_limit=1000), subscribers=[seen.extend]
+    )
+    for i in range(30):
+        writer.submit(rec("a/x", 100 + i))
+    assert await writer.flush()
+    with outage(db_url):
+        for i in range(30, 230):
+            writer.submit(rec("a/x", 100 + i, Status.DOWN if i >= 100 else Status.UP))
+        assert not await writer.flush()
+        assert not await writer.flush()  # a retry while still down keeps everything
+        assert (writer.buffered, writer.db_ok) == (200, False)
+        assert _sample(writer.metrics, "database_up") == 0
+        assert _sample(writer.metrics, "results_buffered") == 200
+    assert await writer.flush()
+    assert len(_rows(store)) == 230
+    assert (writer.written, writer.dropped, writer.buffered, writer.db_ok) == (230, 0, 0, True)
+    assert _sample(writer.metrics, "results_written_total") == 230
+    assert [(f.old, f.new, f.ts) for f in seen] == [(None, "up", 100), ("up", "down", 200)]
+    store.engine.dispose()
+
+
+async def test_buffer_limit_drops_oldest_and_counts(db_url: str) -> None:
+    store = _store(db_url)
+    writer = BatchWriter(store, Storage(batch_size=500, buffer_limit=1000))
+    with outage(db_url):
+        for i in range(1300):
+            writer.submit(rec("a/x", float(i)))
+        assert not await writer.flush()
+    assert await writer.flush()
+    rows = _rows(store)
+    assert (len(rows), rows[0][0], rows[-1][0]) == (1000, 300, 1299)
+    assert writer.dropped == 300
+    assert _sample(writer.metrics, "results_dropped_total", reason="buffer_full") == 300
+    store.engine.dispose()
+
+
+async def test_background_loop_retries_with_backoff(db_url: str) -> None:
+    store = _store(db_url)
+    writer = BatchWriter(store, Storage(batch_size=10, flush_interval=0.05))
+    task = asyncio.create_task(writer.run())
+    with outage(db_url):
+        for i in range(25):
+            writer.submit(rec("a/x", float(i)))
+        for _ in range(100):
+            if not writer.db_ok:
+                break
+            await asyncio.sleep(0.05)
+        assert not writer.db_ok
+        await asyncio.sleep(0.3)
+    for _ in range(200):
+        if writer.written == 25:
+            break
+        await asyncio.sleep(0.05)
+    assert (writer.written, len(_rows(store)), writer.dropped) == (25, 25, 0)
+    assert await writer.close() == 0
+    await task
+    store.engine.dispose()
+
+
+async def test_a_rejected_record_is_isolated(db_url: str) -> None:
+    store = _store(db_url)
+    writer = BatchWriter(store, Storage())
+    bad = ResultRecord(
+        "a/x", "central", 105, ProbeResult.make(Status.UP, 0.1, None, "r", details={"x": object()})
+    )
+    for r in [rec("a/x", 100), bad, rec("a/x", 110)]:
+        writer.submit(r)
+    assert await writer.flush()
+    assert [ts for ts, _ in _rows(store)] == [100, 110]
+    assert (writer.written, writer.dropped, writer.db_ok) == (2, 1, True)
+    assert _sample(writer.metrics, "results_dropped_total", reason="rejected") == 1
+    store.engine.dispose()
+
+
+async def test_close_spools_what_cannot_be_written(db_url: str, tmp_path: Path) -> None:
+    store = _store(db_url)
+    spool = tmp_path / "spool.jsonl"
+    writer = BatchWriter(store, Storage(), spool_path=spool)
+    with outage(db_url):
+        for i in range(40):
+            writer.submit(rec("a/x", float(i), Status.DOWN if i % 2 else Status.UP, attempts=2))
+        assert await writer.close(grace=0.3) == 40
+    assert len(spool.read_text().splitlines()) == 40
+    again = BatchWriter(store, Storage(), spool_path=spool)  # the next start
+    assert again.buffered == 40 and not spool.exists()
+    assert await again.flush()
+    assert len(_rows(store)) == 40
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.min(results.c.attempts))).scalar() == 2
+    store.engine.dispose()
+
+
+async def test_retention_deletes_old_raw_results(db_url: str) -> None:
+    store = _store(db_url)
+    store.write_batch([rec("a/x", float(t)) for t in range(0, 1000, 10)])
+    ready = asyncio.Event()
+    task = asyncio.create_task(
+        retention_loop(store.engine, Storage(raw_retention=500), ready=ready, clock=lambda: 1000)
+    )
+    await asyncio.sleep(0.1)
+    assert len(_rows(store)) == 100  # waits for the schema to be ready
+    ready.set()
+    for _ in range(100):
+        if len(_rows(store)) == 50:
+            break
+        await asyncio.sleep(0.05)
+    task.cancel()
+    assert [ts for ts, _ in _rows(store)][:1] == [500]
+    store.engine.dispose()

@@ -1,0 +1,43 @@
+"""Liveness and current state: ``/healthz`` and ``GET /api/v1/status``."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+
+from threenines.api.deps import context
+from threenines.context import ServiceContext
+from threenines.store.status import compose_status, configured_checks, latest_intervals
+
+router = APIRouter()
+
+
+@router.get("/healthz")
+async def healthz(ctx: ServiceContext = Depends(context)) -> dict[str, Any]:
+    """The service is alive; says whether the database is writable and what is buffered."""
+    return {
+        "status": "ok",
+        "database": "up" if ctx.writer.db_ok else "unavailable",
+        "buffered": ctx.writer.buffered,
+        "dropped": ctx.writer.dropped,
+        "checks": len(ctx.scheduler.jobs),
+        "in_flight": ctx.scheduler.in_flight,
+        "uptime": round(time.time() - ctx.started, 3),
+    }
+
+
+@router.get("/api/v1/status", response_model=None)
+async def status(ctx: ServiceContext = Depends(context)) -> dict[str, Any] | JSONResponse:
+    """Current state of every configured check at every vantage point, from the store."""
+    try:
+        rows = await asyncio.to_thread(latest_intervals, ctx.engine)
+    except Exception as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return JSONResponse({"detail": f"database unavailable: {first}"}, status_code=503)
+    now = time.time()
+    checks = compose_status(configured_checks(ctx.config), rows, now)
+    return {"generated": now, "checks": [c.to_dict() for c in checks]}

@@ -1,0 +1,166 @@
+"""Time-weighted availability and error budgets over a window.
+
+Accounting rules (stated in every report, see ``RULES``):
+- The window is split into excluded time (maintenance, then drills, then outside service
+  hours: each second is excluded once, by the first that covers it) and counted time.
+- Counted time with no data is reported and excluded from both sides.
+- Availability = good / (good + bad), where bad is down time (plus degraded time when the
+  service does not count degraded as up).
+- Error budget = (1 - target) x (good + bad); met when bad <= budget. Decimal arithmetic on
+  the target, so 99.9 % of 30 days is exactly 2592 s (43m12s).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any
+
+from threenines.availability.intervals import Spans, intersect, subtract, total, union
+from threenines.availability.timeline import DEGRADED, DOWN, UP, Timeline, intervals
+
+EPSILON = 0.0005  # half a millisecond: float noise never flips met/missed
+
+RULES = (
+    "Availability is time-weighted from state intervals, not counted from samples.",
+    "Maintenance windows, drill periods and time outside service hours are excluded from the "
+    "denominator; a second covered by several is excluded once.",
+    "Time with no data (monitor or agents down, results older than 2x the check interval) is "
+    "reported as 'no data' and excluded from both sides: it is never counted as up.",
+    "A check is down only when a quorum of its vantage points with data see it down (default "
+    "a majority); a silent vantage point does not vote.",
+    "Degraded time counts as available unless a service says otherwise; it is reported apart.",
+    "Error budget = (100 % - target) x counted time; the target is met when the downtime "
+    "does not exceed the budget.",
+    "Downtime during an outage of a dependency (such as a site's WAN link) still counts for "
+    "the service but is attributed to the dependency: one incident, one cause.",
+)
+
+
+def allowed_downtime(counted: float, target: float) -> float:
+    """Seconds of downtime a ``target`` percent allows over ``counted`` seconds."""
+    exact = Decimal(repr(counted)) * (Decimal(100) - Decimal(repr(target))) / Decimal(100)
+    return float(exact)
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """Seconds by category over ``[start, end)`` and what follows from them."""
+
+    start: float
+    end: float
+    target: float
+    degraded_is_up: bool = True
+    up: float = 0.0
+    degraded: float = 0.0
+    down: float = 0.0
+    nodata: float = 0.0
+    maintenance: float = 0.0
+    drill: float = 0.0
+    outside_hours: float = 0.0
+    down_excluded: float = 0.0  # downtime inside exclusions: shown, never counted
+    bad_spans: tuple[tuple[float, float], ...] = field(default=(), compare=False, repr=False)
+
+    @property
+    def good(self) -> float:
+        return self.up + (self.degraded if self.degraded_is_up else 0.0)
+
+    @property
+    def bad(self) -> float:
+        return self.down + (0.0 if self.degraded_is_up else self.degraded)
+
+    @property
+    def counted(self) -> float:
+        return self.good + self.bad
+
+    @property
+    def availability(self) -> float | None:
+        return self.good / self.counted if self.counted > 0 else None
+
+    @property
+    def allowed(self) -> float:
+        return allowed_downtime(self.counted, self.target)
+
+    @property
+    def remaining(self) -> float:
+        return self.allowed - self.bad
+
+    @property
+    def met(self) -> bool | None:
+        return None if self.counted <= 0 else self.bad <= self.allowed + EPSILON
+
+    @property
+    def burn_rate(self) -> float | None:
+        """Budget consumption relative to the sustainable rate (1.0 = exactly on budget)."""
+        if self.counted <= 0:
+            return None
+        ratio = 1 - self.target / 100
+        return (self.bad / self.counted) / ratio if ratio > 0 else None
+
+
+def account(
+    tl: Timeline,
+    start: float,
+    end: float,
+    target: float,
+    *,
+    maintenance: Spans = (),
+    drills: Spans = (),
+    outside_hours: Spans = (),
+    degraded_is_up: bool = True,
+) -> Figures:
+    """Figures for one timeline over ``[start, end)`` given its exclusions."""
+    window = [(start, end)] if end > start else []
+    maint = intersect(maintenance, window)
+    drill = subtract(intersect(drills, window), maint)
+    excluded = union(maint, drill)
+    hours = subtract(intersect(outside_hours, window), excluded)
+    excluded = union(excluded, hours)
+    counted = subtract(window, excluded)
+    by_state = {s: intervals(tl, s) for s in (UP, DEGRADED, DOWN)}
+    parts = {s: intersect(iv, counted) for s, iv in by_state.items()}
+    bad_states = (DOWN,) if degraded_is_up else (DOWN, DEGRADED)
+    bad = union(*(parts[s] for s in bad_states))
+    known = sum(total(p) for p in parts.values())
+    return Figures(
+        start=start,
+        end=end,
+        target=target,
+        degraded_is_up=degraded_is_up,
+        up=total(parts[UP]),
+        degraded=total(parts[DEGRADED]),
+        down=total(parts[DOWN]),
+        nodata=max(0.0, total(counted) - known),
+        maintenance=total(maint),
+        drill=total(drill),
+        outside_hours=total(hours),
+        down_excluded=total(intersect(by_state[DOWN], excluded)),
+        bad_spans=tuple(bad),
+    )
+
+
+_SUMMED = ("up", "degraded", "down", "nodata", "maintenance", "drill", "outside_hours")
+
+
+def pool(items: Iterable[Figures], start: float, end: float, target: float) -> Figures:
+    """Service-time pooled figures (a site's or the estate's): seconds are summed.
+
+    Degraded time of services that do not count it as up is moved to ``down`` so the pooled
+    good/bad split stays the sum of the parts.
+    """
+    sums: dict[str, Any] = dict.fromkeys((*_SUMMED, "down_excluded"), 0.0)
+    for f in items:
+        for name in sums:
+            sums[name] += getattr(f, name)
+        if not f.degraded_is_up:
+            sums["degraded"] -= f.degraded
+            sums["down"] += f.degraded
+    return replace(Figures(start=start, end=end, target=target), **sums)
+
+
+def add(a: Figures, b: Figures) -> Figures:
+    """Figures of two adjacent windows taken together (same subject)."""
+    sums: dict[str, Any] = {n: getattr(a, n) + getattr(b, n) for n in (*_SUMMED, "down_excluded")}
+    spans = tuple(union(a.bad_spans, b.bad_spans))
+    return replace(a, start=min(a.start, b.start), end=max(a.end, b.end), bad_spans=spans, **sums)

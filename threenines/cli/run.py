@@ -1,0 +1,99 @@
+"""Service commands: ``run`` (the service) and ``status`` (current state from the store)."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+from pathlib import Path
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from threenines.cli.core import ConfigOption, err, load_or_exit, out
+from threenines.config import Config
+from threenines.durations import format_duration
+from threenines.store.status import (
+    CheckStatus,
+    compose_status,
+    configured_checks,
+    latest_intervals,
+    worst,
+)
+
+STYLES = {"up": "green", "degraded": "yellow", "down": "bold red", "unknown": "dim"}
+
+
+def run(
+    config: Path = ConfigOption,
+    live: bool = typer.Option(False, "--live", help="Print one line per result as it comes"),
+) -> None:
+    """Run the service: schedule checks, store results, serve /metrics and the API."""
+    from threenines import service  # heavy imports (uvicorn, FastAPI) only for this command
+
+    cfg = load_or_exit(config)
+    raise typer.Exit(service.run(cfg, live=live))
+
+
+def status(
+    config: Path = ConfigOption,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table"),
+) -> None:
+    """Current state of every service and check per vantage point, from the store."""
+    from threenines.store.db import make_engine
+
+    cfg = load_or_exit(config)
+    engine = make_engine(cfg.storage.url)
+    try:
+        rows = latest_intervals(engine)
+    except Exception as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        err.print(f"cannot read the store: {first}", markup=False)
+        err.print("(has `threenines run` written results yet?)")
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    now = time.time()
+    checks = compose_status(configured_checks(cfg), rows, now)
+    if as_json:
+        print(json.dumps({"generated": now, "checks": [c.to_dict() for c in checks]}, indent=2))
+        return
+    out.print(_table(cfg, checks, now))
+
+
+def _table(cfg: Config, checks: list[CheckStatus], now: float) -> Table:
+    table = Table(title=f"{cfg.organisation}: current state", title_justify="left")
+    for col in ("service", "check", "vantage", "state", "since", "for", "reason"):
+        table.add_column(col, overflow="fold")
+    by_service: dict[str, list[CheckStatus]] = {}
+    for c in checks:
+        by_service.setdefault(c.service, []).append(c)
+    for svc in cfg.services:
+        rows = by_service.get(svc.name, [])
+        state = worst(c.state for c in rows)
+        name = Text(svc.name, style="bold") + Text(f" ({svc.site})", style="dim")
+        table.add_row(name, "", "", _state(state), "", "", "")
+        for c in rows:
+            since = _when(c.since, cfg, now)
+            held = format_duration(round(now - c.since)) if c.since else ""
+            table.add_row("", Text(c.check), Text(c.vantage), _state(c.state), since, held,
+                          Text(c.reason))  # fmt: skip
+    return table
+
+
+def _state(state: str) -> str:
+    return f"[{STYLES.get(state, '')}]{state}[/]"
+
+
+def _when(ts: float | None, cfg: Config, now: float) -> str:
+    if ts is None:
+        return "never"
+    dt = datetime.fromtimestamp(ts, cfg.tz)
+    fmt = "%H:%M:%S" if now - ts < 86400 else "%Y-%m-%d %H:%M"
+    return dt.strftime(fmt)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(run)
+    app.command()(status)

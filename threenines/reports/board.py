@@ -1,0 +1,243 @@
+"""The Digital Board report as data: every figure the HTML, PDF, CSV and JSON forms show.
+
+``build`` is pure: an ``Estate`` (timelines loaded over the period and the previous ones) plus
+the period and ``now`` in, a ``BoardReport`` out. The renderers only format what is here, so
+all four formats carry the same figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from threenines.availability.accounting import RULES, Figures
+from threenines.availability.engine import Estate
+from threenines.availability.incidents import Incident, estate_reliability, reliability
+from threenines.availability.intervals import total
+from threenines.availability.periods import Period, local_days, local_text
+
+TREND_PERIODS = 3
+
+
+@dataclass
+class Row:
+    """One subject's figures: the estate, a site or data centre, or a service (seconds)."""
+
+    name: str
+    kind: str  # estate | datacentre | site | service
+    site: str
+    target: float
+    availability: float | None  # percent
+    met: bool | None
+    up: float
+    degraded: float
+    down: float
+    nodata: float
+    maintenance: float
+    drill: float
+    outside_hours: float
+    down_excluded: float
+    budget_allowed: float
+    budget_used: float
+    budget_remaining: float
+    incidents: int = 0
+    mttr: float | None = None
+    mtbf: float | None = None
+    criticality: str = ""
+    trend: list[tuple[str, float | None]] = field(default_factory=list)  # oldest first
+
+
+@dataclass
+class IncidentRow:
+    start: float
+    end: float
+    duration: float
+    root: str
+    cause: str
+    affected: list[str]
+    ongoing: bool
+    start_local: str
+    end_local: str
+
+
+@dataclass
+class BoardReport:
+    organisation: str
+    period: str
+    kind: str
+    start: float
+    end: float
+    timezone: str
+    start_local: str
+    end_local: str
+    generated_at: float
+    target: float
+    scope: str  # "estate" or the site name
+    overall: Row
+    sites: list[Row]
+    services: list[Row]
+    incidents: list[IncidentRow]
+    days: list[tuple[str, float | None]]  # local date, pooled availability percent
+    burn: list[tuple[float, float]]  # (timestamp, cumulative budget used as a fraction)
+    rules: list[str]
+    maintenance_windows: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _pct(f: Figures) -> float | None:
+    return None if f.availability is None else f.availability * 100
+
+
+def _row(name: str, kind: str, site: str, f: Figures, **extra: Any) -> Row:
+    return Row(
+        name=name,
+        kind=kind,
+        site=site,
+        target=f.target,
+        availability=_pct(f),
+        met=f.met,
+        up=f.up,
+        degraded=f.degraded,
+        down=f.down,
+        nodata=f.nodata,
+        maintenance=f.maintenance,
+        drill=f.drill,
+        outside_hours=f.outside_hours,
+        down_excluded=f.down_excluded,
+        budget_allowed=f.allowed,
+        budget_used=f.bad,
+        budget_remaining=f.remaining,
+        **extra,
+    )
+
+
+def _incident_row(inc: Incident, now: float, est: Estate) -> IncidentRow:
+    tz = est.cfg.tz
+    return IncidentRow(
+        start=inc.start,
+        end=inc.end,
+        duration=inc.duration,
+        root=inc.root,
+        cause=inc.cause,
+        affected=inc.affected,
+        ongoing=inc.end >= min(now, est.end) - 1e-6 and now <= est.end + 1e-6,
+        start_local=local_text(inc.start, tz),
+        end_local=local_text(inc.end, tz),
+    )
+
+
+def build(
+    est: Estate, period: Period, previous: Sequence[Period], now: float, site: str | None = None
+) -> BoardReport:
+    """The report for ``period``; ``previous`` (oldest first) feed the trend columns."""
+    cfg = est.cfg
+    names = est.site_services(site) if site else list(est.services)
+    a, b = period.start, min(period.end, est.end)
+    figs = {n: est.service(n, a, b) for n in est.services}
+    incidents = [i for i in est.incidents(a, b, figs) if any(n in names for n in i.parts)]
+    services = []
+    for n in names:
+        svc = est.services[n].config
+        rel = reliability(n, incidents, figs[n].good)
+        trend = [(p.label, _pct(est.service(n, p.start, p.end))) for p in previous]
+        services.append(
+            _row(
+                n,
+                "service",
+                svc.site,
+                figs[n],
+                incidents=rel.incidents,
+                mttr=rel.mttr,
+                mtbf=rel.mtbf,
+                criticality=svc.criticality,
+                trend=trend,
+            )
+        )
+    site_names = [site] if site else [s.name for s in cfg.sites]
+    sites = []
+    for s in site_names:
+        members = [n for n in est.site_services(s) if n in names]
+        pooled = est.pooled(members, a, b)
+        conf = cfg.site(s)
+        trend = [(p.label, _pct(est.pooled(members, p.start, p.end))) for p in previous]
+        count = sum(1 for i in incidents if any(m in i.parts for m in members))
+        sites.append(
+            _row(s, conf.kind if conf else "site", s, pooled, incidents=count, trend=trend)
+        )
+    pooled = est.pooled(names, a, b)
+    rel = estate_reliability(incidents, a, b)
+    overall = _row(
+        site or cfg.organisation,
+        "estate",
+        site or "",
+        pooled,
+        incidents=rel.incidents,
+        mttr=rel.mttr,
+        mtbf=rel.mtbf,
+        trend=[(p.label, _pct(est.pooled(names, p.start, p.end))) for p in previous],
+    )
+    days = [
+        (d.isoformat(), _pct(est.pooled(names, da, db))) for d, da, db in local_days(a, b, cfg.tz)
+    ]
+    return BoardReport(
+        organisation=cfg.organisation,
+        period=period.label,
+        kind=period.kind,
+        start=period.start,
+        end=period.end,
+        timezone=cfg.timezone,
+        start_local=local_text(period.start, cfg.tz),
+        end_local=local_text(period.end, cfg.tz),
+        generated_at=now,
+        target=cfg.target,
+        scope=site or "estate",
+        overall=overall,
+        sites=sites,
+        services=services,
+        incidents=[_incident_row(i, now, est) for i in incidents],
+        days=days,
+        burn=_burn(est, names, figs, a, b),
+        rules=list(RULES),
+        maintenance_windows=_windows(est, names, a, b),
+    )
+
+
+def _burn(est: Estate, names: list[str], figs: dict[str, Figures], a: float, b: float):
+    """Cumulative share of the period's error budget used, at each local day's end."""
+    allowed = sum(figs[n].allowed for n in names)
+    points = [(a, 0.0)]
+    spans = [list(figs[n].bad_spans) for n in names]
+    for _d, _da, db in local_days(a, b, est.cfg.tz):
+        used = sum(total([(s, min(e, db)) for s, e in sp if s < db]) for sp in spans)
+        points.append((db, used / allowed if allowed > 0 else 0.0))
+    return points
+
+
+def _windows(est: Estate, names: list[str], a: float, b: float) -> list[dict[str, Any]]:
+    out = []
+    for w in est.maintenance_windows:
+        if w.end <= a or w.start >= b:
+            continue
+        if not any(w.applies(n, est.services[n].config.site) for n in names):
+            continue
+        out.append(
+            {
+                "name": w.name,
+                "reason": w.reason,
+                "start_local": local_text(w.start, est.cfg.tz),
+                "end_local": local_text(w.end, est.cfg.tz),
+                "hours": (w.end - w.start) / 3600,
+                "scope": ", ".join([*w.services, *w.sites]) or "whole estate",
+            }
+        )
+    return out
+
+
+def when(ts: float, tz_name: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    return datetime.fromtimestamp(ts, ZoneInfo(tz_name)).strftime("%d %b %Y %H:%M")

@@ -1,0 +1,107 @@
+"""The I/O edge of availability: load an ``Estate`` from the store, write daily summaries.
+
+Everything here reads or writes the database and then hands over to the pure engine in
+``threenines.availability``. Call it from a thread (``asyncio.to_thread``) in the service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+
+from sqlalchemy import Engine
+
+from threenines.availability.engine import Estate, Inputs
+from threenines.availability.periods import local_days, local_midnight
+from threenines.availability.timeline import Timeline
+from threenines.config.schema import Config
+from threenines.store.availability import (
+    DailySummary,
+    drill_periods,
+    list_windows,
+    load_intervals,
+    maintenance_windows,
+    write_daily,
+)
+
+
+def interval_keys(cfg: Config, services: list[str] | None = None) -> list[tuple[str, str]]:
+    """Every (check_id, vantage) the configuration measures (for ``services`` only if given)."""
+    return [
+        (f"{svc.name}/{check.name}", vantage)
+        for svc, check in cfg.iter_checks()
+        if services is None or svc.name in services
+        for vantage in cfg.vantages_for(check)
+    ]
+
+
+def load_estate(
+    engine: Engine,
+    cfg: Config,
+    start: float,
+    end: float,
+    now: float,
+    *,
+    components: Mapping[str, Timeline] | None = None,
+    services: list[str] | None = None,
+) -> Estate:
+    """Load intervals, stored maintenance and drills for ``[start, end)`` and build timelines.
+
+    ``services`` limits loading to those services (a single-service query stays cheap);
+    ``components`` are device or link timelines from other sources (SNMP), by name.
+    """
+    if services is not None:
+        wanted = set(services)
+        for name in list(wanted):
+            svc = cfg.service(name)
+            site = cfg.site(svc.site) if svc else None
+            wanted.update(d for d in (site.depends_on if site else []) if cfg.service(d))
+        cfg = cfg.model_copy(update={"services": [s for s in cfg.services if s.name in wanted]})
+    rows = load_intervals(engine, interval_keys(cfg), start, min(end, now))
+    inputs = Inputs(
+        rows=rows,
+        maintenance=[w.window for w in list_windows(engine, maintenance_windows, start, end)],
+        drills=[w.window for w in list_windows(engine, drill_periods, start, end)],
+        components=dict(components or {}),
+    )
+    return Estate(cfg, inputs, start, end, now)
+
+
+def summarise_days(engine: Engine, cfg: Config, first: date, last: date, now: float) -> int:
+    """Compute and store daily summaries (per check and per service) for local days
+    ``first..last``; days not yet over are skipped. Returns the number of rows written.
+    """
+    tz = cfg.tz
+    start, end = local_midnight(first, tz), min(local_midnight(last, tz) + 90000, now)
+    est = load_estate(engine, cfg, start, end, now)
+    out: list[DailySummary] = []
+    for day, a, b in local_days(start, end, tz):
+        if day > last or b > now or b - a < 82800:  # partial day: not over yet
+            continue
+        figs = {n: est.service(n, a, b) for n in est.services}
+        incidents = est.incidents(a, b, figs)
+        for name, svc in est.services.items():
+            count = sum(1 for i in incidents if name in i.parts)
+            out.append(_summary("service", name, day, figs[name], count))
+            for check in svc.checks:
+                f = est.check(name, check, a, b)
+                out.append(_summary("check", f"{name}/{check}", day, f, 0))
+    return write_daily(engine, out)
+
+
+def _summary(kind: str, subject: str, day: date, f, incidents: int) -> DailySummary:
+    return DailySummary(
+        kind=kind,
+        subject=subject,
+        day=day.isoformat(),
+        start=f.start,
+        end=f.end,
+        up=f.up,
+        degraded=f.degraded,
+        down=f.down,
+        nodata=f.nodata,
+        maintenance=f.maintenance,
+        drill=f.drill,
+        outside_hours=f.outside_hours,
+        incidents=incidents,
+    )

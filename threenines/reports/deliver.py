@@ -1,0 +1,91 @@
+"""The report hook: render a period's board report to bytes and a file name.
+
+Used by ``threenines report`` and by whatever schedules and emails reports (the alerts
+delivery): ``render_report(cfg, engine, "2026-10", "pdf", now=time.time())`` returns
+``(data, "threenines-availability-2026-10.pdf")``. Blocking (database, WeasyPrint): run it
+in a thread from async code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy import Engine
+
+from threenines.availability.periods import Period, parse_period, previous
+from threenines.availability.timeline import Timeline
+from threenines.config.schema import Config
+from threenines.reports.board import TREND_PERIODS, BoardReport, build
+from threenines.reports.data import load_estate
+
+FORMATS = ("html", "pdf", "csv", "json")
+MEDIA_TYPES = {
+    "html": "text/html; charset=utf-8",
+    "pdf": "application/pdf",
+    "csv": "text/csv; charset=utf-8",
+    "json": "application/json",
+}
+
+
+def board_report(
+    cfg: Config,
+    engine: Engine,
+    period: Period,
+    now: float,
+    site: str | None = None,
+    components: Mapping[str, Timeline] | None = None,
+) -> BoardReport:
+    """Load what the period and its trend periods need, and build the report."""
+    trend: list[Period] = []
+    cur = period
+    for _ in range(TREND_PERIODS):
+        cur = previous(cur, cfg.tz)
+        trend.insert(0, cur)
+    start = trend[0].start if trend else period.start
+    est = load_estate(engine, cfg, start, period.end, now, components=components)
+    return build(est, period, trend, now, site)
+
+
+def render(report: BoardReport, fmt: str) -> bytes:
+    if fmt == "pdf":
+        from threenines.reports.html import render_pdf
+
+        return render_pdf(report)
+    if fmt == "html":
+        from threenines.reports.html import render_html
+
+        return render_html(report).encode()
+    from threenines.reports.tabular import render_csv, render_json
+
+    if fmt == "csv":
+        return render_csv(report).encode()
+    if fmt == "json":
+        return render_json(report).encode()
+    raise ValueError(f"unknown report format {fmt!r} (one of: {', '.join(FORMATS)})")
+
+
+def filename(report: BoardReport, fmt: str) -> str:
+    scope = "" if report.scope == "estate" else f"-{report.scope}"
+    period = report.period.replace("..", "_")
+    return f"threenines-availability-{period}{scope}.{fmt}"
+
+
+def render_report(
+    cfg: Config,
+    engine: Engine,
+    period: str,
+    fmt: str = "pdf",
+    *,
+    now: float,
+    site: str | None = None,
+) -> tuple[bytes, str]:
+    """Render the board report for ``period`` (e.g. ``2026-10``) as ``fmt``: (bytes, file name).
+
+    Raises ``PeriodError`` for a bad period and ``ValueError`` for a bad format or site.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown report format {fmt!r} (one of: {', '.join(FORMATS)})")
+    if site is not None and cfg.site(site) is None:
+        raise ValueError(f"unknown site {site!r}")
+    report = board_report(cfg, engine, parse_period(period, cfg.tz), now, site)
+    return render(report, fmt), filename(report, fmt)

@@ -1,0 +1,101 @@
+"""HTML (self-contained, inline SVG) and PDF renderings of a ``BoardReport``.
+
+WeasyPrint is the one blocking, heavy library here: it sits behind ``render_pdf`` only, so the
+service can run it off the event loop (``asyncio.to_thread``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from threenines.durations import format_duration
+from threenines.reports import svg
+from threenines.reports.board import BoardReport, Row
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+MAX_BARS = 30  # the board reads the worst services; the tables list them all
+
+
+def _pct(value: float | None) -> str:
+    return "no data" if value is None else f"{value:.3f} %"
+
+
+def _dur(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return format_duration(round(value, 1)) if value else "0s"
+
+
+def _verdict(met: bool | None) -> Markup:
+    if met is None:
+        return Markup('<span class="nodata">no data</span>')
+    return Markup('<span class="met">met</span>' if met else '<span class="missed">missed</span>')
+
+
+def _budget_left(row: Row) -> str:
+    if row.budget_allowed <= 0:
+        return "—"
+    share = row.budget_remaining / row.budget_allowed * 100
+    sign = "-" if row.budget_remaining < 0 else ""
+    return f"{sign}{_dur(abs(row.budget_remaining))} ({share:.0f} %)"
+
+
+def _when(ts: float, tz: str) -> str:
+    return datetime.fromtimestamp(ts, ZoneInfo(tz)).strftime("%d %b %Y %H:%M %Z")
+
+
+def _env() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(pct=_pct, dur=_dur, when=_when, budget_left=_budget_left, verdict=_verdict)
+    return env
+
+
+def title(report: BoardReport) -> str:
+    if report.kind == "month":
+        return datetime.fromtimestamp(report.start + 43200, ZoneInfo(report.timezone)).strftime(
+            "%B %Y"
+        )
+    return report.period
+
+
+def render_html(report: BoardReport) -> str:
+    worst = sorted(report.services, key=lambda s: (s.availability is not None, s.availability or 0))
+    shown = sorted(worst[:MAX_BARS], key=lambda s: s.name)
+    by_site: dict[str, list[Row]] = {}
+    for row in sorted(report.services, key=lambda s: (s.site, s.name)):
+        by_site.setdefault(row.site, []).append(row)
+    counts = {s.name: len(by_site.get(s.name, [])) for s in report.sites}
+    return (
+        _env()
+        .get_template("board.html.j2")
+        .render(
+            r=report,
+            title=title(report),
+            counts=counts,
+            by_site=list(by_site.items()),
+            heatmap=svg.heatmap(report.days, report.target),
+            burn=svg.burn_chart(report.burn),
+            bars=svg.availability_bars([(s.name, s.availability) for s in shown], report.target),
+            bars_shown=len(shown),
+            hidden=max(0, len(report.services) - len(shown)),
+        )
+    )
+
+
+def render_pdf(report: BoardReport) -> bytes:
+    """PDF from the same HTML (WeasyPrint, with pango)."""
+    from weasyprint import HTML
+
+    pdf = HTML(string=render_html(report), base_url=str(TEMPLATES)).write_pdf()
+    assert pdf is not None
+    return bytes(pdf)

@@ -1,0 +1,85 @@
+"""CSV and JSON renderings of a ``BoardReport``: the same figures as the HTML and PDF.
+
+CSV: one row per subject (``section`` = estate | site | service) with every figure in
+seconds or percent, then one row per incident (``section`` = incident) using the incident
+columns. JSON: the whole report, as ``BoardReport.to_dict`` gives it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from threenines.reports.board import BoardReport, Row
+
+FIGURES = (
+    "availability",
+    "target",
+    "met",
+    "up",
+    "degraded",
+    "down",
+    "nodata",
+    "maintenance",
+    "drill",
+    "outside_hours",
+    "down_excluded",
+    "budget_allowed",
+    "budget_used",
+    "budget_remaining",
+    "incidents",
+    "mttr",
+    "mtbf",
+)
+INCIDENT = ("start", "end", "duration", "cause", "affected", "ongoing")
+HEADER = ("section", "name", "kind", "site", *FIGURES, *INCIDENT)
+
+
+def _num(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return repr(round(value, 6))
+    return value
+
+
+def _subject(section: str, row: Row) -> list[object]:
+    return [section, row.name, row.kind, row.site, *(_num(getattr(row, f)) for f in FIGURES)] + [
+        "" for _ in INCIDENT
+    ]
+
+
+def render_csv(report: BoardReport) -> str:
+    buf = io.StringIO()
+    out = csv.writer(buf, lineterminator="\n")
+    out.writerow(HEADER)
+    out.writerow(_subject("estate", report.overall))
+    for row in report.sites:
+        out.writerow(_subject("site", row))
+    for row in report.services:
+        out.writerow(_subject("service", row))
+    for inc in report.incidents:
+        blanks = ["" for _ in FIGURES]
+        out.writerow(
+            [
+                "incident",
+                inc.root,
+                "",
+                "",
+                *blanks,
+                _num(inc.start),
+                _num(inc.end),
+                _num(inc.duration),
+                inc.cause,
+                " ".join(inc.affected),
+                _num(inc.ongoing),
+            ]
+        )
+    return buf.getvalue()
+
+
+def render_json(report: BoardReport) -> str:
+    return json.dumps(report.to_dict(), indent=2, sort_keys=False)
