@@ -42,20 +42,21 @@ def enqueue(
             continue
         gkey = (name, inc.site or inc.key)
         g = w.groups.get(gkey) or Group(name, gkey[1])
+        pending = w.pending.setdefault(gkey, {})
         due = g.due
-        if not g.notices or due is None:
+        if not pending or due is None:
             due = w.now + route.group_wait
             if g.last_flush is not None:
                 due = max(due, g.last_flush + route.group_interval)
-        notices = (*(n for n in g.notices if n.incident != inc.key), Notice(inc.key, kind, w.now))
-        w.groups[gkey] = replace(g, notices=notices, due=due)
+        pending.pop(inc.key, None)  # the newest notice for an incident replaces the older
+        pending[inc.key] = Notice(inc.key, kind, w.now)
+        w.groups[gkey] = replace(g, due=due)
 
 
 def cancel(w: Work, key: str) -> None:
-    for gkey, g in list(w.groups.items()):
-        if any(n.incident == key for n in g.notices):
-            notices = tuple(n for n in g.notices if n.incident != key)
-            w.groups[gkey] = replace(g, notices=notices, due=g.due if notices else None)
+    for gkey, pending in w.pending.items():
+        if pending.pop(key, None) is not None and not pending:
+            w.groups[gkey] = replace(w.groups[gkey], due=None)
 
 
 def root_of(w: Work, inc: Incident) -> Incident | None:
@@ -70,17 +71,17 @@ def root_of(w: Work, inc: Incident) -> Incident | None:
 
 def rehome(w: Work) -> None:
     """Take firing notices of incidents whose ancestor is firing out of their groups."""
-    for gkey, g in list(w.groups.items()):
-        keep: list[Notice] = []
-        for n in g.notices:
+    for gkey, pending in w.pending.items():
+        for n in list(pending.values()):
             inc = w.incidents.get(n.incident)
-            root = root_of(w, inc) if inc is not None and n.kind in ("firing", "reopened") else None
-            if root is None or inc is None:
-                keep.append(n)
+            if inc is None or n.kind not in ("firing", "reopened"):
                 continue
-            w.put(replace(inc, parent=root.key, held=f"parent:{root.key}"))
-        if len(keep) != len(g.notices):
-            w.groups[gkey] = replace(g, notices=tuple(keep), due=g.due if keep else None)
+            root = root_of(w, inc)
+            if root is not None:
+                del pending[n.incident]
+                w.put(replace(inc, parent=root.key, held=f"parent:{root.key}"))
+        if not pending and w.groups[gkey].due is not None:
+            w.groups[gkey] = replace(w.groups[gkey], due=None)
 
 
 def held_reason(w: Work, inc: Incident) -> str | None:
@@ -94,25 +95,31 @@ def held_reason(w: Work, inc: Incident) -> str | None:
 
 def flush(w: Work) -> None:
     rehome(w)
+    kids: dict[str, list[Incident]] | None = None
     for gkey in sorted(w.groups):
         g = w.groups[gkey]
-        if g.notices and g.due is not None and g.due <= w.now:
-            _flush_group(w, gkey, g)
+        if w.pending.get(gkey) and g.due is not None and g.due <= w.now:
+            if kids is None:  # who is listed under whom, built once per flush
+                kids = {}
+                for c in w.incidents.values():
+                    if c.parent is not None:
+                        kids.setdefault(c.parent, []).append(c)
+            _flush_group(w, gkey, g, kids)
 
 
-def _children(w: Work, inc: Incident, kind: str) -> tuple[Incident, ...]:
-    kids = [
+def _children(kids: dict[str, list[Incident]], inc: Incident, kind: str) -> tuple[Incident, ...]:
+    out = [
         c
-        for c in w.incidents.values()
-        if c.parent == inc.key
-        and (c.active or (kind == "resolved" and (c.resolved_at or 0) >= inc.opened_at))
+        for c in kids.get(inc.key, ())
+        if c.active or (kind == "resolved" and (c.resolved_at or 0) >= inc.opened_at)
     ]
-    return tuple(sorted(kids, key=lambda c: (severity_rank(c.severity), c.key)))
+    return tuple(sorted(out, key=lambda c: (severity_rank(c.severity), c.key)))
 
 
-def _flush_group(w: Work, gkey: tuple[str, str], g: Group) -> None:
+def _flush_group(w: Work, gkey: tuple[str, str], g: Group, kids: dict[str, list[Incident]]) -> None:
     items: list[Item] = []
-    for n in g.notices:
+    notices = list(w.pending.pop(gkey, {}).values())
+    for n in notices:
         inc = w.incidents.get(n.incident)
         if inc is None:
             continue
@@ -121,8 +128,8 @@ def _flush_group(w: Work, gkey: tuple[str, str], g: Group) -> None:
             w.out.append(_note(w, g, (Item(n.kind, inc),), (), reason))
             w.put(replace(inc, held=reason, last_notice_at=w.now))
             continue
-        items.append(Item(n.kind, inc, _children(w, inc, n.kind)))
-    w.groups[gkey] = replace(g, notices=(), due=None, last_flush=w.now if items else g.last_flush)
+        items.append(Item(n.kind, inc, _children(kids, inc, n.kind)))
+    w.groups[gkey] = replace(g, due=None, last_flush=w.now if items else g.last_flush)
     if not items:
         return
     items.sort(

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 
 from alerts.config import Outbox
 from alerts.deliver import Message
@@ -50,9 +50,11 @@ class OutboxSender:
     def wake(self) -> None:
         self._wake.set()
 
-    async def run_once(self) -> int:
-        """Send every row due now; return how many attempts were made."""
+    async def run_once(self, only: Collection[int] | None = None) -> int:
+        """Send every row due now (or only those of ``only``); return the attempts made."""
         ids = await asyncio.to_thread(self.store.due, self.clock(), 200)
+        if only is not None:
+            ids = [i for i in ids if i in only]
         results = await asyncio.gather(*(self._one(i) for i in ids))
         return sum(results)
 

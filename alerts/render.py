@@ -103,6 +103,8 @@ def _compile(source: str, tz: str) -> Template:
 
 def _verb(item: Item) -> str:
     cond = item.incident.condition
+    if item.kind == "test":
+        return "(no action needed)"
     if item.kind == "resolved":
         return "recovered"
     if item.kind == "flapping":

@@ -92,6 +92,7 @@ class AlertService:
         self.state = PolicyState()
         self.events_cursor = 0
         self._last_events = 0.0
+        self._last_refresh = -1e18
         self._lock = asyncio.Lock()
         self._started = False
 
@@ -201,7 +202,11 @@ class AlertService:
             await self.submit(evs, {"events_cursor": self.events_cursor})
 
     async def tick(self) -> None:
-        """Apply queued commands and new events, then advance timers."""
+        """Apply queued commands and new events, refresh maintenance, advance timers."""
+        refresh = getattr(self.maintenance, "refresh", None)
+        if callable(refresh) and self.clock() - self._last_refresh >= 30:
+            self._last_refresh = self.clock()
+            await asyncio.to_thread(refresh)
         await self._commands()
         await self._events()
         await self.submit([])

@@ -7,12 +7,22 @@ copy, and ``Work.result`` freezes it again, so callers only ever see values.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 from alerts.config import AlertsConfig
-from alerts.model import Decision, Flap, Group, Incident, Notification, PolicyState, Silence, Window
+from alerts.model import (
+    Decision,
+    Flap,
+    Group,
+    Incident,
+    Notice,
+    Notification,
+    PolicyState,
+    Silence,
+    Window,
+)
 from alerts.topology import Topology
 
 UTC = ZoneInfo("UTC")
@@ -35,6 +45,10 @@ class Work:
         self.cfg = ctx.config
         self.incidents: dict[str, Incident] = dict(state.incidents)
         self.groups: dict[tuple[str, str], Group] = dict(state.groups)
+        # while deciding, each group's notices live here (incident key -> newest notice)
+        self.pending: dict[tuple[str, str], dict[str, Notice]] = {
+            k: {n.incident: n for n in g.notices} for k, g in state.groups.items() if g.notices
+        }
         self.flaps: dict[str, Flap] = dict(state.flaps)
         self.silences: dict[str, Silence] = dict(state.silences)
         self.changed: dict[str, Incident] = {}
@@ -58,15 +72,14 @@ class Work:
         return f"{prefix}@{round(self.now * 1000)}.{self._seq}"
 
     def result(self) -> Decision:
+        groups: dict[tuple[str, str], Group] = {}
+        for k, g in self.groups.items():
+            notices = tuple(self.pending.get(k, {}).values())
+            if notices or (g.last_flush or 0) > self.now - 86400:  # forget idle groups
+                groups[k] = replace(g, notices=notices)
         state = PolicyState(
             incidents=MappingProxyType(self.incidents),
-            groups=MappingProxyType(
-                {
-                    k: g
-                    for k, g in self.groups.items()
-                    if g.notices or (g.last_flush or 0) > self.now - 86400
-                }
-            ),
+            groups=MappingProxyType(groups),
             flaps=MappingProxyType(self.flaps),
             silences=MappingProxyType(self.silences),
         )

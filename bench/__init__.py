@@ -1,1 +1,1 @@
-"""Benchmarks: one runnable module per area (``python -m bench.<area>``); ``python -m bench`` runs all."""
+"""Benchmarks: one module per area (``python -m bench.<area>``); ``python -m bench`` runs all."""

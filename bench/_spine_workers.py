@@ -24,20 +24,25 @@ from threenines.metrics import CheckLabels, Metrics
 from threenines.scheduler import Job, Scheduler
 
 
-def _http_or_tcp(url: str, port: int) -> tuple[str, Any, Any]:
-    """The http probe if the module exists, else tcp; returns (kind, module, config)."""
-    try:
-        from probes import http
-    except ImportError:
-        from probes import tcp
+def _probe_kind(kind: str, url: str, port: int) -> tuple[str, Any, Any]:
+    """``kind`` "http" (falling back to tcp while probes/http.py does not exist) or "tcp"."""
+    if kind == "http":
+        try:
+            from probes import http
+        except ImportError:
+            kind = "tcp"
+        else:
+            return "http", http, http.Config(type="http", name="t", url=url)
+    from probes import tcp
 
-        return "tcp", tcp, tcp.Config(type="tcp", name="t", host="127.0.0.1", port=port)
-    return "http", http, http.Config(type="http", name="t", url=url)
+    return "tcp", tcp, tcp.Config(type="tcp", name="t", host="127.0.0.1", port=port)
 
 
-async def engine(url: str, port: int, seconds: float, concurrency: int) -> dict[str, Any]:
+async def engine(
+    kind: str, url: str, port: int, seconds: float, concurrency: int
+) -> dict[str, Any]:
     """Closed loop through the real scheduler: ``concurrency`` checks, each run back to back."""
-    kind, module, base = _http_or_tcp(url, port)
+    kind, module, base = _probe_kind(kind, url, port)
     jobs = []
     for i in range(concurrency):
         check = base.model_copy(update={"name": f"c{i}", "interval": 0.001, "retries": 0})
@@ -71,8 +76,7 @@ def _scale_config(n: int, targets: list[tuple[str, int]], db: Path) -> Config:
         for h, p in [targets[i % len(targets)]]
     ]
     services = [
-        {"name": f"svc{j}", "site": "dc1", "checks": checks[j : j + 100]}
-        for j in range(0, n, 100)
+        {"name": f"svc{j}", "site": "dc1", "checks": checks[j : j + 100]} for j in range(0, n, 100)
     ]
     return Config.model_validate(
         {
@@ -99,7 +103,7 @@ async def scale(n: int, targets: list[tuple[str, int]], seconds: float) -> dict[
         ctx.stopping.set()
         await runner
         lags = sorted(ctx.scheduler.recent_lags)
-        q = statistics.quantiles(lags, n=100) if len(lags) > 1 else [0.0] * 99
+        q = statistics.quantiles(lags, n=100, method="inclusive") if len(lags) > 1 else [0.0] * 99
         return {
             "checks": len(ctx.scheduler.jobs),
             "probes": ctx.scheduler.completed,
@@ -117,6 +121,7 @@ async def scale(n: int, targets: list[tuple[str, int]], seconds: float) -> dict[
 def main(argv: list[str]) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("role", choices=["engine", "scale"])
+    ap.add_argument("--kind", default="http")
     ap.add_argument("--url", default="")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--targets", default="")
@@ -125,7 +130,7 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--checks", type=int, default=10_000)
     a = ap.parse_args(argv)
     if a.role == "engine":
-        out = asyncio.run(engine(a.url, a.port, a.seconds, a.concurrency))
+        out = asyncio.run(engine(a.kind, a.url, a.port, a.seconds, a.concurrency))
     else:
         targets = [(h, int(p)) for h, p in (t.split(":") for t in a.targets.split(","))]
         out = asyncio.run(scale(a.checks, targets, a.seconds))

@@ -87,9 +87,11 @@ def _cpu(proc: psutil.Process) -> float:
     return t.user + t.system
 
 
-async def _drive_blackbox(port: int, target: str, seconds: float, conc: int) -> tuple[int, int]:
+async def _drive_blackbox(
+    port: int, module: str, target: str, seconds: float, conc: int
+) -> tuple[int, int]:
     url = f"http://127.0.0.1:{port}/probe"
-    params = {"module": "http_2xx", "target": target}
+    params = {"module": module, "target": target}
     done = ok = 0
     deadline = time.monotonic() + seconds
     limits = httpx.Limits(max_connections=conc, max_keepalive_connections=conc)
@@ -106,7 +108,9 @@ async def _drive_blackbox(port: int, target: str, seconds: float, conc: int) -> 
     return done, ok
 
 
-def bench_blackbox(target: str, seconds: float, conc: int, tmp: Path) -> dict[str, Any]:
+def bench_blackbox(
+    module: str, target: str, seconds: float, conc: int, tmp: Path
+) -> dict[str, Any]:
     exe = shutil.which(BLACKBOX)
     if exe is None:
         raise RuntimeError(f"{BLACKBOX} is not installed (make debs)")
@@ -114,6 +118,8 @@ def bench_blackbox(target: str, seconds: float, conc: int, tmp: Path) -> dict[st
     cfg.write_text(
         "modules:\n  http_2xx:\n    prober: http\n    timeout: 5s\n"
         "    http:\n      preferred_ip_protocol: ip4\n"
+        "  tcp_connect:\n    prober: tcp\n    timeout: 5s\n"
+        "    tcp:\n      preferred_ip_protocol: ip4\n"
     )
     port = _free_port()
     args = [exe, f"--config.file={cfg}", f"--web.listen-address=127.0.0.1:{port}"]
@@ -121,7 +127,7 @@ def bench_blackbox(target: str, seconds: float, conc: int, tmp: Path) -> dict[st
         _wait_port("127.0.0.1", port)
         ps = psutil.Process(proc.pid)
         cpu0, t0 = _cpu(ps), time.monotonic()
-        done, ok = asyncio.run(_drive_blackbox(port, target, seconds, conc))
+        done, ok = asyncio.run(_drive_blackbox(port, module, target, seconds, conc))
         cpu, elapsed = _cpu(ps) - cpu0, time.monotonic() - t0
     return {"probes": done, "ok": ok, "seconds": elapsed, "cpu": cpu}
 
@@ -135,9 +141,9 @@ def _worker(role: str, *args: str, limit: float) -> dict[str, Any]:
     return result
 
 
-def bench_engine(url: str, port: int, seconds: float, conc: int) -> dict[str, Any]:
+def bench_engine(kind: str, url: str, port: int, seconds: float, conc: int) -> dict[str, Any]:
     return _worker(
-        "engine", f"--url={url}", f"--port={port}", f"--seconds={seconds}",
+        "engine", f"--kind={kind}", f"--url={url}", f"--port={port}", f"--seconds={seconds}",
         f"--concurrency={conc}", limit=seconds + 60,
     )  # fmt: skip
 
@@ -156,9 +162,12 @@ def _row(name: str, r: dict[str, Any]) -> tuple[str, float, float, str]:
     return name, rate, cpu_ms, f"{r['ok']}/{r['probes']} ok"
 
 
-def report_engine(ours: dict[str, Any], theirs: dict[str, Any], seconds: float, conc: int) -> None:
-    a, b = _row(f"threenines ({ours['kind']} probe)", ours), _row("blackbox_exporter", theirs)
-    print(f"\n(a) probe engine, loopback HTTP target, {seconds:g}s each, concurrency {conc}")
+def report_engine(
+    ours: dict[str, Any], theirs: dict[str, Any], module: str, seconds: float, conc: int
+) -> None:
+    a = _row(f"threenines ({ours['kind']} probe)", ours)
+    b = _row(f"blackbox_exporter ({module})", theirs)
+    print(f"\n(a) probe engine, loopback HAProxy target, {seconds:g}s each, concurrency {conc}")
     print(f"{'prober':<28}{'probes/s':>10}{'CPU ms/probe':>14}  result")
     for name, rate, cpu_ms, okay in (a, b):
         print(f"{name:<28}{rate:>10.0f}{cpu_ms:>14.3f}  {okay}")
@@ -169,13 +178,17 @@ def report_engine(ours: dict[str, Any], theirs: dict[str, Any], seconds: float, 
 
 def report_scale(r: dict[str, Any], seconds: float) -> None:
     print(f"\n(b) scale: {r['checks']} tcp checks at 60s, {seconds:g}s, whole service")
-    print(f"probes run {r['probes']}, written {r['ok']}, dropped {r['dropped']}; "
-          f"config+build {r['setup_s']:.1f}s; first runs spread over {r['jitter_window_s']:g}s")  # fmt: skip
+    print(f"probes run {r['probes']}, written {r['ok']}, dropped {r['dropped']}; config+build "
+          f"{r['setup_s']:.1f}s; first runs spread over {r['jitter_window_s']:g}s")  # fmt: skip
     print(f"scheduler lag p50 {r['lag_p50'] * 1000:.1f} ms, p99 {r['lag_p99'] * 1000:.1f} ms, "
           f"max {r['lag_max'] * 1000:.1f} ms  (goal p99 < 1000 ms: "
           f"{'met' if r['lag_p99'] < 1 else 'NOT met'})")  # fmt: skip
     print(f"peak RSS {r['peak_rss_mb']:.0f} MB  (goal < 300 MB: "
           f"{'met' if r['peak_rss_mb'] < 300 else 'NOT met'})")  # fmt: skip
+
+
+def _tcp(port: int) -> tuple[str, str]:
+    return "tcp_connect", f"127.0.0.1:{port}"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -190,9 +203,15 @@ def main(argv: list[str] | None = None) -> None:
         port = _free_port()
         url = f"http://127.0.0.1:{port}/"
         with haproxy_target([("127.0.0.1", port)], tmp):
-            ours = bench_engine(url, port, a.seconds, a.concurrency)
-            theirs = bench_blackbox(url, a.seconds, a.concurrency, tmp)
-        report_engine(ours, theirs, a.seconds, a.concurrency)
+            ours = bench_engine("http", url, port, a.seconds, a.concurrency)
+            module, target = ("http_2xx", url) if ours["kind"] == "http" else _tcp(port)
+            theirs = bench_blackbox(module, target, a.seconds, a.concurrency, tmp)
+            report_engine(ours, theirs, module, a.seconds, a.concurrency)
+            if ours["kind"] == "http":  # the tcp pair too, for reference
+                half = a.seconds / 2
+                ours = bench_engine("tcp", url, port, half, a.concurrency)
+                theirs = bench_blackbox(*_tcp(port), half, a.concurrency, tmp)
+                report_engine(ours, theirs, "tcp_connect", half, a.concurrency)
         targets = [(h, _free_port(h)) for h in SCALE_TARGETS]
         with haproxy_target(targets, tmp):
             report_scale(bench_scale(a.checks, a.scale_seconds, targets), a.scale_seconds)

@@ -86,6 +86,10 @@ class V3(UsmUser):
 Credentials = Annotated[V2c | V3, Field(discriminator="version")]
 
 
+def _default_profiles() -> list[ProfileName]:
+    return ["system", "interfaces"]
+
+
 class Device(StrictModel):
     """One SNMP agent. ``uplinks`` are interfaces whose state counts for availability."""
 
@@ -94,7 +98,7 @@ class Device(StrictModel):
     port: int = Field(161, ge=1, le=65535)
     site: Name
     auth: Credentials | Name = Field(description="Inline credentials or a snmp.credentials name")
-    profiles: list[ProfileName] = Field(default_factory=lambda: ["system", "interfaces"])
+    profiles: list[ProfileName] = Field(default_factory=_default_profiles)
     interval: Duration | None = Field(None, gt=0)
     timeout: Duration | None = Field(None, gt=0)
     retries: int | None = Field(None, ge=0, le=5)

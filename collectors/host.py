@@ -138,11 +138,11 @@ def evaluate(cfg: Config, facts: dict[str, Any], duration: float) -> ProbeResult
             )
     details = {k: v for k, v in facts.items()}
     if not problems:
-        return ProbeResult.up(duration, "host healthy", details=details)
+        return ProbeResult.up(duration, "host healthy", phases={"total": duration}, details=details)
     worst = Status.DOWN if any(p[0] == Status.DOWN for p in problems) else Status.DEGRADED
     first = next(p for p in problems if p[0] == worst)
     reason = "; ".join(p[2] for p in problems)
-    return ProbeResult.make(worst, duration, first[1], reason, details=details)
+    return ProbeResult.make(worst, duration, first[1], reason, {"total": duration}, details)
 
 
 async def probe(cfg: Config, *, timeout: float) -> ProbeResult:

@@ -112,11 +112,12 @@ class StoreSink:
             return False
 
     def _write_some(self) -> None:
-        for buf, write in (
+        writers: list[tuple[deque[Any], Callable[[list[Any]], None]]] = [
             (self._results, self._write_results),
             (self._events, self._write_events),
             (self._rows, lambda rows: insert_summaries(self.engine, rows)),
-        ):
+        ]
+        for buf, write in writers:
             batch = [buf[i] for i in range(min(self.batch_size, len(buf)))]
             if batch:
                 write(batch)

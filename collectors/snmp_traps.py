@@ -104,6 +104,7 @@ class TrapReceiver:
         self._inode = 0
         self._reported = 0.0
         self._accepted = False
+        self._symbols: list[tuple[str, Any]] = []
 
     # -- receiving -------------------------------------------------------------------------
 
@@ -138,7 +139,7 @@ class TrapReceiver:
         transport.open_server_mode((host.strip("[]"), int(port)))
         await transport._lport  # the datagram endpoint, created by the line above
         self._transport = transport
-        sock = transport.transport.get_extra_info("socket")  # type: ignore[union-attr]
+        sock = transport.transport.get_extra_info("socket")
         _enlarge_buffer(sock)
         self._inode = os.fstat(sock.fileno()).st_ino
         self.address = sock.getsockname()[:2]
@@ -148,7 +149,7 @@ class TrapReceiver:
             self._add_user(user, None)
         self._engine.observer.register_observer(self._observe, "rfc3412.receiveMessage:request")
         ntfrcv.NotificationReceiver(self._engine, self._on_notification)
-        return self.address  # type: ignore[return-value]
+        return self.address
 
     def _add_user(self, user: UsmUser, engine_id: bytes | None) -> None:
         """Configure ``user`` for ``engine_id`` (None: our own engine, for informs)."""
@@ -205,17 +206,15 @@ class TrapReceiver:
             self._current = (self._current[0], variables)
 
     def _snapshot(self) -> dict[str, int]:
-        builder = self._engine.get_mib_builder()
-        out = {}
-        for outcome, names in _COUNTERS.items():
-            total = 0
-            for module, name in names:
-                try:
+        if not self._symbols:  # the engine's counter objects, looked up once
+            builder = self._engine.get_mib_builder()
+            for outcome, names in _COUNTERS.items():
+                for module, name in names:
                     (sym,) = builder.import_symbols(module, name)
-                    total += int(sym.syntax)
-                except Exception:
-                    pass
-            out[outcome] = total
+                    self._symbols.append((outcome, sym))
+        out = dict.fromkeys(_COUNTERS, 0)
+        for outcome, sym in self._symbols:
+            out[outcome] += int(sym.syntax)
         return out
 
     def _on_notification(
@@ -244,6 +243,7 @@ class TrapReceiver:
         """Run one datagram through the engine; return and count its outcome."""
         before = self._snapshot()
         self._accepted = False
+        self._symbols: list[tuple[str, Any]] = []
         self._current = (addr, None)
         try:
             if datagram[:1] == b"\x30" and self._users:

@@ -80,6 +80,10 @@ def _link(up: bool) -> Callable[[State, Topology, Fault], None]:
         netns.set_link(CORE_NS, _core_dev(fault), up)
         if up:  # taking a link down flushed the routes through it
             netns.apply(topo, skip_up=held_links(_others(_state, fault)))
+            # ARP entries that failed while the link was down would refuse the first packets
+            link = topo.link(fault.target)
+            for end in (link.a, link.b):
+                netns.ip("neigh", "flush", "dev", end.dev, ns=end.ns, check=False)
 
     return act
 
@@ -89,7 +93,11 @@ def _service_stop(state: State, topo: Topology, fault: Fault) -> None:
 
 
 def _service_start(state: State, topo: Topology, fault: Fault) -> None:
-    services.start(state, topo, topo.node(fault.target), str(fault.value))
+    node = topo.node(fault.target)
+    services.start(state, topo, node, str(fault.value))
+    cut = any(f.kind == "dc-cut" and f.target == node.name for f in _others(state, fault))
+    if not cut:  # answering again before `clear` returns; unreachable if its DC is cut off
+        services.wait_service(topo, node, str(fault.value))
 
 
 def _impair_fault(state: State, topo: Topology, fault: Fault) -> None:
@@ -223,8 +231,20 @@ def impair(state: State, topo: Topology, site: str, faults: list[Fault]) -> str:
         argv = [sys.executable, "-m", "lab.wanem", "--queue", queue, "--delay", f"{delay:g}"]
         env = {"PYTHONPATH": str(services.PROJECT)}
         procs.spawn(state, CORE_NS, name, argv, env=env, cwd=services.PROJECT)
+        _wait_queue_bound(queue)
     _iptables("-A", "POSTROUTING", "-o", dev, "-j", chain)
     return "iptables"
+
+
+def _wait_queue_bound(queue: str, timeout: float = 5.0) -> None:
+    """Wait until wanem holds the queue, so the fault is in force when ``add`` returns."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        table = netns.run_in(CORE_NS, ["cat", "/proc/net/netfilter/nfnetlink_queue"]).stdout
+        if any(line.split()[:1] == [queue] for line in table.splitlines()):
+            return
+        time.sleep(0.02)
+    raise LabError(f"the WAN emulator did not bind NFQUEUE {queue} within {timeout:g}s")
 
 
 def _iptables(*args: str, check: bool = True) -> None:

@@ -1,4 +1,4 @@
-"""The lab's services: the citizen portal and snmpd in each data centre, HAProxy at the front door.
+"""The lab's services: portal, snmpd and DNS in each data centre, HAProxy at the front door.
 
 ``SERVICES`` maps a node role to the services it runs; each service is a function returning the
 argv (after writing any config it needs) so ``start`` can spawn it inside the node's namespace.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -18,7 +19,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from lab import pki, procs, topology
+from lab import dnsd, pki, procs, topology
 from lab.state import LabError, State
 from lab.topology import Node, Topology
 
@@ -96,6 +97,14 @@ def _snmpd(state: State, topo: Topology, node: Node) -> list[str]:
     ]
 
 
+def _dns(state: State, topo: Topology, node: Node) -> list[str]:
+    zone = state.root / "dns" / f"{pki.DOMAIN}.zone"
+    if not zone.exists():  # written once: tests may edit it (a "hijacked" record) while up
+        zone.parent.mkdir(parents=True, exist_ok=True)
+        zone.write_text(dnsd.zone_text(topo, pki.DOMAIN))
+    return [sys.executable, "-m", "lab.dnsd", "--address", node.address, "--zone", str(zone)]
+
+
 def haproxy_config(state: State, topo: Topology) -> str:
     dcs = topo.by_role("dc")
     front = topo.by_role("front-door")[0].address
@@ -154,7 +163,7 @@ def _haproxy(state: State, topo: Topology, node: Node) -> list[str]:
 
 Builder = Callable[[State, Topology, Node], list[str]]
 SERVICES: dict[str, dict[str, Builder]] = {
-    "dc": {"portal": _portal, "snmpd": _snmpd},
+    "dc": {"portal": _portal, "snmpd": _snmpd, "dns": _dns},
     "front-door": {"haproxy": _haproxy},
 }
 
@@ -216,6 +225,31 @@ def _wait_health(url: str, timeout: float) -> bool:
     return False
 
 
+def _wait_tcp(host: str, port: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def wait_service(topo: Topology, node: Node, name: str, timeout: float = 20.0) -> None:
+    """Block until a just-started service answers: a portal its ``/health`` page, HAProxy its
+    stats port (its ``/health`` depends on the portals, which a fault may have stopped), DNS its
+    TCP port. snmpd (UDP only) is taken as ready once running."""
+    if name == "portal":
+        url = f"http://{node.address}/health"
+        if not _wait_health(url, timeout):
+            raise LabError(f"portal on {node.name} ({url}) did not answer in {timeout:g}s")
+    elif name == "haproxy" and not _wait_tcp(node.address, 8404, timeout):
+        raise LabError(f"HAProxy on {node.name} ({node.address}:8404) did not start")
+    elif name == "dns" and not _wait_tcp(node.address, 53, timeout):
+        raise LabError(f"DNS on {node.name} ({node.address}:53) did not start")
+
+
 def wait_ready(
     topo: Topology, role: str, *, skip: set[tuple[str, str]], timeout: float = 20.0
 ) -> None:
@@ -223,10 +257,7 @@ def wait_ready(
 
     ``skip`` names (node, service) pairs that are stopped or cut off by a fault.
     """
-    service = "portal" if role == "dc" else "haproxy"
     for node in topo.by_role(role):
-        if (node.name, service) in skip:
-            continue
-        url = f"http://{node.address}/health"
-        if not _wait_health(url, timeout):
-            raise LabError(f"{service} on {node.name} ({url}) did not answer in {timeout:g}s")
+        for name in names_for(node):
+            if (node.name, name) not in skip:
+                wait_service(topo, node, name, timeout)

@@ -87,7 +87,7 @@ class Config(CheckBase):
     max_redirects: int = Field(10, ge=0, le=50)
     verify: bool = Field(True, description="Verify the TLS certificate chain and host name")
     ca_file: CaFile | None = Field(None, description="CA bundle to trust instead of the system's")
-    status: list[StatusSpec] = Field(default_factory=lambda: ["2xx"], min_length=1)
+    expect_status: list[StatusSpec] = Field(default_factory=lambda: ["2xx"], min_length=1)
     body_contains: str | None = None
     body_regex: Regex | None = None
     json_: list[JsonAssertion] = Field(default_factory=list, alias="json")
@@ -109,7 +109,6 @@ def from_target(target: str, name: str = "adhoc") -> Config:
 
 @guarded
 async def probe(cfg: Config, *, timeout: float) -> ProbeResult:
-    start = time.perf_counter()
     timings = hc.Timings()
     headers = {k: v.get_secret_value() for k, v in cfg.headers.items()}
     client = hc.make_client(
@@ -120,6 +119,7 @@ async def probe(cfg: Config, *, timeout: float) -> ProbeResult:
         follow_redirects=cfg.follow_redirects,
         max_redirects=cfg.max_redirects,
     )
+    start = time.perf_counter()  # after set-up: total is the target's time, not ours
     try:
         async with client, asyncio.timeout(timeout):
             request = client.build_request(cfg.method, cfg.url, headers=headers, content=cfg.body)
@@ -127,7 +127,7 @@ async def probe(cfg: Config, *, timeout: float) -> ProbeResult:
     except Exception as exc:
         code, reason = hc.classify_error(exc, timings, timeout)
         return _result(None, code, reason, timings, start)
-    failure = hc.check_response(got, cfg.status, cfg.body_contains, cfg.body_regex)
+    failure = hc.check_response(got, cfg.expect_status, cfg.body_contains, cfg.body_regex)
     if failure is None and cfg.json_:
         failure = _check_json(got.text, cfg.json_)
     if failure is not None:

@@ -29,6 +29,7 @@ from threenines.durations import Duration
 from threenines.results import ProbeResult
 
 _VAR = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def render(template: str, variables: dict[str, str]) -> str:
@@ -43,21 +44,21 @@ class Step(StrictModel):
     headers: dict[str, str] = Field(default_factory=dict)
     form: dict[str, str] | None = Field(None, description="Sent url-encoded; {var} allowed")
     body: str | None = None
-    status: list[StatusSpec] = Field(default_factory=lambda: ["2xx"], min_length=1)
+    expect_status: list[StatusSpec] = Field(default_factory=lambda: ["2xx"], min_length=1)
     body_contains: str | None = None
     body_regex: Regex | None = None
-    extract: list[Regex] = Field(
-        default_factory=list,
-        description='Regexes with named groups, e.g. name="csrf" value="(?P<csrf>[^"]+)"; '
-        "each group becomes a variable for later steps",
+    extract: dict[str, Regex] = Field(
+        default_factory=dict,
+        description='variable -> regex, e.g. csrf: \'name="csrf" value="([^"]+)"\'; the value '
+        "is the group named like the variable, else group 1, else the whole match",
     )
 
     @field_validator("extract")
     @classmethod
-    def _named(cls, value: list[re.Pattern[str]]) -> list[re.Pattern[str]]:
-        for regex in value:
-            if not regex.groupindex:
-                raise ValueError(f"extract regex {regex.pattern!r} has no (?P<name>...) group")
+    def _names(cls, value: dict[str, re.Pattern[str]]) -> dict[str, re.Pattern[str]]:
+        for name in value:
+            if not _IDENT.match(name):
+                raise ValueError(f"{name!r} is not a variable name (letters, digits, '_')")
         return value
 
     @field_validator("headers")
@@ -74,7 +75,10 @@ class Step(StrictModel):
 
     def templates(self) -> list[tuple[tuple[str, ...], str]]:
         """(loc within the step, text) of every value where ``{var}`` is substituted."""
-        out = [(("url",), self.url), (("body",), self.body or "")]
+        out: list[tuple[tuple[str, ...], str]] = [
+            (("url",), self.url),
+            (("body",), self.body or ""),
+        ]
         out += [(("headers", k), v) for k, v in self.headers.items()]
         return out + [(("form", k), v) for k, v in (self.form or {}).items()]
 
@@ -119,7 +123,7 @@ class Config(CheckBase):
                             "in an earlier step)",
                         )
             _check_url(self.base_url, step.url, i)
-            known |= {name for regex in step.extract for name in regex.groupindex}
+            known |= set(step.extract)
         return self
 
     def target(self) -> str:
@@ -147,7 +151,6 @@ def from_target(target: str, name: str = "adhoc") -> Config:
 
 @guarded
 async def probe(cfg: Config, *, timeout: float) -> ProbeResult:
-    start = time.perf_counter()
     timings = hc.Timings()
     variables = {k: v.get_secret_value() for k, v in cfg.variables.items()}
     client = hc.make_client(
@@ -159,6 +162,7 @@ async def probe(cfg: Config, *, timeout: float) -> ProbeResult:
         max_redirects=cfg.max_redirects,
         headers={k: v.get_secret_value() for k, v in cfg.headers.items()},
     )
+    start = time.perf_counter()  # after set-up: total is the target's time, not ours
     steps: list[dict[str, Any]] = []
     phases: dict[str, float] = {}
     step, t = cfg.steps[0], start
@@ -201,14 +205,17 @@ def _bare(url: str) -> str:
 
 
 def _assert(step: Step, got: hc.Fetched, variables: dict[str, str]) -> tuple[str, str] | None:
-    failure = hc.check_response(got, step.status, step.body_contains, step.body_regex)
+    failure = hc.check_response(got, step.expect_status, step.body_contains, step.body_regex)
     if failure is not None:
         return failure
-    for regex in step.extract:
+    for name, regex in step.extract.items():
         match = regex.search(got.text)
         if match is None:
-            return "expect_mismatch", f"nothing to extract with /{regex.pattern}/"
-        variables.update({k: v for k, v in match.groupdict().items() if v is not None})
+            return "expect_mismatch", f"nothing to extract into {{{name}}} with /{regex.pattern}/"
+        if name in regex.groupindex:
+            variables[name] = match.group(name) or ""
+        else:
+            variables[name] = match.group(1 if regex.groups else 0) or ""
     return None
 
 

@@ -8,6 +8,7 @@ histogram per vantage, not per check, so 10,000 checks do not multiply its bucke
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Enum, Gauge, Histogram
 
@@ -30,6 +31,21 @@ class CheckLabels:
 
     def values(self) -> tuple[str, str, str, str, str]:
         return (self.service, self.site, self.check, self.vantage, self.type)
+
+
+class _Children:
+    """One check's metric children, looked up once."""
+
+    def __init__(self, success: Any, attempts: Any, state: Any, make_phase: Any):
+        self.success, self.attempts, self.state = success, attempts, state
+        self._make_phase = make_phase
+        self._phases: dict[str, Any] = {}
+
+    def phase(self, name: str) -> Any:
+        child = self._phases.get(name)
+        if child is None:
+            child = self._phases[name] = self._make_phase(name)
+        return child
 
 
 class Metrics:
@@ -74,18 +90,32 @@ class Metrics:
         )  # fmt: skip
         self.db_up = Gauge("database_up", "1 if the last database write succeeded", registry=r)
         self.db_up.set(1)
+        self._children: dict[CheckLabels, _Children] = {}
 
     def observe(self, labels: CheckLabels, result: ProbeResult, attempts: int = 1) -> None:
         """Record one counted result."""
-        values = labels.values()
-        self.probe_success.labels(*values).set(1 if result.ok else 0)
-        self.probe_attempts.labels(*values).set(attempts)
-        self.probe_duration.labels(*values, "total").set(result.duration)
+        c = self._children.get(labels) or self._make_children(labels)
+        c.success.set(1 if result.ok else 0)
+        c.attempts.set(attempts)
+        c.state.state(result.status.value)
+        c.phase("total").set(result.duration)
         for phase, seconds in result.phases.items():
             if phase != "total":
-                self.probe_duration.labels(*values, phase).set(seconds)
-        self.check_state.labels(*values).state(result.status.value)
+                c.phase(phase).set(seconds)
+
+    def _make_children(self, labels: CheckLabels) -> _Children:
+        # label lookups validate and hash every time: at 10,000 checks, cache the children
+        values = labels.values()
+        c = _Children(
+            self.probe_success.labels(*values),
+            self.probe_attempts.labels(*values),
+            self.check_state.labels(*values),
+            lambda phase: self.probe_duration.labels(*values, phase),
+        )
+        self._children[labels] = c
+        return c
 
     def declare(self, labels: CheckLabels) -> None:
         """Create a check's series before its first result, so dashboards see it as unknown."""
-        self.check_state.labels(*labels.values()).state(Status.UNKNOWN.value)
+        c = self._children.get(labels) or self._make_children(labels)
+        c.state.state(Status.UNKNOWN.value)

@@ -65,6 +65,9 @@ class BatchWriter:
         self.storage = storage
         self.metrics = metrics or Metrics()
         self.subscribers: list[FlipSubscriber] = list(subscribers)
+        # called on the loop as ``fn(records, stored)`` once records are committed (True) or
+        # rejected by the database (False); lets the agent ingest acknowledge only stored data
+        self.on_written: list[Callable[[Sequence[ResultRecord], bool], None]] = []
         self._prepare = prepare
         self._spool = spool_path
         self._buf: deque[ResultRecord] = deque()
@@ -162,6 +165,7 @@ class BatchWriter:
             log.error("database rejected a batch of %d (%s); writing one by one", len(batch), exc)
             return await self._write_singly(batch)
         self._recovered(len(batch))
+        self._done(batch, True)
         await self._notify(flips)
         return []
 
@@ -176,10 +180,19 @@ class BatchWriter:
                 log.error("result for %s/%s at %s rejected: %s", rec.check_id, rec.vantage,
                           rec.ts, exc)  # fmt: skip
                 self._count_dropped(1, "rejected")
+                self._done([rec], False)
                 continue
             self._recovered(1)
+            self._done([rec], True)
             await self._notify(flips)
         return []
+
+    def _done(self, records: Sequence[ResultRecord], stored: bool) -> None:
+        for fn in self.on_written:
+            try:
+                fn(records, stored)
+            except Exception:
+                log.exception("on_written listener %r failed", fn)
 
     def _outage(self, exc: BaseException) -> None:
         self._backoff = min(BACKOFF_MAX, max(BACKOFF_MIN, self._backoff * 2))

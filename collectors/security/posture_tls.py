@@ -124,9 +124,12 @@ async def check(cfg: Config, *, timeout: float, now: float) -> RunResult:
         return RunResult(name, [], complete=False, error="server sent no certificate")
     subject = f"{cfg.host}:{cfg.port}"
     out = tls_cert.cert_findings(cfg, der, await _verify(cfg, timeout), now, name, subject)
+    facts: dict[str, str] = {}
     if cfg.old_protocols:
         for label, member in OLD.items():
             ok, detail = await _accepts(cfg, _insecure(member, member), timeout)
+            # None: this OpenSSL could not offer the protocol, so the server was not tested.
+            facts[label] = {True: "accepted", False: "refused", None: "untestable here"}[ok]
             if ok:
                 out.append(
                     Finding.make(
@@ -142,7 +145,7 @@ async def check(cfg: Config, *, timeout: float, now: float) -> RunResult:
                 )
     if cfg.weak_ciphers:
         out += await _weak(cfg, timeout, name, subject)
-    return RunResult(name, out)
+    return RunResult(name, out, facts=facts)
 
 
 async def _weak(cfg: Config, timeout: float, name: str, subject: str) -> list[Finding]:

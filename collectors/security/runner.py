@@ -98,12 +98,16 @@ class SecurityMonitor:
             await self.record(r)
         return results
 
-    async def listen(self, site: SecuritySite) -> list[RunResult]:
+    async def listen(
+        self, site: SecuritySite, started: Callable[[], None] | None = None
+    ) -> list[RunResult]:
         from collectors.security import scapy_net
 
         p = site.passive
         try:
-            packets = await scapy_net.listen_async(self._iface(site), p.window, p.max_packets)
+            packets = await scapy_net.listen_async(
+                self._iface(site), p.window, p.max_packets, started
+            )
         except (OSError, ValueError) as exc:
             return [await self._done(RunResult(f"arp:{site.site}", [], False, str(exc)))]
         results = await self.analyse_arp(site, packets, complete=False)

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 import subprocess
 from dataclasses import dataclass, field
+from typing import Any
 
 LAB_SPACE = ipaddress.IPv4Network("198.18.0.0/15")
 
@@ -25,7 +27,9 @@ def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 class TestNet:
     """``prefix`` is the first three octets of a /24 inside 198.18.0.0/15."""
 
-    prefix: str = "198.19.250"
+    __test__ = False  # not a pytest test class, despite the name
+
+    prefix: str = field(default_factory=lambda: free_prefix())
     tag: str = field(default_factory=lambda: secrets.token_hex(2))
     hosts: dict[str, str] = field(default_factory=dict)  # role -> namespace name
     _n: int = 0
@@ -72,6 +76,12 @@ class TestNet:
         _ip("link", "set", outer, "up")
         return ns
 
+    def assert_routed(self, address: str) -> None:
+        """Refuse to go on unless ``address`` is reached through this bridge (never elsewhere)."""
+        out = _ip("-4", "route", "get", address).stdout
+        if f" dev {self.bridge} " not in out + " ":
+            raise RuntimeError(f"{address} does not route via {self.bridge}: {out.strip()}")
+
     def mac(self, role: str) -> str:
         out = _ip("-n", self.hosts[role], "-br", "link", "show", "eth0").stdout.split()
         return out[2].lower()
@@ -82,12 +92,10 @@ class TestNet:
             _kill_ns_processes(ns)
             _ip("netns", "del", ns, check=False)
 
-    def popen(self, role: str, argv: list[str]) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            ["ip", "netns", "exec", self.hosts[role], *argv],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+    def popen(self, role: str, argv: list[str], **kw: Any) -> subprocess.Popen[bytes]:
+        kw.setdefault("stdout", subprocess.DEVNULL)
+        kw.setdefault("stderr", subprocess.DEVNULL)
+        return subprocess.Popen(["ip", "netns", "exec", self.hosts[role], *argv], **kw)
 
     def down(self) -> None:
         for role in list(self.hosts):
@@ -99,6 +107,17 @@ class TestNet:
 
     def __exit__(self, *_exc: object) -> None:
         self.down()
+
+
+def free_prefix(first: int = 200, last: int = 239) -> str:
+    """A 198.19.<n> /24 that no route covers yet (198.19.0.0/16 is for ad-hoc test namespaces;
+    the lab uses 198.18.0.0/16), so concurrent test runs do not collide."""
+    routes = _ip("-4", "route", "show", "table", "all").stdout
+    taken = {int(m) for m in re.findall(r"198\.19\.(\d+)\.", routes)}
+    choices = [n for n in range(first, last + 1) if n not in taken]
+    if not choices:
+        raise RuntimeError("no free 198.19.x.0/24 for a test network")
+    return f"198.19.{secrets.choice(choices)}"
 
 
 def _kill_ns_processes(ns: str) -> None:

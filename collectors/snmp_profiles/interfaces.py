@@ -91,7 +91,7 @@ def _uplink(name: str, row: Any, ctx: Context, prev: InterfacesState, out: Outco
     elif admin != UP:
         result = ProbeResult.down(0.0, "admin_down", f"{name} is administratively down")
     else:
-        state = OPER.get(oper, str(oper))  # type: ignore[arg-type]
+        state = OPER.get(oper, str(oper))
         result = ProbeResult.down(0.0, "link_down", f"{name} is {state} (admin up)")
     out.results.append((check, result))
     was_down = prev.uplink_down.get(name)

@@ -38,7 +38,7 @@ def json_receiver() -> Iterator[JsonReceiver]:
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", 0)))
             with lock:
                 failing = rec.fail_next > 0
@@ -70,8 +70,7 @@ class SmtpReceiver:
     mails: list[Message] = field(default_factory=list)
 
     def url(self, to: str = "oncall@example.org") -> str:
-        return (f"mailto://127.0.0.1:{self.port}?mode=insecure&from=threenines@example.org"
-                f"&to={to}")
+        return f"mailto://127.0.0.1:{self.port}?mode=insecure&from=threenines@example.org&to={to}"
 
     def text(self, mail: Message) -> str:
         for part in mail.walk():
@@ -93,7 +92,7 @@ def smtp_receiver() -> Iterator[SmtpReceiver]:
     rec = SmtpReceiver(_free_port())
 
     class Handler:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
             rec.mails.append(email.message_from_bytes(envelope.content))
             return "250 OK"
 

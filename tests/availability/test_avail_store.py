@@ -122,3 +122,28 @@ def test_daily_summaries_upsert(db_url):
     with engine.connect() as conn:
         assert conn.execute(sa.text("select count(*) from availability_daily")).scalar() == 2
     engine.dispose()
+
+
+def _table_of(diff) -> str:
+    if isinstance(diff, list):  # modify_* operations come grouped per column
+        return diff[0][2]
+    kind, obj = diff[0], diff[1]
+    if kind.endswith("_table"):
+        return obj.name
+    if kind.endswith("_index") or kind.endswith("_constraint"):
+        return obj.table.name
+    return diff[2]  # add_column / remove_column: (kind, schema, table, column)
+
+
+def test_migration_matches_the_table_definitions(db_url):
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from threenines.store.tables import metadata
+
+    engine = _engine(db_url)
+    mine = {"maintenance_windows", "drill_periods", "availability_daily"}
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert [d for d in diff if _table_of(d) in mine] == []
+    engine.dispose()

@@ -11,6 +11,9 @@ import ssl
 import subprocess
 import sys
 
+import dns.message
+import dns.query
+import dns.rcode
 import httpx
 import pytest
 from conftest import require_command
@@ -48,8 +51,10 @@ def test_up_builds_every_namespace_link_and_service(lab_estate) -> None:
     assert running == {
         ("tn-dc-main", "portal"),
         ("tn-dc-main", "snmpd"),
+        ("tn-dc-main", "dns"),
         ("tn-dc-mirror", "portal"),
         ("tn-dc-mirror", "snmpd"),
+        ("tn-dc-mirror", "dns"),
         ("tn-front-door", "haproxy"),
     }
     assert info["faults"] == []
@@ -127,6 +132,34 @@ def test_snmpd_answers_v2c_and_v3(lab_estate, dc: str) -> None:
     ]
     out = subprocess.run([*v3, address, SYS_NAME], capture_output=True, text=True)
     assert out.stdout.strip().strip('"') == dc, out.stderr
+
+
+def _lookup(server: str, name: str, tcp: bool = False) -> tuple[str, list[str]]:
+    query = dns.message.make_query(name, "A")
+    send = dns.query.tcp if tcp else dns.query.udp
+    reply = send(query, server, timeout=3)
+    return dns.rcode.to_text(reply.rcode()), [r.to_text() for s in reply.answer for r in s]
+
+
+@pytest.mark.parametrize("dc", topology.DCS)
+def test_each_dc_serves_the_council_zone(lab_estate, dc: str) -> None:
+    server = lab.ESTATE.node(dc).address
+    assert _lookup(server, "portal.council.lab") == ("NOERROR", [FRONT])
+    assert _lookup(server, "gw-depot.council.lab", tcp=True) == ("NOERROR", ["198.18.2.9"])
+    assert _lookup(server, "nowhere.council.lab")[0] == "NXDOMAIN"
+    assert _lookup(server, "example.org")[0] == "REFUSED"  # authoritative only, never recursive
+
+
+def test_dns_follows_an_edited_zone_file(lab_estate) -> None:
+    """How a security test simulates a hijacked record: edit the zone, the servers reload it."""
+    zone = lab_estate.root / "dns" / "council.lab.zone"
+    original = zone.read_text()
+    try:
+        zone.write_text(original.replace(f"portal A {FRONT}", "portal A 198.18.99.99"))
+        assert _lookup("198.18.22.10", "portal.council.lab")[1] == ["198.18.99.99"]
+    finally:
+        zone.write_text(original)
+    assert _lookup("198.18.22.10", "portal.council.lab")[1] == [FRONT]
 
 
 def _haproxy(state: lab.State, command: str) -> str:

@@ -157,7 +157,9 @@ class DnsServer:
             rdataset = node.get_rdataset(dns.rdataclass.IN, rdtype)
             cname = node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.CNAME)
             if rdataset is not None:
-                response.answer.append(dns.rrset.from_rdata_list(name, rdataset.ttl, list(rdataset)))
+                response.answer.append(
+                    dns.rrset.from_rdata_list(name, rdataset.ttl, list(rdataset))
+                )
                 break
             if cname is None:
                 break

@@ -65,8 +65,10 @@ async def test_status_codes(http_base: str) -> None:
     r = await run(f"{http_base}/status/503")
     assert (r.status, r.error) == (Status.DOWN, "http_status")
     assert "503" in r.reason and "2xx" in r.reason
-    assert (await run(f"{http_base}/status/503", status=["5xx"])).status is Status.UP
-    assert (await run(f"{http_base}/status/404", status=[200, "400-404"])).status is Status.UP
+    assert (await run(f"{http_base}/status/503", expect_status=["5xx"])).status is Status.UP
+    assert (
+        await run(f"{http_base}/status/404", expect_status=[200, "400-404"])
+    ).status is Status.UP
 
 
 async def test_body_mismatch(http_base: str) -> None:
@@ -142,7 +144,7 @@ async def test_dns_failure() -> None:
 async def test_redirects(http_base: str) -> None:
     r = await run(f"{http_base}/redirect", body_contains="hello")
     assert r.status is Status.UP and r.details["redirects"] == 1
-    r = await run(f"{http_base}/redirect", follow_redirects=False, status=["3xx"])
+    r = await run(f"{http_base}/redirect", follow_redirects=False, expect_status=["3xx"])
     assert r.status is Status.UP and r.details["status_code"] == 302
 
 
@@ -181,7 +183,7 @@ async def test_sent_headers_reach_server(http_base: str) -> None:
 
 async def test_bug_becomes_internal_result(http_base: str) -> None:
     c = cfg(f"{http_base}/ok")
-    object.__setattr__(c, "status", None)  # corrupt the config: iterating None is a bug
+    object.__setattr__(c, "expect_status", None)  # corrupt the config: iterating None is a bug
     r = await http.probe(c, timeout=5)
     assert (r.status, r.error) == (Status.DOWN, "internal")
     assert r.reason.startswith("probe bug: TypeError")

@@ -49,7 +49,7 @@ async def test_unresolvable() -> None:
 
 
 def test_loss_thresholds_validated() -> None:
-    with pytest.raises(ValidationError, match="loss_degraded must not exceed loss_down"):
+    with pytest.raises(ValidationError, match="must not exceed loss_down"):
         icmp.Config(type="icmp", name="x", host="h", loss_degraded=0.9, loss_down=0.5)
 
 

@@ -17,7 +17,7 @@ LOGIN: list[dict[str, Any]] = [
         "name": "login-page",
         "url": "/login",
         "body_contains": "csrf_token",
-        "extract": [r'name="csrf_token" value="(?P<csrf>[0-9a-f]+)"'],
+        "extract": {"csrf": r'name="csrf_token" value="([0-9a-f]+)"'},
     },
     {
         "name": "login",
@@ -53,16 +53,25 @@ async def test_wrong_password_names_the_step(http_base: str) -> None:
 
 
 async def test_missing_csrf_token_is_rejected(http_base: str) -> None:
-    steps = [LOGIN[0] | {"extract": []}, LOGIN[1] | {"form": {"csrf_token": "forged"}}]
+    steps = [LOGIN[0] | {"extract": {}}, LOGIN[1] | {"form": {"csrf_token": "forged"}}]
     r = await journey.probe(cfg(http_base, steps), timeout=5)
     assert r.reason == "step 'login': status 403 not in [2xx]", r
 
 
 async def test_extract_finds_nothing(http_base: str) -> None:
-    steps = [{"name": "home", "url": "/ok", "extract": ["token=(?P<tok>\\w+)"]}]
+    steps = [{"name": "home", "url": "/ok", "extract": {"tok": "token=(\\w+)"}}]
     r = await journey.probe(cfg(http_base, steps), timeout=5)
     assert r.error == "expect_mismatch"
-    assert r.reason == "step 'home': nothing to extract with /token=(?P<tok>\\w+)/"
+    assert r.reason == "step 'home': nothing to extract into {tok} with /token=(\\w+)/"
+
+
+async def test_extract_named_group_and_whole_match(http_base: str) -> None:
+    steps = [
+        {"name": "a", "url": "/json", "extract": {"v": '"version": (?P<v>\\d+)', "w": "ok"}},
+        {"name": "b", "url": "/headers", "headers": {"X-V": "{v}{w}"}, "body_contains": "3ok"},
+    ]
+    r = await journey.probe(cfg(http_base, steps), timeout=5)
+    assert r.status is Status.UP, r
 
 
 async def test_cookie_jar_is_per_run(http_base: str) -> None:
@@ -91,10 +100,10 @@ async def test_slow_journey_degraded(http_base: str) -> None:
 @pytest.mark.parametrize(
     ("steps", "message"),
     [
-        ([{"name": "a", "url": "/x?t={tok}"}], "steps[0] (name=a): unknown variable {tok}"),
+        ([{"name": "a", "url": "/x?t={tok}"}], "unknown variable {tok}"),
         ([{"name": "a", "url": "/"}, {"name": "a", "url": "/"}], "must be unique"),
-        ([{"name": "a", "url": "/", "extract": ["(x)"]}], "has no (?P<name>...) group"),
-        ([{"name": "a", "url": "/", "extract": ["(?P<x"]}], "invalid regex"),
+        ([{"name": "a", "url": "/", "extract": {"a-b": "(x)"}}], "'a-b' is not a variable name"),
+        ([{"name": "a", "url": "/", "extract": {"x": "(?P<x"}}], "invalid regex"),
         ([{"name": "a", "url": "/", "form": {}, "body": "x"}], "either form or body"),
     ],
 )

@@ -177,21 +177,49 @@ class Snmpd:
         conf = self.dir / "snmpd.conf"
         conf.write_text(f"rocommunity {community} 127.0.0.1\nsysDescr threenines-test-agent\n")
         self.proc = subprocess.Popen(
-            [shutil.which("snmpd") or "snmpd", "-f", "-Lf", str(self.dir / "log"), "-C", "-c",
-             str(conf), "-p", str(self.dir / "pid"), "-M", "/dev/null", "-m", "",
-             f"udp:127.0.0.1:{self.port}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "MIBS": ""},
-        )  # fmt: skip
+            [
+                shutil.which("snmpd") or "snmpd",
+                "-f",
+                "-Lf",
+                str(self.dir / "log"),
+                "-C",
+                "-c",
+                str(conf),
+                "-p",
+                str(self.dir / "pid"),
+                "-M",
+                "/dev/null",
+                "-m",
+                "",
+                f"udp:127.0.0.1:{self.port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "MIBS": ""},
+        )
         self._wait(community)
 
     def _wait(self, community: str) -> None:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             r = subprocess.run(
-                ["snmpget", "-v2c", "-c", "public", "-t", "0.3", "-r", "0", "-On",
-                 f"127.0.0.1:{self.port}", "1.3.6.1.2.1.1.1.0"],
-                capture_output=True, text=True, check=False,
-            )  # fmt: skip
+                [
+                    "snmpget",
+                    "-v2c",
+                    "-c",
+                    community,
+                    "-t",
+                    "0.3",
+                    "-r",
+                    "0",
+                    "-On",
+                    f"127.0.0.1:{self.port}",
+                    "1.3.6.1.2.1.1.1.0",
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             if r.returncode == 0 or "Timeout" not in r.stderr + r.stdout:
                 return
             time.sleep(0.2)

@@ -37,7 +37,10 @@ def test_valid_section_loads_and_parses_ports() -> None:
         textwrap.indent(
             textwrap.dedent("""\
       scans:
-        - {name: servers, hosts: [198.18.10.10, 198.18.10.16/30], ports: "22,80,8000-8002", role: server}
+        - name: servers
+          hosts: [198.18.10.10, 198.18.10.16/30]
+          ports: "22,80,8000-8002"
+          role: server
       posture:
         - {type: snmp, name: sw1, host: 198.18.10.2}
         - {type: tls, name: portal, host: portal.example.org}

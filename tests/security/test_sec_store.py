@@ -27,13 +27,27 @@ def engine(db_url: str) -> Iterator[sa.Engine]:
 
 
 def port(p: int, severity: str = "major") -> Finding:
-    return Finding.make("port_opened", f"198.18.1.10/{p}", severity, "exposure:srv",
-                        f"198.18.1.10:{p}", f"port {p} open", {"port": p})  # fmt: skip
+    return Finding.make(
+        "port_opened",
+        f"198.18.1.10/{p}",
+        severity,
+        "exposure:srv",
+        f"198.18.1.10:{p}",
+        f"port {p} open",
+        {"port": p},
+    )
 
 
 def spoof() -> Finding:
-    return Finding.make("arp_spoof", "198.18.1.1/02:66", "critical", "arpspoof:s1", "198.18.1.1",
-                        "spoof", sticky=True)  # fmt: skip
+    return Finding.make(
+        "arp_spoof",
+        "198.18.1.1/02:66",
+        "critical",
+        "arpspoof:s1",
+        "198.18.1.1",
+        "spoof",
+        sticky=True,
+    )
 
 
 def sec_events(engine: sa.Engine) -> list[tuple[str, str, str]]:
@@ -157,9 +171,20 @@ def test_metrics_by_severity_and_kind(engine: sa.Engine) -> None:
 
 
 def test_auth_failures_counted_per_source(engine: sa.Engine) -> None:
-    rows = [{"ts": 100 + i, "source": "snmp_trap", "kind": "auth_failure", "severity": "minor",
-             "category": "security", "device": "sw1" if i % 3 else None, "subject": None,
-             "message": "", "details": {"source": "198.18.1.50"}} for i in range(9)]  # fmt: skip
+    rows = [
+        {
+            "ts": 100 + i,
+            "source": "snmp_trap",
+            "kind": "auth_failure",
+            "severity": "minor",
+            "category": "security",
+            "device": "sw1" if i % 3 else None,
+            "subject": None,
+            "message": "",
+            "details": {"source": "198.18.1.50"},
+        }
+        for i in range(9)
+    ]
     with engine.begin() as conn:
         conn.execute(events.insert(), rows)
     counts = snmp_auth.count_by_source(engine, 0, 1000)

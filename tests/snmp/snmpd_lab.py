@@ -132,6 +132,16 @@ class Snmpd:
     def snmpwalk(self, oid: str) -> subprocess.CompletedProcess:
         return self._tool("snmpbulkwalk", [oid])
 
+    def walk_values(self, oid: str) -> dict[str, str]:
+        """``snmpbulkwalk -On`` as {index below ``oid``: value text (after ``TYPE: ``)}."""
+        out = {}
+        prefix = "." + oid.strip(".") + "."
+        for line in self.snmpwalk(oid).stdout.splitlines():
+            name, _, value = line.partition(" = ")
+            if name.startswith(prefix):
+                out[name[len(prefix) :]] = value.split(": ", 1)[-1].strip('"')
+        return out
+
     def value(self, oid: str) -> str:
         """The value part of ``snmpget -On`` (after ``TYPE: ``)."""
         out = self.snmpget(oid).stdout.strip()

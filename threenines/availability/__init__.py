@@ -1,0 +1,15 @@
+"""The availability engine: pure functions of state intervals, configuration and ``now``.
+
+- ``intervals``: algebra of half-open ``[start, end)`` interval sets.
+- ``timeline``: per-vantage timelines from store rows (no data where unknown), quorum,
+  service state from checks (all / any / weighted), site state from components.
+- ``schedule``: maintenance windows (one-off, cron) and service hours as interval sets.
+- ``accounting``: time-weighted figures, error budget, burn rate; ``RULES`` for reports.
+- ``incidents``: incidents with dependency attribution, MTTR and MTBF.
+- ``periods``: local-calendar periods (month, quarter, year, dates) as UTC windows.
+- ``engine``: ``Estate`` ties them together for a configuration over a span.
+- ``metrics``: Prometheus gauges (the one module here that reads the store).
+
+No module here does I/O except ``metrics.update_availability_metrics``; loading from the
+database is ``threenines.reports.data`` and ``threenines.store.availability``.
+"""

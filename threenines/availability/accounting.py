@@ -61,6 +61,7 @@ class Figures:
     outside_hours: float = 0.0
     down_excluded: float = 0.0  # downtime inside exclusions: shown, never counted
     bad_spans: tuple[tuple[float, float], ...] = field(default=(), compare=False, repr=False)
+    good_spans: tuple[tuple[float, float], ...] = field(default=(), compare=False, repr=False)
 
     @property
     def good(self) -> float:
@@ -122,6 +123,7 @@ def account(
     parts = {s: intersect(iv, counted) for s, iv in by_state.items()}
     bad_states = (DOWN,) if degraded_is_up else (DOWN, DEGRADED)
     bad = union(*(parts[s] for s in bad_states))
+    good = union(*(parts[s] for s in (UP, DEGRADED) if s not in bad_states))
     known = sum(total(p) for p in parts.values())
     return Figures(
         start=start,
@@ -137,6 +139,7 @@ def account(
         outside_hours=total(hours),
         down_excluded=total(intersect(by_state[DOWN], excluded)),
         bad_spans=tuple(bad),
+        good_spans=tuple(good),
     )
 
 
@@ -162,5 +165,13 @@ def pool(items: Iterable[Figures], start: float, end: float, target: float) -> F
 def add(a: Figures, b: Figures) -> Figures:
     """Figures of two adjacent windows taken together (same subject)."""
     sums: dict[str, Any] = {n: getattr(a, n) + getattr(b, n) for n in (*_SUMMED, "down_excluded")}
-    spans = tuple(union(a.bad_spans, b.bad_spans))
-    return replace(a, start=min(a.start, b.start), end=max(a.end, b.end), bad_spans=spans, **sums)
+    bad = tuple(union(a.bad_spans, b.bad_spans))
+    good = tuple(union(a.good_spans, b.good_spans))
+    return replace(
+        a,
+        start=min(a.start, b.start),
+        end=max(a.end, b.end),
+        bad_spans=bad,
+        good_spans=good,
+        **sums,
+    )

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from threenines.availability.accounting import Figures, account, pool
 from threenines.availability.incidents import Downtime, Incident, derive
-from threenines.availability.intervals import IntervalSet, clip
+from threenines.availability.intervals import IntervalSet, buckets, clip
 from threenines.availability.schedule import Exclusion, excluded_for, expand_all, outside_hours
 from threenines.availability.timeline import (
     IntervalRow,
@@ -158,6 +158,20 @@ class Estate:
         """Service-time pooled figures of ``names`` against the default target."""
         a, b = self._window(start, end)
         return pool((self.service(n, a, b) for n in names), a, b, self.cfg.target)
+
+    def daily(
+        self, figures: Mapping[str, Figures], edges: Sequence[float]
+    ) -> list[tuple[float, float]]:
+        """Pooled (good, bad) seconds per bucket ``[edges[i], edges[i+1])`` from the window
+        figures of some services: one linear pass per service instead of one per day."""
+        good = [0.0] * (len(edges) - 1)
+        bad = [0.0] * (len(edges) - 1)
+        for f in figures.values():
+            for i, v in enumerate(buckets(f.good_spans, edges)):
+                good[i] += v
+            for i, v in enumerate(buckets(f.bad_spans, edges)):
+                bad[i] += v
+        return list(zip(good, bad, strict=True))
 
     def site(self, name: str, start: float | None = None, end: float | None = None) -> Figures:
         return self.pooled(self.site_services(name), start, end)

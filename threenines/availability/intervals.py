@@ -79,3 +79,17 @@ def total(a: Spans) -> float:
 
 def overlaps(a: Spans, start: float, end: float) -> bool:
     return any(s < end and e > start for s, e in a)
+
+
+def buckets(a: Spans, edges: Sequence[float]) -> list[float]:
+    """Seconds of ``a`` falling in each ``[edges[i], edges[i+1])``, in one pass."""
+    out = [0.0] * max(0, len(edges) - 1)
+    i = 0
+    for start, end in a:
+        while i < len(out) and edges[i + 1] <= start:
+            i += 1
+        j = i
+        while j < len(out) and edges[j] < end:
+            out[j] += max(0.0, min(end, edges[j + 1]) - max(start, edges[j]))
+            j += 1
+    return out

@@ -95,9 +95,9 @@ def publish(gauges: AvailabilityGauges, est: Estate) -> None:
         gauges.nodata.labels(*key).set(f.nodata)
         for label, rate in est.burn_rates(name).items():
             gauges.burn_rate.labels(name, site, label).set(_nan(rate))
-    for site in est.cfg.sites:
-        f = est.site(site.name, start, est.end)
-        gauges.site_ratio.labels(site.name, WINDOW_LABEL).set(_nan(f.availability))
+    for conf in est.cfg.sites:
+        f = est.site(conf.name, start, est.end)
+        gauges.site_ratio.labels(conf.name, WINDOW_LABEL).set(_nan(f.availability))
 
 
 def update_availability_metrics(

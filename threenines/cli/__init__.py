@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import typer
 
+from threenines.cli import alerts as alerts_cli
 from threenines.cli import availability as availability_cli
 from threenines.cli import check, core, run
 from threenines.cli import lab as lab_cli
 from threenines.cli import report as report_cli
 from threenines.cli import security as security_cli
+from threenines.cli import snmp as snmp_cli
 
 app = typer.Typer(
     name="threenines",
@@ -27,7 +29,9 @@ check.register(app)
 # Command groups, one line each:
 # app.add_typer(snmp.app, name="snmp")
 app.add_typer(security_cli.app, name="security")
+app.add_typer(snmp_cli.app, name="snmp")
 app.add_typer(lab_cli.app, name="lab")
 app.add_typer(availability_cli.app, name="availability")
 app.add_typer(availability_cli.maintenance_app, name="maintenance")
 app.add_typer(report_cli.app, name="report")
+app.add_typer(alerts_cli.app, name="alerts")

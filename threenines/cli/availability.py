@@ -135,10 +135,9 @@ def _print(rows: list[dict[str, Any]], cfg: Config, win: Period) -> None:
     table = Table(
         title=f"{win.label}: {local_text(win.start, cfg.tz)} to {local_text(win.end, cfg.tz)}"
     )
-    for col in ("subject", "kind", "availability", "target", "downtime", "no data", "maint."):
-        table.add_column(
-            col, justify="left" if col in ("subject", "kind") else "right", overflow="fold"
-        )
+    table.add_column("subject", no_wrap=True)  # names stay greppable on narrow terminals
+    for col in ("kind", "availability", "target", "downtime", "no data", "maint."):
+        table.add_column(col, justify="left" if col == "kind" else "right", overflow="fold")
     table.add_column("budget left", justify="right", overflow="fold")
     table.add_column("burn 1h/6h/1d/3d", justify="right", overflow="fold")
     for r in rows:

@@ -22,6 +22,7 @@ from collectors.security.config import cross_check as security_cross_check
 from failover.config import FailoverConfig
 from failover.config import cross_check as failover_cross_check
 from probes import PROBES
+from threenines.agent.config import AgentsConfig
 from threenines.availability.config import HoursRule, MaintenanceWindow
 from threenines.availability.config import cross_check as availability_cross_check
 from threenines.config.base import CheckBase, Name, StrictModel
@@ -112,7 +113,12 @@ class Scheduler(StrictModel):
     max_concurrency: int = Field(500, ge=1, le=100_000)
     per_target: int = Field(8, ge=1, le=1000)
     jitter: float = Field(
-        0.1, ge=0, le=0.5, description="Fraction of the interval to spread starts"
+        1.0,
+        ge=0,
+        le=1,
+        description="Fraction of the interval over which check start times are spread, by a "
+        "hash of the check id: 1 spreads them evenly (no bursts at 10,000 checks), 0 starts all "
+        "at once",
     )
     shutdown_grace: Duration = Field(
         30.0, gt=0, description="On SIGTERM, how long in-flight probes may take to finish"
@@ -134,6 +140,7 @@ class Config(StrictModel):
     snmp: SnmpConfig = Field(default_factory=SnmpConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
+    agents: AgentsConfig = Field(default_factory=AgentsConfig)
 
     @field_validator("timezone")
     @classmethod

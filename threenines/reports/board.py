@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from typing import Any
 
-from threenines.availability.accounting import RULES, Figures
+from threenines.availability.accounting import RULES, Figures, pool
 from threenines.availability.engine import Estate
 from threenines.availability.incidents import Incident, estate_reliability, reliability
-from threenines.availability.intervals import total
 from threenines.availability.periods import Period, local_days, local_text
 
 TREND_PERIODS = 3
@@ -133,56 +131,50 @@ def _incident_row(inc: Incident, now: float, est: Estate) -> IncidentRow:
 def build(
     est: Estate, period: Period, previous: Sequence[Period], now: float, site: str | None = None
 ) -> BoardReport:
-    """The report for ``period``; ``previous`` (oldest first) feed the trend columns."""
+    """The report for ``period``; ``previous`` (oldest first) feed the trend columns.
+
+    Each service's figures are computed once per period and pooled for sites and the estate.
+    """
     cfg = est.cfg
     names = est.site_services(site) if site else list(est.services)
     a, b = period.start, min(period.end, est.end)
     figs = {n: est.service(n, a, b) for n in est.services}
-    incidents = [i for i in est.incidents(a, b, figs) if any(n in names for n in i.parts)]
+    past = [{n: est.service(n, p.start, p.end) for n in names} for p in previous]
+    incidents = [i for i in est.incidents(a, b, figs) if any(n in i.parts for n in names)]
+
+    def pooled(members: Sequence[str], table: dict[str, Figures], p: Period | None) -> Figures:
+        start, end = (a, b) if p is None else (p.start, p.end)
+        return pool((table[m] for m in members), start, end, cfg.target)
+
+    def trend(members: Sequence[str]) -> list[tuple[str, float | None]]:
+        return [(p.label, _pct(pooled(members, t, p))) for p, t in zip(previous, past, strict=True)]
+
     services = []
     for n in names:
         svc = est.services[n].config
         rel = reliability(n, incidents, figs[n].good)
-        trend = [(p.label, _pct(est.service(n, p.start, p.end))) for p in previous]
         services.append(
-            _row(
-                n,
-                "service",
-                svc.site,
-                figs[n],
-                incidents=rel.incidents,
-                mttr=rel.mttr,
-                mtbf=rel.mtbf,
-                criticality=svc.criticality,
-                trend=trend,
-            )
-        )
-    site_names = [site] if site else [s.name for s in cfg.sites]
+            _row(n, "service", svc.site, figs[n], incidents=rel.incidents, mttr=rel.mttr,
+                 mtbf=rel.mtbf, criticality=svc.criticality, trend=trend([n]))
+        )  # fmt: skip
     sites = []
-    for s in site_names:
+    for s in [site] if site else [s.name for s in cfg.sites]:
         members = [n for n in est.site_services(s) if n in names]
-        pooled = est.pooled(members, a, b)
         conf = cfg.site(s)
-        trend = [(p.label, _pct(est.pooled(members, p.start, p.end))) for p in previous]
         count = sum(1 for i in incidents if any(m in i.parts for m in members))
+        kind = conf.kind if conf else "site"
         sites.append(
-            _row(s, conf.kind if conf else "site", s, pooled, incidents=count, trend=trend)
+            _row(s, kind, s, pooled(members, figs, None), incidents=count, trend=trend(members))
         )
-    pooled = est.pooled(names, a, b)
     rel = estate_reliability(incidents, a, b)
     overall = _row(
-        site or cfg.organisation,
-        "estate",
-        site or "",
-        pooled,
-        incidents=rel.incidents,
-        mttr=rel.mttr,
-        mtbf=rel.mtbf,
-        trend=[(p.label, _pct(est.pooled(names, p.start, p.end))) for p in previous],
-    )
-    days = [
-        (d.isoformat(), _pct(est.pooled(names, da, db))) for d, da, db in local_days(a, b, cfg.tz)
-    ]
+        site or cfg.organisation, "estate", site or "", pooled(names, figs, None),
+        incidents=rel.incidents, mttr=rel.mttr, mtbf=rel.mtbf, trend=trend(names),
+    )  # fmt: skip
+    days = local_days(a, b, cfg.tz)
+    edges = [d[1] for d in days] + [b]
+    mine = {n: figs[n] for n in names}
+    split = est.daily(mine, edges) if days else []
     return BoardReport(
         organisation=cfg.organisation,
         period=period.label,
@@ -199,21 +191,26 @@ def build(
         sites=sites,
         services=services,
         incidents=[_incident_row(i, now, est) for i in incidents],
-        days=days,
-        burn=_burn(est, names, figs, a, b),
+        days=[(d[0].isoformat(), _ratio(g, x)) for d, (g, x) in zip(days, split, strict=True)],
+        burn=_burn(overall.budget_allowed, edges, split),
         rules=list(RULES),
         maintenance_windows=_windows(est, names, a, b),
     )
 
 
-def _burn(est: Estate, names: list[str], figs: dict[str, Figures], a: float, b: float):
+def _ratio(good: float, bad: float) -> float | None:
+    return good / (good + bad) * 100 if good + bad > 0 else None
+
+
+def _burn(
+    allowed: float, edges: list[float], split: list[tuple[float, float]]
+) -> list[tuple[float, float]]:
     """Cumulative share of the period's error budget used, at each local day's end."""
-    allowed = sum(figs[n].allowed for n in names)
-    points = [(a, 0.0)]
-    spans = [list(figs[n].bad_spans) for n in names]
-    for _d, _da, db in local_days(a, b, est.cfg.tz):
-        used = sum(total([(s, min(e, db)) for s, e in sp if s < db]) for sp in spans)
-        points.append((db, used / allowed if allowed > 0 else 0.0))
+    points = [(edges[0], 0.0)]
+    used = 0.0
+    for end, (_good, bad) in zip(edges[1:], split, strict=True):
+        used += bad
+        points.append((end, used / allowed if allowed > 0 else 0.0))
     return points
 
 
@@ -235,9 +232,3 @@ def _windows(est: Estate, names: list[str], a: float, b: float) -> list[dict[str
             }
         )
     return out
-
-
-def when(ts: float, tz_name: str) -> str:
-    from zoneinfo import ZoneInfo
-
-    return datetime.fromtimestamp(ts, ZoneInfo(tz_name)).strftime("%d %b %Y %H:%M")

@@ -19,6 +19,7 @@ from threenines.reports.board import BoardReport, Row
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 MAX_BARS = 30  # the board reads the worst services; the tables list them all
+MAX_INCIDENTS = 40  # by impact (duration x services affected); CSV/JSON carry every incident
 
 
 def _pct(value: float | None) -> str:
@@ -45,6 +46,12 @@ def _budget_left(row: Row) -> str:
     return f"{sign}{_dur(abs(row.budget_remaining))} ({share:.0f} %)"
 
 
+def _budget_share(row: Row) -> str:
+    if row.budget_allowed <= 0:
+        return "—"
+    return f"{row.budget_remaining / row.budget_allowed * 100:.0f} %"
+
+
 def _when(ts: float, tz: str) -> str:
     return datetime.fromtimestamp(ts, ZoneInfo(tz)).strftime("%d %b %Y %H:%M %Z")
 
@@ -56,7 +63,10 @@ def _env() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(pct=_pct, dur=_dur, when=_when, budget_left=_budget_left, verdict=_verdict)
+    env.filters.update(
+        pct=_pct, dur=_dur, when=_when, budget_left=_budget_left, budget_share=_budget_share
+    )
+    env.filters["verdict"] = _verdict
     return env
 
 
@@ -75,6 +85,8 @@ def render_html(report: BoardReport) -> str:
     for row in sorted(report.services, key=lambda s: (s.site, s.name)):
         by_site.setdefault(row.site, []).append(row)
     counts = {s.name: len(by_site.get(s.name, [])) for s in report.sites}
+    impact = sorted(report.incidents, key=lambda i: -i.duration * len(i.affected))
+    incidents = sorted(impact[:MAX_INCIDENTS], key=lambda i: i.start)
     return (
         _env()
         .get_template("board.html.j2")
@@ -88,6 +100,8 @@ def render_html(report: BoardReport) -> str:
             bars=svg.availability_bars([(s.name, s.availability) for s in shown], report.target),
             bars_shown=len(shown),
             hidden=max(0, len(report.services) - len(shown)),
+            incidents=incidents,
+            more_incidents=len(report.incidents) - len(incidents),
         )
     )
 

@@ -2,7 +2,8 @@
 
 CSV: one row per subject (``section`` = estate | site | service) with every figure in
 seconds or percent, then one row per incident (``section`` = incident) using the incident
-columns. JSON: the whole report, as ``BoardReport.to_dict`` gives it.
+columns, then the accounting rules (``section`` = rule, the text in ``name``), so the file
+can be audited on its own. JSON: the whole report, as ``BoardReport.to_dict`` gives it.
 """
 
 from __future__ import annotations
@@ -78,6 +79,8 @@ def render_csv(report: BoardReport) -> str:
                 _num(inc.ongoing),
             ]
         )
+    for rule in report.rules:
+        out.writerow(["rule", rule] + ["" for _ in HEADER[2:]])
     return buf.getvalue()
 
 

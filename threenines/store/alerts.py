@@ -90,8 +90,7 @@ class AlertStore:
     ) -> list[int]:
         """Persist a decision atomically; return the new delivery ids (the outbox rows)."""
         with self.engine.begin() as conn:
-            for inc in decision.changed:
-                self._upsert_incident(conn, inc)
+            self._upsert_incidents(conn, decision.changed)
             ids: list[int] = []
             for n in decision.notifications:
                 ids += self._insert_notification(conn, n, rendered[n.uid], now)
@@ -102,13 +101,26 @@ class AlertStore:
                 self._put_kv(conn, name, value, now)
             return ids
 
-    def _upsert_incident(self, conn: sa.Connection, inc: Incident) -> None:
-        row = _incident_row(inc)
-        res = conn.execute(
-            alert_incidents.update().where(alert_incidents.c.uid == inc.uid).values(**row)
-        )
-        if not res.rowcount:
-            conn.execute(alert_incidents.insert().values(**row))
+    def enqueue(self, n: Notification, r: Rendered, now: float) -> list[int]:
+        """Write one notification and its outbox rows (no policy state), e.g. a test."""
+        with self.engine.begin() as conn:
+            return self._insert_notification(conn, n, r, now)
+
+    def _upsert_incidents(self, conn: sa.Connection, changed: Sequence[Incident]) -> None:
+        """Update known incidents, insert new ones; batched (an alert storm is thousands)."""
+        c = alert_incidents.c
+        uids = [i.uid for i in changed]
+        known: set[str] = set()
+        for k in range(0, len(uids), 500):
+            known |= set(
+                conn.execute(sa.select(c.uid).where(c.uid.in_(uids[k : k + 500]))).scalars()
+            )
+        new = [_incident_row(i) for i in changed if i.uid not in known]
+        old = [{**_incident_row(i), "b_uid": i.uid} for i in changed if i.uid in known]
+        if new:
+            conn.execute(alert_incidents.insert(), new)
+        if old:
+            conn.execute(alert_incidents.update().where(c.uid == sa.bindparam("b_uid")), old)
 
     def _insert_notification(
         self, conn: sa.Connection, n: Notification, r: Rendered, now: float

@@ -139,7 +139,7 @@ _COLS = (
     state_intervals.c.error,
     state_intervals.c.reason,
 )
-PER_KEY_LIMIT = 64  # above this many keys, one range scan on ``start`` beats per-key seeks
+PER_KEY_LIMIT = 64  # above this many keys, one scan beats per-key index seeks
 
 
 def load_intervals(
@@ -147,15 +147,25 @@ def load_intervals(
 ) -> dict[tuple[str, str], list[IntervalRow]]:
     """Interval rows of ``keys`` (check_id, vantage) that may overlap ``[start, end)``.
 
-    Uses the existing indexes only: rows starting inside the window come from a range on
-    ``(check_id, vantage, start)`` (few keys) or on ``start`` (many keys); the one row per key
-    that may cover the window's start is the latest one starting before it (intervals of a key
-    never overlap), found by an index seek per key.
+    Few keys (one service): per key, an index range on ``(check_id, vantage, start)`` for the
+    rows starting inside the window plus one index seek for the latest row starting before
+    it (a key's intervals never overlap, so only that one can cover the window's start).
+    Many keys (the whole estate): one pass over ``start < end`` on the ``start`` index, keeping
+    rows still open or ending after ``start`` -- cheaper than a thousand round trips.
     """
     wanted = list(dict.fromkeys(keys))
     out: dict[tuple[str, str], list[IntervalRow]] = {k: [] for k in wanted}
     si = state_intervals.c
     with engine.connect() as conn:
+        if len(wanted) > PER_KEY_LIMIT:
+            q = sa.select(*_COLS).where(si.start < end, sa.or_(si.end.is_(None), si.end > start))
+            for cid, vantage, *rest in conn.execute(q):
+                rows = out.get((cid, vantage))
+                if rows is not None:
+                    rows.append(IntervalRow(*rest))
+            for rows in out.values():
+                rows.sort(key=lambda r: r.start)
+            return out
         before = (
             sa.select(*_COLS)
             .where(si.check_id == sa.bindparam("c"), si.vantage == sa.bindparam("v"))
@@ -163,25 +173,20 @@ def load_intervals(
             .order_by(si.start.desc())
             .limit(1)
         )
+        inside = (
+            sa.select(*_COLS)
+            .where(si.check_id == sa.bindparam("c"), si.vantage == sa.bindparam("v"))
+            .where(si.start >= start, si.start < end)
+            .order_by(si.start)
+        )
         for key in wanted:
-            row = conn.execute(before, {"c": key[0], "v": key[1]}).first()
-            if row is not None and (row.end is None or row.end > start):
-                out[key].append(_row(row))
-        inside = sa.select(*_COLS).where(si.start >= start, si.start < end)
-        if len(wanted) <= PER_KEY_LIMIT:
-            q = inside.where(si.check_id == sa.bindparam("c"), si.vantage == sa.bindparam("v"))
-            for key in wanted:
-                out[key] += [_row(r) for r in conn.execute(q, {"c": key[0], "v": key[1]})]
-        else:
-            for r in conn.execute(inside):
-                rows = out.get((r.check_id, r.vantage))
-                if rows is not None:
-                    rows.append(_row(r))
+            params = {"c": key[0], "v": key[1]}
+            for _c, _v, *rest in conn.execute(before, params):
+                row = IntervalRow(*rest)
+                if row.end is None or row.end > start:
+                    out[key].append(row)
+            out[key] += [IntervalRow(*rest) for _c, _v, *rest in conn.execute(inside, params)]
     return out
-
-
-def _row(r: sa.Row) -> IntervalRow:
-    return IntervalRow(r.state, r.start, r.end, r.last_seen, r.error, r.reason or "")
 
 
 # -- daily summaries ----------------------------------------------------------------------

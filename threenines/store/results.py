@@ -139,11 +139,12 @@ class ResultStore:
                         rec.result.reason,
                     )
                 )
-        for interval_id, seen in touched.items():
+        if touched:  # one executemany: a batch of 500 checks is one round of updates
             conn.execute(
                 state_intervals.update()
-                .where(state_intervals.c.id == interval_id)
-                .values(last_seen=seen)
+                .where(state_intervals.c.id == sa.bindparam("interval_id"))
+                .values(last_seen=sa.bindparam("seen")),
+                [{"interval_id": i, "seen": seen} for i, seen in touched.items()],
             )
         return changes
 

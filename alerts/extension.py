@@ -1,0 +1,68 @@
+"""Plug the alerts into ``threenines run``: ``setup(ctx)`` is listed in
+``threenines.service.EXTENSIONS``.
+
+It creates the ``AlertService`` on the service's config and engine, subscribes it to the
+writer's flips, runs it as a background task, registers its metrics, and feeds it the
+availability engine's maintenance windows (config and stored), refreshed off the event loop.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from alerts.metrics import register_metrics
+from alerts.model import Window
+from alerts.service import AlertService
+from threenines.availability.schedule import Exclusion, expand_all
+from threenines.store.availability import list_windows, maintenance_windows
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from threenines.config import Config
+    from threenines.context import ServiceContext
+
+HORIZON = 86400.0
+
+
+def windows_from(exclusions: list[Exclusion]) -> list[Window]:
+    """An availability ``Exclusion`` (services/sites, empty = everything) as alert windows."""
+    out: list[Window] = []
+    for e in exclusions:
+        if not e.services and not e.sites:
+            out.append(Window(e.start, e.end, "*"))
+        out += [Window(e.start, e.end, f"service:{s}") for s in e.services]
+        out += [Window(e.start, e.end, f"site:{s}") for s in e.sites]
+    return out
+
+
+class MaintenanceFeed:
+    """Callable ``(now) -> windows``; ``refresh()`` (blocking: call it in a thread) reloads."""
+
+    def __init__(self, cfg: Config, engine: Engine):
+        self.cfg = cfg
+        self.engine = engine
+        self.windows: list[Window] = []
+        self.refreshed = 0.0
+
+    def refresh(self) -> None:
+        now = time.time()
+        excl = expand_all(self.cfg.maintenance, self.cfg.tz, now - HORIZON, now + HORIZON)
+        stored = list_windows(self.engine, maintenance_windows, now - HORIZON, now + HORIZON)
+        self.windows = windows_from([*excl, *(w.window for w in stored)])
+        self.refreshed = now
+
+    def __call__(self, now: float) -> list[Window]:
+        return [w for w in self.windows if w.start <= now < w.end]
+
+
+def setup(ctx: ServiceContext) -> AlertService | None:
+    if not ctx.config.alerts.enabled:
+        return None
+    feed = MaintenanceFeed(ctx.config, ctx.engine)
+    svc = AlertService(ctx.config, ctx.engine, maintenance=feed)
+    ctx.subscribe_flips(svc.on_flips)
+    ctx.add_task("alerts", lambda: svc.run(ctx.stopping))
+    register_metrics(ctx.metrics.registry, ctx.engine, svc.sender.stats)
+    return svc

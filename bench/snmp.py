@@ -1,0 +1,231 @@
+"""SNMP benchmark: interface polling vs net-snmp and snmp_exporter, and trap intake.
+
+    python -m bench.snmp [--devices 40] [--seconds 8] [--interfaces 48] [--trap-seconds 8]
+
+Polling: one snmpd answers ``--devices`` communities (one "device" each); as root it runs in a
+network namespace with ``--interfaces`` dummy links so each walk is switch-sized. Each poller
+walks the interfaces columns of every device, round after round, for ``--seconds``:
+threenines (``SnmpPoller``, interfaces profile), net-snmp ``snmpbulkwalk`` (ifTable+ifXTable,
+one process per table and device) and ``prometheus-snmp-exporter`` (the same 15 columns,
+scraped over HTTP). CPU is the poller's own (this process, the children, the exporter's pid).
+Traps: v2c traps sent from another process at 500/s and at 5x, received by ``TrapReceiver``
+and stored by ``StoreSink`` in SQLite; counts what was stored, queued, dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import resource
+import socket
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+
+from bench import _snmp_lab as lab
+from collectors.config import SnmpConfig, Traps
+from collectors.sink import MemorySink, StoreSink
+from collectors.snmp_poll import SnmpPoller
+from collectors.snmp_traps import TrapReceiver
+from threenines.store.db import make_engine, migrate
+from threenines.store.snmp import recent_events
+
+
+async def bench_threenines(address: str, port: int, communities: list[str], seconds: float):
+    devices = [
+        {"name": f"d{i}", "address": address, "port": port, "site": "bench",
+         "auth": {"version": "v2c", "community": c}, "profiles": ["interfaces"]}
+        for i, c in enumerate(communities)
+    ]  # fmt: skip
+    cfg = SnmpConfig.model_validate({"devices": devices, "defaults": {"timeout": 5, "retries": 1}})
+    sink = MemorySink()
+    poller = SnmpPoller(cfg, sink, vantage="bench")
+    await asyncio.gather(*(poller.poll(d["name"]) for d in devices))  # warm-up: engine, MIBs
+    count = 0
+    original = poller.client.walk
+
+    async def counting_walk(*a, **kw):  # count every varbind the walks return
+        nonlocal count
+        out = await original(*a, **kw)
+        count += sum(len(v) for v in out.values())
+        return out
+
+    poller.client.walk = counting_walk  # type: ignore[method-assign]
+    cpu0, t0, rounds = time.process_time(), time.perf_counter(), 0
+    while time.perf_counter() - t0 < seconds:
+        await asyncio.gather(*(poller.poll(d["name"]) for d in devices))
+        rounds += 1
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    count += rounds * len(devices) * 3  # the system GET of each poll
+    poller.close()
+    down = [r for r in sink.result_log if r.result.error]
+    return count, wall, cpu, f"{rounds} rounds, {len(down)} failed polls"
+
+
+def bench_netsnmp(address: str, port: int, communities: list[str], seconds: float):
+    import subprocess
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    count, t0, rounds = 0, time.perf_counter(), 0
+    while time.perf_counter() - t0 < seconds:
+        for c in communities:
+            for table in ("1.3.6.1.2.1.2.2", "1.3.6.1.2.1.31.1.1"):
+                out = subprocess.run(
+                    ["snmpbulkwalk", "-m", "", "-M", "/nonexistent", "-On", "-Cr25", "-v2c",
+                     "-c", c, f"{address}:{port}", table],
+                    capture_output=True, text=True,
+                )  # fmt: skip
+                count += out.stdout.count("\n")
+        rounds += 1
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return (
+        count,
+        time.perf_counter() - t0,
+        cpu,
+        f"{rounds} rounds (all columns; a process per walk)",
+    )
+
+
+async def bench_exporter(address: str, port: int, communities: list[str], seconds: float):
+    with tempfile.TemporaryDirectory() as tmp:
+        conf = Path(tmp) / "snmp.yml"
+        lab.exporter_config(conf, communities, 25)
+        with lab.exporter(conf) as (http_port, pid):
+            url = f"http://127.0.0.1:{http_port}/snmp"
+            async with httpx.AsyncClient(timeout=30) as client:
+
+                async def scrape(i: int) -> int:
+                    params = {"target": f"{address}:{port}", "module": f"if_mib_{i}"}
+                    text = (await client.get(url, params=params)).text
+                    line = next(
+                        x for x in text.splitlines() if x.startswith("snmp_scrape_pdus_returned")
+                    )
+                    return int(float(line.split()[-1]))
+
+                await asyncio.gather(*(scrape(i) for i in range(len(communities))))
+                cpu0, t0, count, rounds = lab.cpu_seconds(pid), time.perf_counter(), 0, 0
+                while time.perf_counter() - t0 < seconds:
+                    count += sum(
+                        await asyncio.gather(*(scrape(i) for i in range(len(communities))))
+                    )
+                    rounds += 1
+                return (
+                    count,
+                    time.perf_counter() - t0,
+                    lab.cpu_seconds(pid) - cpu0,
+                    f"{rounds} rounds",
+                )
+
+
+def _send_traps(address: tuple[str, int], rate: int, seconds: float) -> None:
+    """Child process: v2c linkDown traps at ``rate``/s, paced in 10 ms slices."""
+    packets = [lab.encode_trap("bench-traps", i + 1) for i in range(48)]
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    start, sent = time.perf_counter(), 0
+    while (elapsed := time.perf_counter() - start) < seconds:
+        due = int(elapsed * rate)
+        while sent < due:
+            sock.sendto(packets[sent % 48], address)
+            sent += 1
+        time.sleep(0.01)
+
+
+async def bench_traps(rate: int, seconds: float, db: Path) -> dict[str, float]:
+    engine = make_engine(f"sqlite:///{db}")
+    migrate(engine)
+    sink = StoreSink(engine, flush_interval=0.5)
+    rx = TrapReceiver(
+        Traps.model_validate({"listen": "127.0.0.1:0", "communities": ["bench-traps"]}), sink
+    )
+    address = await rx.start()
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(rx.run(stop)), asyncio.create_task(sink.run(stop))]
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    child = multiprocessing.get_context("fork").Process(
+        target=_send_traps, args=(address, rate, seconds)
+    )
+    child.start()
+    await asyncio.to_thread(child.join)
+    sent = int(rate * seconds)
+    for _ in range(6000):  # drain what was queued (bounded: 10 minutes)
+        if not (rx.queue or sink.pending):
+            break
+        await asyncio.sleep(0.1)
+    drain = time.perf_counter() - t0 - seconds
+    drops = lab_drops(rx)
+    stop.set()
+    await asyncio.gather(*tasks)
+    stored = len(recent_events(engine, limit=10_000_000))
+    engine.dispose()
+    cpu_ms = (time.process_time() - cpu0) * 1000 / max(stored, 1)
+    return {
+        "rate": rate,
+        "sent": sent,
+        "accepted": rx.stats.get("accepted", 0),
+        "stored": stored,
+        "queue_full": rx.stats.get("queue_full", 0),
+        "kernel_drops": drops,
+        "drain_s": drain,
+        "cpu_ms_per_trap": cpu_ms,
+    }
+
+
+def lab_drops(rx: TrapReceiver) -> int:
+    from collectors.snmp_traps import socket_drops
+
+    return socket_drops(rx._inode) or 0
+
+
+def table(rows: list[tuple[str, int, float, float, str]]) -> None:
+    print(f"{'poller':<26}{'varbinds':>10}{'vb/s':>10}{'CPU us/vb':>11}{'vb/CPU-s':>11}  notes")
+    base = rows[0][3] / rows[0][1]
+    for name, count, wall, cpu, note in rows:
+        per = cpu / max(count, 1)
+        ratio = f" (x{per / base:.1f} threenines' CPU/vb)" if name != rows[0][0] else ""
+        figures = f"{count:>10}{count / wall:>10.0f}{per * 1e6:>11.1f}{1 / per:>11.0f}"
+        print(f"{name:<26}{figures}  {note}{ratio}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.snmp")
+    ap.add_argument("--devices", type=int, default=40)
+    ap.add_argument("--interfaces", type=int, default=48)
+    ap.add_argument("--seconds", type=float, default=8.0)
+    ap.add_argument("--trap-seconds", type=float, default=8.0)
+    args = ap.parse_args(argv)
+    communities = [f"bench-{i}" for i in range(args.devices)]
+    netns = os.geteuid() == 0 and args.interfaces > 0
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        address = stack.enter_context(lab.namespace(args.interfaces)) if netns else "127.0.0.1"
+        port = stack.enter_context(lab.snmpd(Path(tmp), communities, address, netns))
+        where = (
+            f"{args.interfaces} dummy interfaces in a netns" if netns else "loopback host ifTable"
+        )
+        print(f"polling {args.devices} devices ({where}), {args.seconds:g}s per poller")
+        job = (address, port, communities, args.seconds)
+        rows = [("threenines (pysnmp 7)", *asyncio.run(bench_threenines(*job)))]
+        rows.append(("net-snmp snmpbulkwalk", *bench_netsnmp(*job)))
+        try:
+            rows.append(("prometheus-snmp-exporter", *asyncio.run(bench_exporter(*job))))
+        except RuntimeError as exc:
+            print(f"snmp_exporter skipped: {exc}")
+        table(rows)
+    print(f"\ntraps: v2c linkDown, {args.trap_seconds:g}s per rate, stored in SQLite")
+    keys = ("rate", "sent", "accepted", "stored", "queue_full", "kernel_drops", "drain_s")
+    print("".join(f"{k:>13}" for k in (*keys, "cpu_ms_per_trap")))
+    for rate in (500, 2500):
+        with tempfile.TemporaryDirectory() as tmp:
+            r = asyncio.run(bench_traps(rate, args.trap_seconds, Path(tmp) / "traps.db"))
+        print("".join(f"{r[k]:>13.1f}" if isinstance(r[k], float) else f"{r[k]:>13}" for k in keys)
+              + f"{r['cpu_ms_per_trap']:>13.2f}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

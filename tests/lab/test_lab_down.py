@@ -1,0 +1,116 @@
+"""``lab down`` leaves nothing behind, also after a crash; the CLI drives the whole cycle; non-root
+users are refused with exit 2.
+
+These tests manage the lab themselves (not through the ``lab_estate`` fixture) because tearing it
+down is what they test; they still hold the lab's session lock and always clean up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import require_command, require_root
+
+import lab
+from lab import netns, procs, topology
+
+pytestmark = [pytest.mark.slow, pytest.mark.root, pytest.mark.timeout(300)]
+
+
+def threenines(*args: str, user: int | None = None) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).with_name("threenines")
+    argv = [str(exe), *args]
+    if user is not None:
+        argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *argv]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def exclusive_lab() -> Iterator[lab.State]:
+    require_root()
+    require_command("ip", "tc", "haproxy", "snmpd", "iptables", "ping")
+    state = lab.State()
+    with state.exclusive(timeout=240):
+        try:
+            yield state
+        finally:
+            lab.down(state)
+
+
+def lab_processes_alive(pids: list[int]) -> list[int]:
+    return [pid for pid in pids if netns._running(pid)]
+
+
+def assert_nothing_left(pids: list[int]) -> None:
+    assert netns.namespaces() == []
+    assert netns.root_links() == []
+    assert "198.18.0.0/16" not in netns.ip("route", "show").stdout
+    assert lab_processes_alive(pids) == []
+
+
+def test_down_after_a_crash_finds_everything_by_name(exclusive_lab: lab.State) -> None:
+    lab.up(exclusive_lab)
+    lab.fault_add("latency", "depot", "20ms", state=exclusive_lab)  # a wanem process in core
+    agent = lab.spawn("lib-grays", "agent", ["sleep", "300"], state=exclusive_lab)
+    rogue = lab.attach_host("rogue-pc", "lib-grays", "198.18.11.66/24")
+    pids = [p.pid for p in procs.all_procs(exclusive_lab)]
+    assert agent.pid in pids and len(pids) == 9
+    assert rogue in netns.namespaces()
+    # the crash: the state directory (pidfiles, fault records) is lost
+    shutil.rmtree(exclusive_lab.root)
+    removed = lab.down(exclusive_lab)
+    assert removed["namespaces"] == 11  # 10 of the estate + the rogue host
+    assert removed["processes"] >= 9
+    assert_nothing_left(pids)
+    assert not exclusive_lab.root.exists()
+
+
+def test_cli_up_status_fault_down(exclusive_lab: lab.State) -> None:
+    from typer.testing import CliRunner
+
+    from threenines.cli import app
+
+    runner = CliRunner()
+
+    def cli(*args: str) -> Any:
+        return runner.invoke(app, list(args), catch_exceptions=False)
+
+    first = cli("lab", "up")
+    assert first.exit_code == 0, first.output
+    assert "lab up: 10 namespaces" in first.output
+    added = cli("lab", "fault", "add", "loss", "hub-tilbury", "30%")
+    assert added.exit_code == 0 and "fault 1: loss hub-tilbury 30%" in added.output
+    bad = cli("lab", "fault", "add", "loss", "hub-tilbury", "300%")
+    assert bad.exit_code == 1 and "percentage" in bad.output
+    listed = cli("lab", "fault", "list")
+    assert "hub-tilbury" in listed.output and "30%" in listed.output
+    info = json.loads(cli("lab", "status", "--json").output)
+    assert all(info["namespaces"].values())
+    assert [f["kind"] for f in info["faults"]] == ["loss"]
+    pids = [p["pid"] for p in info["processes"]]
+    ran = cli("lab", "exec", "depot", "--", "ping", "-c1", "-W1", topology.FRONT_DOOR_ADDR)
+    assert ran.exit_code == 0
+    cleared = cli("lab", "fault", "clear", "--all")
+    assert "cleared fault 1" in cleared.output
+    gone = cli("lab", "down")
+    assert gone.exit_code == 0 and "removed 10 namespaces" in gone.output
+    assert_nothing_left(pids)
+
+
+def test_non_root_is_refused_with_exit_2() -> None:
+    if os.geteuid() == 0:
+        require_command("setpriv")
+        result = threenines("lab", "up", "--state-dir", "/tmp/tn-lab-nonroot", user=65534)
+    else:
+        result = threenines("lab", "up", "--state-dir", "/tmp/tn-lab-nonroot")
+    assert result.returncode == 2
+    assert "needs root" in result.stderr
+    assert not Path("/tmp/tn-lab-nonroot").exists()

@@ -1,0 +1,42 @@
+"""The ``agents`` section of the server configuration: ingest limits and silence threshold."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydantic import Field
+
+from threenines.config.base import StrictModel
+from threenines.durations import Duration
+
+if TYPE_CHECKING:
+    from threenines.config import Config
+
+
+class AgentsConfig(StrictModel):
+    silent_after: Duration | None = Field(
+        None,
+        gt=0,
+        description="An agent not heard from for this long is silent and its checks unknown "
+        "(default: 2 x the longest interval among its checks)",
+    )
+    max_body: int = Field(
+        1024 * 1024, ge=1024, le=64 * 1024 * 1024, description="Largest ingest body (bytes)"
+    )
+    max_batch: int = Field(10_000, ge=1, le=100_000, description="Most results per ingest")
+    ingest_wait: Duration = Field(
+        30.0, gt=0, description="How long an ingest waits for its results to be stored"
+    )
+
+
+def silent_threshold(cfg: Config, vantage: str) -> float:
+    """Seconds without news after which the agent at ``vantage`` counts as silent."""
+    if cfg.agents.silent_after is not None:
+        return cfg.agents.silent_after
+    intervals = [c.interval for _s, c in cfg.iter_checks() if vantage in cfg.vantages_for(c)]
+    return 2 * max(intervals, default=60.0)
+
+
+def agent_vantages(cfg: Config) -> list[str]:
+    """Vantage points run by agents: every configured one but the server's own."""
+    return [v.name for v in cfg.vantage_points if v.name != cfg.server.vantage]

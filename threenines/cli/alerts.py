@@ -1,0 +1,251 @@
+"""``threenines alerts``: list, show, ack, resolve, silence, unsilence, silences, test.
+
+Reads go straight to the database. Acks and resolves are queued in ``alert_commands`` and
+applied by the running service (the policy owns incident state); the command waits a few
+seconds for the outcome. Silences are stored at once and take effect on the service's next tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from alerts.model import Silence
+from alerts.sendtest import send_test
+from threenines.cli.core import ConfigOption, load_or_exit
+from threenines.config import Config
+from threenines.durations import parse_duration
+from threenines.store.alert_outbox import OutboxStore
+from threenines.store.alerts import AlertStore
+from threenines.store.db import make_engine, migrate
+
+app = typer.Typer(help="Alerts: incidents, acknowledgements, silences, test notifications.")
+out = Console()
+err = Console(stderr=True)
+WaitOption = typer.Option(10.0, "--wait", help="Seconds to wait for the service to apply it")
+
+
+def _store(config: Path) -> tuple[Config, AlertStore]:
+    cfg = load_or_exit(config)
+    engine = make_engine(cfg.storage.url)
+    migrate(engine)
+    return cfg, AlertStore(engine)
+
+
+def _when(ts: float | None) -> str:
+    return "-" if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+@app.command("list")
+def list_(
+    config: Path = ConfigOption,
+    all_: bool = typer.Option(False, "--all", "-a", help="Include resolved incidents"),
+    limit: int = typer.Option(100, help="At most this many"),
+) -> None:
+    """Incidents, newest first (open and acknowledged unless --all)."""
+    _cfg, store = _store(config)
+    rows = store.incidents(None if all_ else ["open", "acknowledged"], limit)
+    table = Table("id", "status", "severity", "category", "title", "since", "site", "acked by")
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            r["status"],
+            r["severity"],
+            r["category"],
+            r["title"],
+            _when(r["since"]),
+            r["site"] or "-",
+            r["acked_by"] or "-",
+        )
+    out.print(table if rows else "no incidents")
+
+
+@app.command()
+def show(
+    ref: str = typer.Argument(..., help="Incident id, uid or key"), config: Path = ConfigOption
+) -> None:
+    """One incident with its notifications and their delivery to each receiver."""
+    _cfg, store = _store(config)
+    row = store.incident(ref)
+    if row is None:
+        err.print(f"no incident {ref!r}")
+        raise typer.Exit(1)
+    for k in (
+        "id",
+        "uid",
+        "key",
+        "status",
+        "severity",
+        "category",
+        "title",
+        "cause",
+        "site",
+        "service",
+        "held",
+        "acked_by",
+    ):
+        out.print(f"{k:>10}: {row[k] if row[k] not in (None, '') else '-'}", markup=False)
+    for k in ("opened_at", "since", "resolved_at", "acked_at"):
+        out.print(f"{k:>10}: {_when(row[k])}")
+    outbox = OutboxStore(store.engine)
+    for n in store.notifications_for(row["uid"]):
+        out.print(
+            f"\n{_when(n['created_at'])} {n['kind']} via {n['route']}: {n['title']}", markup=False
+        )
+        if n["held"]:
+            out.print(f"  held ({n['held']}): recorded, not sent", markup=False)
+        for d in outbox.deliveries(n["uid"]):
+            extra = f" ({d['last_error']})" if d["last_error"] and d["state"] != "sent" else ""
+            out.print(
+                f"  {d['receiver']}: {d['state']} after {d['attempts']} attempt(s){extra}",
+                markup=False,
+            )
+
+
+def _queue(store: AlertStore, op: str, args: dict[str, object], wait: float) -> None:
+    cid = store.add_command(op, args, time.time())
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        result = store.command_result(cid)
+        if result is not None:
+            if result != "ok":
+                err.print(result, markup=False)
+                raise typer.Exit(1)
+            out.print(f"{op}: done")
+            return
+        time.sleep(0.2)
+    out.print(f"{op}: queued (command {cid}); the running service applies it on its next tick")
+
+
+@app.command()
+def ack(
+    ref: str = typer.Argument(..., help="Incident id, uid or key"),
+    note: str = typer.Option("", "--note", "-n"),
+    who: str = typer.Option(None, "--who", help="Default: your login name"),
+    config: Path = ConfigOption,
+    wait: float = WaitOption,
+) -> None:
+    """Acknowledge an incident: stops escalation and reminders."""
+    _cfg, store = _store(config)
+    row = store.incident(ref)
+    target = row["uid"] if row is not None else ref
+    _queue(store, "ack", {"incident": target, "who": who or getpass.getuser(), "note": note}, wait)
+
+
+@app.command()
+def resolve(
+    ref: str = typer.Argument(..., help="Incident id, uid or key"),
+    note: str = typer.Option("", "--note", "-n"),
+    who: str = typer.Option(None, "--who", help="Default: your login name"),
+    config: Path = ConfigOption,
+    wait: float = WaitOption,
+) -> None:
+    """Resolve an incident by hand (it re-opens if the condition recurs)."""
+    _cfg, store = _store(config)
+    row = store.incident(ref)
+    target = row["uid"] if row is not None else ref
+    args = {"incident": target, "who": who or getpass.getuser(), "note": note}
+    _queue(store, "resolve", args, wait)
+
+
+@app.command()
+def silence(
+    match: list[str] = typer.Option(..., "--match", "-m", help="LABEL=GLOB, e.g. site=lib-*"),
+    duration: str = typer.Option("2h", "--for", help="How long, e.g. 90m"),
+    comment: str = typer.Option(..., "--comment"),
+    author: str = typer.Option(None, "--author", help="Default: your login name"),
+    config: Path = ConfigOption,
+) -> None:
+    """Silence matching alerts for a while: nothing pages, everything is still recorded."""
+    from alerts.matching import SILENCE_LABELS
+
+    _cfg, store = _store(config)
+    matchers: dict[str, str] = {}
+    for m in match:
+        label, sep, glob = m.partition("=")
+        if not sep or label not in SILENCE_LABELS or not glob:
+            err.print(f"bad matcher {m!r}: use LABEL=GLOB with LABEL in {sorted(SILENCE_LABELS)}")
+            raise typer.Exit(2)
+        matchers[label] = glob
+    try:
+        seconds = parse_duration(duration)
+    except ValueError as exc:
+        err.print(str(exc))
+        raise typer.Exit(2) from None
+    now = time.time()
+    s = Silence.make(
+        uuid.uuid4().hex[:12], matchers, now, now + seconds, author or getpass.getuser(), comment
+    )
+    store.add_silence(s, now)
+    store.add_command(
+        "silence",
+        {
+            "id": s.id,
+            "matchers": matchers,
+            "starts_at": s.starts_at,
+            "ends_at": s.ends_at,
+            "author": s.author,
+            "comment": comment,
+        },
+        now,
+    )
+    out.print(f"silence {s.id} until {_when(s.ends_at)}")
+
+
+@app.command()
+def unsilence(
+    uid: str = typer.Argument(..., help="Silence id"),
+    config: Path = ConfigOption,
+    who: str = typer.Option(None, "--who"),
+) -> None:
+    """End a silence now."""
+    _cfg, store = _store(config)
+    if not store.remove_silence(uid, who or getpass.getuser(), time.time()):
+        err.print(f"no active silence {uid!r}")
+        raise typer.Exit(1)
+    store.add_command("unsilence", {"id": uid, "who": who or getpass.getuser()}, time.time())
+    out.print(f"silence {uid} removed")
+
+
+@app.command()
+def silences(
+    config: Path = ConfigOption,
+    all_: bool = typer.Option(False, "--all", "-a", help="Include ended ones"),
+) -> None:
+    """Silences (active unless --all)."""
+    _cfg, store = _store(config)
+    table = Table("id", "matchers", "until", "author", "comment")
+    rows = store.silences(time.time(), include_expired=all_)
+    for s in rows:
+        matchers = " ".join(f"{k}={v}" for k, v in s["matchers"].items())
+        table.add_row(s["uid"], matchers, _when(s["ends_at"]), s["author"], s["comment"])
+    out.print(table if rows else "no silences")
+
+
+@app.command()
+def test(
+    route: str = typer.Argument(..., help="Route name from alerts.routes"),
+    config: Path = ConfigOption,
+) -> None:
+    """Send a test notification through ROUTE's receivers; exit 1 unless all confirm."""
+    cfg, store = _store(config)
+    try:
+        rows = asyncio.run(send_test(cfg, store.engine, route, who=getpass.getuser()))
+    except ValueError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
+    for d in rows:
+        extra = f": {d['last_error']}" if d["state"] != "sent" and d["last_error"] else ""
+        out.print(
+            f"{d['receiver']}: {d['state']} ({d['attempts']} attempt(s)){extra}", markup=False
+        )
+    if not rows or any(d["state"] != "sent" for d in rows):
+        raise typer.Exit(1)
