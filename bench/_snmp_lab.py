@@ -65,7 +65,8 @@ def snmpd(root: Path, communities: list[str], address: str, netns: bool) -> Iter
     conf = root / "snmpd.conf"
     lines = [f"agentaddress udp:{address}:{port}"]
     lines += [f"rocommunity {c} default" for c in communities]
-    lines += ["maxGetbulkResponses 200", f"[snmp] persistentDir {persist}"]
+    lines += ["maxGetbulkResponses 200", "dontLogTCPWrappersConnects yes"]
+    lines += [f"[snmp] persistentDir {persist}"]
     conf.write_text("\n".join(lines) + "\n")
     cmd = ["snmpd", "-f", "-Lf", str(root / "snmpd.log"), "-C", "-c", str(conf), "-I", "-smux"]
     cmd += ["-m", "", "-M", "/nonexistent"]

@@ -200,8 +200,14 @@ def attach_host(name: str, site: str, address: str, *, mac: str | None = None) -
     ``lab down`` removes it with the rest.
     """
     require_root()
-    ns, node = PREFIX + name, ESTATE.node(site)
-    peer = f"h-{name}"[:15]
+    try:
+        node = ESTATE.node(site)
+    except KeyError as exc:
+        raise LabError(str(exc.args[0])) from None
+    lan = [b for b in ESTATE.bridges if b.ns == node.ns]
+    if not lan:
+        raise LabError(f"{node.name} has no LAN to plug into (sites do)")
+    ns, peer = PREFIX + name, f"h-{name}"[:15]
     if ns not in netns.namespaces():
         netns.ip("netns", "add", ns)
     netns.ip("link", "set", "lo", "up", ns=ns)
@@ -225,6 +231,8 @@ def attach_host(name: str, site: str, address: str, *, mac: str | None = None) -
     netns.ip("link", "set", "dev", peer, "master", "lan0", "up", ns=node.ns)
     netns.ip("addr", "replace", address, "dev", "eth0", ns=ns)
     netns.ip("link", "set", "dev", "eth0", "up", ns=ns)
+    gateway = lan[0].addr.split("/")[0]
+    netns.ip("route", "replace", "default", "via", gateway, ns=ns, check=False)  # off-LAN: none
     return ns
 
 

@@ -76,7 +76,7 @@ class Zone:
             return response.to_wire()
         question = query.question[0]
         zone = self.refresh()
-        if not question.name.is_subdomain(zone.origin):
+        if zone.origin is None or not question.name.is_subdomain(zone.origin):
             response.set_rcode(dns.rcode.REFUSED)
             return response.to_wire()
         response.flags |= dns.flags.AA

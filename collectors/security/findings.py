@@ -15,6 +15,17 @@ from types import MappingProxyType
 from typing import Any
 
 SEVERITIES = ("critical", "major", "minor", "info")
+KINDS = (
+    "unknown_device", "device_missing", "arp_spoof", "arp_conflict", "arp_gratuitous_burst",
+    "port_opened", "port_closed", "tls_expired", "tls_expiring", "tls_self_signed",
+    "tls_untrusted", "tls_hostname", "tls_old_protocol", "tls_weak_cipher",
+    "http_header_missing", "http_content_drift", "snmp_default_community",
+    "snmp_v1v2c_answering", "snmp_auth_failures", "dns_drift",
+)  # fmt: skip
+# A finding that resolves (or whose risk is accepted) is announced as an event of kind
+# "<kind>_cleared", severity info; alerts clear the incident of the same subject with this map
+# (merge it into ``alerts.events.resolves``).
+ALERT_RESOLVES = {f"{k}_cleared": k for k in KINDS}
 
 
 class Change(StrEnum):

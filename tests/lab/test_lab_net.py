@@ -194,6 +194,7 @@ def test_a_new_host_can_be_plugged_into_a_site_lan(lab_estate) -> None:
     ns = lab.attach_host("rogue", "depot", "198.18.13.99/24", mac="02:00:00:00:13:99")
     try:
         assert ping("rogue", lan["lan_gateway"]).returncode == 0
+        assert ping("rogue", FRONT).returncode == 0  # routed on through the site's WAN link
         neigh = lab.run_in("depot", ["ip", "neigh", "show", "198.18.13.99"]).stdout
         assert "02:00:00:00:13:99" in neigh
     finally:

@@ -76,8 +76,8 @@ def test_lifecycle_updates_not_duplicates_and_writes_events(engine: sa.Engine) -
         ("port_opened", "opened", "port_opened/198.18.1.10/23"),
         ("port_opened", "opened", "port_opened/198.18.1.10/8080"),
         ("port_opened", "severity_changed", "port_opened/198.18.1.10/23"),
-        ("port_opened", "resolved", "port_opened/198.18.1.10/8080"),
-        ("port_opened", "resolved", "port_opened/198.18.1.10/23"),
+        ("port_opened_cleared", "resolved", "port_opened/198.18.1.10/8080"),
+        ("port_opened_cleared", "resolved", "port_opened/198.18.1.10/23"),
         ("port_opened", "reopened", "port_opened/198.18.1.10/8080"),
     ]
 
@@ -103,8 +103,12 @@ def test_acceptance_with_expiry(engine: sa.Engine) -> None:
     assert store.get(fid)["status"] == "accepted"
     store.record(RunResult("exposure:srv", [port(23)]), now=150)
     assert store.get(fid)["status"] == "open"
-    changes = [c for _k, c, _s in sec_events(engine)]
-    assert changes == ["opened", "accepted", "acceptance_expired"]
+    changes = [(k, c) for k, c, _s in sec_events(engine)]
+    assert changes == [
+        ("port_opened", "opened"),
+        ("port_opened_cleared", "accepted"),
+        ("port_opened", "acceptance_expired"),
+    ]
     audit = store.audit_log()
     assert (
         audit[0]["action"] == "finding_accepted"

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+import sqlalchemy as sa
 
 from threenines.config import Config
 from threenines.results import ProbeResult, Status
@@ -70,3 +74,26 @@ def tcp_config(checks: list[dict[str, Any]], **sections: Any) -> Config:
             **sections,
         }
     )
+
+
+@contextmanager
+def outage(db_url: str) -> Iterator[None]:
+    """Make writes fail for real: SQLite locked by another connection; PostgreSQL's table gone."""
+    if db_url.startswith("sqlite"):
+        conn = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+        conn.execute("BEGIN EXCLUSIVE")
+        try:
+            yield
+        finally:
+            conn.execute("ROLLBACK")
+            conn.close()
+        return
+    admin = sa.create_engine(db_url)
+    with admin.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE results RENAME TO results_away"))
+    try:
+        yield
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text("ALTER TABLE results_away RENAME TO results"))
+        admin.dispose()

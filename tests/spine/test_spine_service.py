@@ -9,14 +9,18 @@ import signal
 import socket
 import sqlite3
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
-from spine_support import BannerServer
+import sqlalchemy as sa
+from spine_support import BannerServer, outage
 from typer.testing import CliRunner
 
 from threenines.cli import app
+from threenines.store.db import make_engine
+from threenines.store.tables import results
 
 RESULT_LINE = re.compile(r"^\d\d:\d\d:\d\d (up|degraded|down|unknown) +(\S+) @central ")
 
@@ -27,14 +31,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _write_config(tmp: Path, fast: int, slow: int, listen: int) -> Path:
+def _write_config(tmp: Path, fast: int, slow: int, listen: int, url: str | None = None) -> Path:
     closed = _free_port()  # nothing listens there: refused
     path = tmp / "svc.yaml"
     path.write_text(
         f"""
 organisation: Test Council
 storage:
-  url: sqlite:///{tmp}/svc.db
+  url: "{url or f"sqlite:///{tmp}/svc.db"}"
   flush_interval: 100ms
   spool: {tmp}/spool.jsonl
 server:
@@ -59,50 +63,79 @@ async def _get(url: str) -> httpx.Response:
         return await client.get(url)
 
 
+class Service:
+    """``threenines run --live`` as a subprocess, its result lines collected as they come."""
+
+    def __init__(self, cfg: Path):
+        self.cfg = cfg
+        self.lines: list[str] = []
+        self.stderr = ""
+
+    async def __aenter__(self) -> Service:
+        exe = str(Path(sys.executable).parent / "threenines")
+        self.proc = await asyncio.create_subprocess_exec(
+            exe, "run", "-c", str(self.cfg), "--live",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        self._reader = asyncio.create_task(self._read())
+        return self
+
+    async def _read(self) -> None:
+        assert self.proc.stdout is not None
+        async for raw in self.proc.stdout:
+            self.lines.append(raw.decode())
+
+    async def wait_for(self, cond: Callable[[], bool], limit: float = 10.0) -> None:
+        for _ in range(int(limit / 0.05)):
+            if self.proc.returncode is not None:
+                raise AssertionError(await self._stderr())
+            if cond():
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError("condition not met in time")
+
+    async def terminate(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        rc = await asyncio.wait_for(self.proc.wait(), 30)
+        await self._reader
+        self.stderr = await self._stderr()
+        return rc
+
+    async def _stderr(self) -> str:
+        assert self.proc.stderr is not None
+        return (await self.proc.stderr.read()).decode()
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+
+    def results(self) -> list[tuple[str, str]]:
+        return [m.groups() for m in map(RESULT_LINE.match, self.lines) if m]  # type: ignore[misc]
+
+
 @pytest.mark.slow
 async def test_run_serves_metrics_and_sigterm_loses_nothing(tmp_path: Path) -> None:
     async with BannerServer() as fast, BannerServer(delay=0.6) as slow:
         port = _free_port()
         cfg = _write_config(tmp_path, fast.port, slow.port, port)
-        proc = await asyncio.create_subprocess_exec(
-            str(Path(sys.executable).parent / "threenines"), "run", "-c", str(cfg), "--live",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        assert proc.stdout is not None and proc.stderr is not None
-        lines: list[str] = []
-
-        async def read() -> None:
-            assert proc.stdout is not None
-            async for raw in proc.stdout:
-                lines.append(raw.decode())
-
-        reader = asyncio.create_task(read())
-        try:
-            for _ in range(200):
-                assert proc.returncode is None, (await proc.stderr.read()).decode()
-                if sum(1 for x in lines if " web/slow " in x) >= 2 and len(lines) >= 10:
-                    break
-                await asyncio.sleep(0.05)
+        async with Service(cfg) as svc:
+            await svc.wait_for(
+                lambda: sum(" web/slow " in x for x in svc.lines) >= 2 and len(svc.lines) >= 10
+            )
             metrics = (await _get(f"http://127.0.0.1:{port}/metrics")).text
             health = (await _get(f"http://127.0.0.1:{port}/healthz")).json()
             status = (await _get(f"http://127.0.0.1:{port}/api/v1/status")).json()
-            while slow.current == 0:  # noqa: ASYNC110 (signal while a slow probe is in flight)
-                await asyncio.sleep(0.01)
-            proc.send_signal(signal.SIGTERM)
-            rc = await asyncio.wait_for(proc.wait(), 20)
-            await reader
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
-        stderr = (await proc.stderr.read()).decode()
+            await svc.wait_for(lambda: slow.current > 0)  # SIGTERM while a probe is in flight
+            rc = await svc.terminate()
+    stderr, lines = svc.stderr, svc.lines
     assert rc == 0, stderr
-    results = [m.groups() for m in map(RESULT_LINE.match, lines) if m]
-    assert len(results) == len(lines) >= 10
+    printed = svc.results()
+    assert len(printed) == len(lines) >= 10
     with sqlite3.connect(tmp_path / "svc.db") as db:
         rows = db.execute("select check_id, status, attempts from results").fetchall()
-    assert len(rows) == len(results), stderr  # every printed result is stored
-    assert sorted(r[:2] for r in rows) == sorted((c, s) for s, c in results)
+    assert len(rows) == len(printed), stderr  # every printed result is stored
+    assert sorted(r[:2] for r in rows) == sorted((c, s) for s, c in printed)
     assert {a for c, s, a in rows if c == "web/closed"} == {2}
     assert sum(1 for r in rows if r[0] == "web/slow") == slow.connections  # in-flight one too
     assert "0 dropped" in stderr and "0 run(s) abandoned" in stderr
@@ -161,3 +194,32 @@ def test_status_before_any_run(tmp_path: Path) -> None:
     out = CliRunner().invoke(app, ["status", "-c", str(cfg)])
     assert out.exit_code == 1
     assert "cannot read the store" in out.output
+
+
+@pytest.mark.slow
+async def test_database_outage_at_runtime_loses_nothing(db_url: str, tmp_path: Path) -> None:
+    """Writes fail (PostgreSQL: table gone) or block (SQLite: locked) for a while; the service
+    keeps probing, buffers, recovers by itself, and every printed result ends up stored."""
+    async with BannerServer() as fast, BannerServer(delay=0.1) as slow:
+        port = _free_port()
+        cfg = _write_config(tmp_path, fast.port, slow.port, port, url=db_url)
+        health = f"http://127.0.0.1:{port}/healthz"
+        async with Service(cfg) as svc:
+            await svc.wait_for(lambda: len(svc.lines) >= 5)
+            with outage(db_url):
+                before = len(svc.lines)
+                await svc.wait_for(lambda: len(svc.lines) >= before + 10)
+                if db_url.startswith("postgresql"):
+                    assert (await _get(health)).json()["database"] == "unavailable"
+            await svc.wait_for(lambda: len(svc.lines) >= before + 20)
+            rc = await svc.terminate()
+    assert rc == 0, svc.stderr
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        n = conn.execute(sa.select(sa.func.count()).select_from(results)).scalar()
+    engine.dispose()
+    assert n == len(svc.results()) == len(svc.lines), svc.stderr
+    assert "0 dropped" in svc.stderr
+    if db_url.startswith("postgresql"):
+        assert "database unavailable, buffering results" in svc.stderr
+        assert "database available again" in svc.stderr

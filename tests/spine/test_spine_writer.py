@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
-from spine_support import rec
+from spine_support import outage, rec
 
 from threenines.config.schema import Storage
 from threenines.metrics import Metrics
@@ -24,29 +21,6 @@ def _store(db_url: str) -> ResultStore:
     engine = make_engine(db_url, sqlite_busy_timeout=0.2)
     migrate(engine)
     return ResultStore(engine)
-
-
-@contextmanager
-def outage(db_url: str) -> Iterator[None]:
-    """Make writes fail for real: SQLite locked by another connection; PostgreSQL's table gone."""
-    if db_url.startswith("sqlite"):
-        conn = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
-        conn.execute("BEGIN EXCLUSIVE")
-        try:
-            yield
-        finally:
-            conn.execute("ROLLBACK")
-            conn.close()
-        return
-    admin = sa.create_engine(db_url)
-    with admin.begin() as conn:
-        conn.execute(sa.text("ALTER TABLE results RENAME TO results_away"))
-    try:
-        yield
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text("ALTER TABLE results_away RENAME TO results"))
-        admin.dispose()
 
 
 def _rows(store: ResultStore) -> list[tuple[float, str]]:

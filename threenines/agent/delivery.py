@@ -52,12 +52,12 @@ class Delivery:
 
     async def drain(self, timeout: float) -> bool:
         """Deliver what is queued now, for at most ``timeout`` seconds; True if emptied."""
-        async with asyncio.timeout(timeout):
-            try:
+        try:
+            async with asyncio.timeout(timeout):
                 while (step := await self.step()) == "sent":
                     pass
-            except TimeoutError:
-                return False
+        except TimeoutError:
+            return False
         return step == "idle"
 
     async def step(self) -> str:
@@ -65,7 +65,9 @@ class Delivery:
         rows = await asyncio.to_thread(self.queue.peek, self.batch_size)
         if not rows:
             return "idle"
-        seqs, texts, size = [], [], 0
+        seqs: list[int] = []
+        texts: list[str] = []
+        size = 0
         for seq, body in rows:
             if texts and size + len(body) + 1 > self.max_bytes:
                 break

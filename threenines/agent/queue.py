@@ -59,7 +59,9 @@ class DiskQueue:
         oldest = self._db.execute("SELECT min(ts) FROM results").fetchone()[0]
         n = 0
         if oldest is not None and oldest < now - self.max_age:
-            n += self._db.execute("DELETE FROM results WHERE ts < ?", (now - self.max_age,)).rowcount
+            n += self._db.execute(
+                "DELETE FROM results WHERE ts < ?", (now - self.max_age,)
+            ).rowcount
         excess = self._count - n - self.max_items
         if excess > 0:
             n += self._db.execute(

@@ -11,11 +11,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from threenines.agent.config import silent_threshold
+from threenines.agent.config import agent_vantages, silent_threshold
 from threenines.durations import format_duration
 from threenines.store.status import CheckStatus
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from threenines.config import Config
 
 
@@ -69,3 +71,14 @@ def overlay(checks: Iterable[CheckStatus], agents: Iterable[AgentStatus], now: f
         out.append(replace(c, state="unknown", since=a.last_heard, error=None,
                            reason=f"{a.describe(now)} (last state: {c.state})"))  # fmt: skip
     return out
+
+
+def read_agents(engine: Engine, cfg: Config, now: float) -> list[AgentStatus]:
+    """The agents' rows from the store (I/O); none heard of if the table is not there yet."""
+    from threenines.store.tokens import HeartbeatStore
+
+    try:
+        heard = HeartbeatStore(engine).all()
+    except Exception:  # an older database without the tokens migration: nobody heard from
+        heard = {}
+    return agent_rows(agent_vantages(cfg), heard, cfg, now)

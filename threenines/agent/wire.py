@@ -125,5 +125,7 @@ def records(batch: WireBatch, known: Mapping[str, float]) -> list[ResultRecord]:
         result = ProbeResult.make(
             Status(r.status), r.duration, r.error, r.reason, phases=r.phases, details=r.details
         )
-        out.append(ResultRecord(r.check_id, batch.vantage, r.ts, result, r.attempts, known[r.check_id]))
+        out.append(
+            ResultRecord(r.check_id, batch.vantage, r.ts, result, r.attempts, known[r.check_id])
+        )
     return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request, Response
 from prometheus_client.exposition import choose_encoder
 
-from threenines.api import status
+from threenines.api import auth, status
 from threenines.context import ServiceContext
 
 ROUTERS = [
@@ -34,4 +34,5 @@ def create_app(ctx: ServiceContext) -> FastAPI:
 
     for router in ROUTERS:
         app.include_router(router)
+    auth.install(app)  # token-protected routers: agents, alerts, security
     return app

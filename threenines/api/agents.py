@@ -23,10 +23,11 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from threenines.agent import payload, wire
-from threenines.agent.config import agent_vantages, silent_threshold
+from threenines.agent.config import agent_vantages
 from threenines.api.auth import _client, require_agent, require_viewer
 from threenines.api.deps import context
 from threenines.context import ServiceContext
+from threenines.metrics import CheckLabels
 from threenines.scheduler import jobs_for
 from threenines.store.results import ResultRecord
 from threenines.store.tokens import HeartbeatStore, Principal
@@ -51,6 +52,7 @@ class AgentPlane:
         self.ctx = ctx
         self._pending: dict[int, _Pending] = {}
         self._known: dict[str, dict[str, float]] = {}
+        self._labels: dict[tuple[str, str], CheckLabels] = {}
         self._docs: dict[str, dict[str, Any]] = {}
         self._beats: dict[str, tuple[float, int]] = {}
         ctx.writer.on_written.append(self._written)
@@ -67,6 +69,8 @@ class AgentPlane:
 
     async def store(self, records: list[ResultRecord], wait: float) -> int | None:
         """Submit and wait until written; the number rejected by the database, or None."""
+        if self.ctx.stopping.is_set():  # checked with no await before submit: the writer's
+            return None  # final flush (after ``stopping``) is then sure to include these
         p = _Pending(records)
         for rec in records:
             self._pending[id(rec)] = p
@@ -80,10 +84,20 @@ class AgentPlane:
         return p.rejected
 
     def known(self, vantage: str) -> dict[str, float]:
+        """The vantage's check ids and their max_gap (as its scheduler would have them)."""
         if vantage not in self._known:
             jobs = jobs_for(self.ctx.config, vantage)
             self._known[vantage] = {j.check_id: j.max_gap for j in jobs}
+            self._labels.update({(j.check_id, vantage): j.labels for j in jobs})
+            for j in jobs:
+                self.ctx.metrics.declare(j.labels)
         return self._known[vantage]
+
+    def observe(self, records: list[ResultRecord]) -> None:
+        """The newest result per check goes to /metrics, as the server's own probes do."""
+        newest = {(r.check_id, r.vantage): r for r in sorted(records, key=lambda r: r.ts)}
+        for key, rec in newest.items():
+            self.ctx.metrics.observe(self._labels[key], rec.result, rec.attempts)
 
     def document(self, vantage: str) -> dict[str, Any]:
         if vantage not in self._docs:
@@ -149,15 +163,16 @@ async def ingest(
     if len(batch.results) > limits.max_batch:
         raise HTTPException(413, f"{len(batch.results)} results; at most {limits.max_batch}")
     known = ap.known(batch.vantage)
-    rej = wire.check(batch, known, time.time())
-    if rej is not None:
-        log.warning("400 ingest from %s: %s", batch.vantage, rej.message)
-        return JSONResponse(rej.to_dict(), status_code=400)
+    refused = wire.check(batch, known, time.time())
+    if refused is not None:
+        log.warning("400 ingest from %s: %s", batch.vantage, refused.message)
+        return JSONResponse(refused.to_dict(), status_code=400)
     records = wire.records(batch, known)
     rejected = await ap.store(records, limits.ingest_wait)
     await ap.heard(batch.vantage, "ingest", _client(request), len(records))
     if rejected is None:
         raise HTTPException(503, "results not stored in time; retry")
+    ap.observe(records)
     return {"stored": len(records) - rejected, "rejected": rejected}
 
 
@@ -186,6 +201,3 @@ async def agents(ctx: ServiceContext = Depends(context)) -> list[dict[str, Any]]
     heard = await asyncio.to_thread(HeartbeatStore(ctx.engine).all)
     rows = agent_rows(agent_vantages(ctx.config), heard, ctx.config, time.time())
     return [r.to_dict() for r in rows]
-
-
-__all__ = ["router", "silent_threshold"]

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
+from threenines.agent.status import overlay, read_agents
 from threenines.api.deps import context
 from threenines.context import ServiceContext
 from threenines.store.status import compose_status, configured_checks, latest_intervals
@@ -35,9 +36,14 @@ async def status(ctx: ServiceContext = Depends(context)) -> dict[str, Any] | JSO
     """Current state of every configured check at every vantage point, from the store."""
     try:
         rows = await asyncio.to_thread(latest_intervals, ctx.engine)
+        agents = await asyncio.to_thread(read_agents, ctx.engine, ctx.config, time.time())
     except Exception as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return JSONResponse({"detail": f"database unavailable: {first}"}, status_code=503)
     now = time.time()
-    checks = compose_status(configured_checks(ctx.config), rows, now)
-    return {"generated": now, "checks": [c.to_dict() for c in checks]}
+    checks = overlay(compose_status(configured_checks(ctx.config), rows, now), agents, now)
+    return {
+        "generated": now,
+        "checks": [c.to_dict() for c in checks],
+        "agents": [a.to_dict() for a in agents],
+    }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from threenines.cli import agent as agent_cli
 from threenines.cli import alerts as alerts_cli
 from threenines.cli import availability as availability_cli
 from threenines.cli import check, core, run
@@ -15,6 +16,7 @@ from threenines.cli import lab as lab_cli
 from threenines.cli import report as report_cli
 from threenines.cli import security as security_cli
 from threenines.cli import snmp as snmp_cli
+from threenines.cli import token as token_cli
 
 app = typer.Typer(
     name="threenines",
@@ -35,3 +37,5 @@ app.add_typer(availability_cli.app, name="availability")
 app.add_typer(availability_cli.maintenance_app, name="maintenance")
 app.add_typer(report_cli.app, name="report")
 app.add_typer(alerts_cli.app, name="alerts")
+app.add_typer(token_cli.app, name="token")
+app.add_typer(agent_cli.app, name="agent")

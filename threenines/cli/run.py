@@ -11,6 +11,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from threenines.agent.status import overlay, read_agents
+from threenines.cli.agent import agents_table
 from threenines.cli.core import ConfigOption, err, load_or_exit, out
 from threenines.config import Config
 from threenines.durations import format_duration
@@ -44,9 +46,15 @@ def status(
     from threenines.store.db import make_engine
 
     cfg = load_or_exit(config)
-    engine = make_engine(cfg.storage.url)
+    try:
+        engine = make_engine(cfg.storage.url)
+    except Exception as exc:  # messages may quote the URL with its password: name the type only
+        err.print(f"storage.url: cannot use it: {type(exc).__name__}")
+        raise typer.Exit(2) from None
+    now = time.time()
     try:
         rows = latest_intervals(engine)
+        agents = read_agents(engine, cfg, now)  # a silent agent's checks become "unknown"
     except Exception as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         err.print(f"cannot read the store: {first}", markup=False)
@@ -54,12 +62,15 @@ def status(
         raise typer.Exit(1) from None
     finally:
         engine.dispose()
-    now = time.time()
-    checks = compose_status(configured_checks(cfg), rows, now)
+    checks = overlay(compose_status(configured_checks(cfg), rows, now), agents, now)
     if as_json:
-        print(json.dumps({"generated": now, "checks": [c.to_dict() for c in checks]}, indent=2))
+        agent_dicts = [a.to_dict() for a in agents]
+        doc = {"generated": now, "checks": [c.to_dict() for c in checks], "agents": agent_dicts}
+        print(json.dumps(doc, indent=2))
         return
     out.print(_table(cfg, checks, now))
+    if agents:
+        out.print(agents_table(agents, cfg, now))
 
 
 def _table(cfg: Config, checks: list[CheckStatus], now: float) -> Table:

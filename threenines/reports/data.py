@@ -55,7 +55,8 @@ def load_estate(
         for name in list(wanted):
             svc = cfg.service(name)
             site = cfg.site(svc.site) if svc else None
-            wanted.update(d for d in (site.depends_on if site else []) if cfg.service(d))
+            deps = [*(site.depends_on if site else []), *(svc.depends_on if svc else [])]
+            wanted.update(d for d in deps if cfg.service(d))
         cfg = cfg.model_copy(update={"services": [s for s in cfg.services if s.name in wanted]})
     rows = load_intervals(engine, interval_keys(cfg), start, min(end, now))
     inputs = Inputs(

@@ -23,13 +23,14 @@ MAX_INCIDENTS = 40  # by impact (duration x services affected); CSV/JSON carry e
 
 
 def _pct(value: float | None) -> str:
-    return "no data" if value is None else f"{value:.3f} %"
+    return "no data" if value is None else f"{value:.3f}\u00a0%"
 
 
 def _dur(value: float | None) -> str:
+    """Durations to the second (a tenth below a minute): the board reads minutes, not millis."""
     if value is None:
         return "—"
-    return format_duration(round(value, 1)) if value else "0s"
+    return format_duration(round(value) if value >= 60 else round(value, 1)) if value else "0s"
 
 
 def _verdict(met: bool | None) -> Markup:
@@ -43,13 +44,17 @@ def _budget_left(row: Row) -> str:
         return "—"
     share = row.budget_remaining / row.budget_allowed * 100
     sign = "-" if row.budget_remaining < 0 else ""
-    return f"{sign}{_dur(abs(row.budget_remaining))} ({share:.0f} %)"
+    return f"{sign}{_dur(abs(row.budget_remaining))} ({share:.0f}\u00a0%)"
+
+
+def _signed_dur(value: float) -> str:
+    return ("-" if value < 0 else "") + _dur(abs(value))
 
 
 def _budget_share(row: Row) -> str:
     if row.budget_allowed <= 0:
         return "—"
-    return f"{row.budget_remaining / row.budget_allowed * 100:.0f} %"
+    return f"{row.budget_remaining / row.budget_allowed * 100:.0f}\u00a0%"
 
 
 def _when(ts: float, tz: str) -> str:
@@ -64,7 +69,12 @@ def _env() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        pct=_pct, dur=_dur, when=_when, budget_left=_budget_left, budget_share=_budget_share
+        pct=_pct,
+        dur=_dur,
+        signed_dur=_signed_dur,
+        when=_when,
+        budget_left=_budget_left,
+        budget_share=_budget_share,
     )
     env.filters["verdict"] = _verdict
     return env
@@ -96,7 +106,7 @@ def render_html(report: BoardReport) -> str:
             counts=counts,
             by_site=list(by_site.items()),
             heatmap=svg.heatmap(report.days, report.target),
-            burn=svg.burn_chart(report.burn),
+            burn=svg.burn_chart(report.burn, width=360, height=170),
             bars=svg.availability_bars([(s.name, s.availability) for s in shown], report.target),
             bars_shown=len(shown),
             hidden=max(0, len(report.services) - len(shown)),

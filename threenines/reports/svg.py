@@ -47,7 +47,7 @@ def availability_bars(
     values = [v for _, v in items if v is not None]
     floor = min([100 - 10 * (100 - target), *[max(v, 0) for v in values]])
     floor = max(0.0, floor - (100 - floor) * 0.05)
-    left, right, bar, gap = 150.0, 60.0, 12.0, 4.0
+    left, right, bar, gap = 150.0, 70.0, 12.0, 4.0
     plot = width - left - right
     height = 24 + len(items) * (bar + gap) + 16
 
@@ -68,7 +68,7 @@ def availability_bars(
             f'<rect x="{left:.1f}" y="{y:.1f}" width="{x(value) - left:.1f}" height="{bar}" '
             f'fill="{colour(value, target)}"/>'
         )
-        body.append(_text(x(value) + 4, y + bar - 2, f"{value:.3f} %"))
+        body.append(_text(width - 4, y + bar - 2, f"{value:.3f} %", "end"))
     tx = x(target)
     bottom = 20 + len(items) * (bar + gap)
     body.append(
@@ -117,10 +117,10 @@ def heatmap(days: Sequence[tuple[str, float | None]], target: float) -> str:
     for j, (label, fill) in enumerate(
         ((f">= {target:g} %", GREEN), ("within 1 pt", AMBER), ("below", RED), ("no data", GREY))
     ):
-        lx = left + j * 80
+        lx = left + j * 72
         body.append(f'<rect x="{lx}" y="{legend_y - 9}" width="10" height="10" fill="{fill}"/>')
         body.append(_text(lx + 14, legend_y, label))
-    width = max(left + weeks * cell + 10, left + 330)
+    width = max(left + weeks * cell + 10, left + 4 * 72)
     return _svg(width, legend_y + 6, body, "Calendar heatmap of daily availability")
 
 

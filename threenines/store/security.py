@@ -68,11 +68,15 @@ def _state(row: Any) -> State:
 
 
 def _event(row: dict[str, Any], change: Change, now: float, **extra: Any) -> dict[str, Any]:
+    """The ``events`` row announcing ``change``. Opening, re-opening, expiry and severity
+    changes carry the finding's kind and severity; resolving or accepting is "<kind>_cleared"
+    at severity info (see ``ALERT_RESOLVES``), so alerts clear the incident rather than page."""
+    cleared = change in (Change.RESOLVED, Change.ACCEPTED)
     return {
         "ts": now,
         "source": "security",
-        "kind": row["kind"],
-        "severity": row["severity"],
+        "kind": f"{row['kind']}_cleared" if cleared else row["kind"],
+        "severity": "info" if cleared else row["severity"],
         "category": "security",
         "site": row.get("site"),
         "device": None,
@@ -82,6 +86,7 @@ def _event(row: dict[str, Any], change: Change, now: float, **extra: Any) -> dic
             "finding_id": row.get("id"),
             "change": change.value,
             "status": row["status"],
+            "finding_severity": row["severity"],
             "check": row["check"],
             "target": row["subject"],
             "evidence": row.get("evidence") or {},
