@@ -1,6 +1,6 @@
 """Agents and peers for ``bench.snmp``: one net-snmp ``snmpd`` answering N communities (N
 "devices"), optionally inside a network namespace with 48 veth interfaces (a switch-sized
-ifTable; root only, 198.18.77.0/30 on a veth pair), and Debian's prometheus-snmp-exporter.
+ifTable; root only, 198.19.251.0/30 on a veth pair), and Debian's prometheus-snmp-exporter.
 
 Everything is removed on exit: processes are killed, the namespace deleted.
 """
@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-NETNS, HOST_IP, AGENT_IP = "tn-snmpbench", "198.18.77.1", "198.18.77.2"
+NETNS, HOST_IP, AGENT_IP = "tn-snmpbench", "198.19.251.1", "198.19.251.2"
 IF_COLUMNS = [f"1.3.6.1.2.1.2.2.1.{c}" for c in (2, 5, 7, 8, 10, 13, 14, 16, 19, 20)]
 IFX_COLUMNS = [f"1.3.6.1.2.1.31.1.1.1.{c}" for c in (1, 6, 10, 15, 19)]
 

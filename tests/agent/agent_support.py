@@ -26,7 +26,11 @@ def free_port() -> int:
 
 
 def config_yaml(
-    tmp: Path, port: int, checks: dict[str, list[str]], extra: str = "", listen: int = 0,
+    tmp: Path,
+    port: int,
+    checks: dict[str, list[str]],
+    extra: str = "",
+    listen: int = 0,
     interval: str = "200ms",
 ) -> str:
     """A server config: vantages ``central``, ``v1``, ``v2``; ``checks`` maps a check name
@@ -34,8 +38,8 @@ def config_yaml(
     lines = []
     for name, vantages in checks.items():
         lines.append(
-            f"      - {{name: {name}, type: tcp, host: 127.0.0.1, port: {port}, interval: {interval}, "
-            f"timeout: 1s, retries: 0, vantage: [{', '.join(vantages)}]}}"
+            f"      - {{name: {name}, type: tcp, host: 127.0.0.1, port: {port}, "
+            f"interval: {interval}, timeout: 1s, retries: 0, vantage: [{', '.join(vantages)}]}}"
         )
     return f"""
 organisation: Test Council

@@ -87,14 +87,20 @@ async def test_wrong_and_revoked_tokens_are_401_and_never_logged(
         body = {"vantage": "v1", "results": [result("web/a")]}
         async with httpx.AsyncClient(base_url=url) as c:
             wrong = "tn_" + "x" * 43
-            assert (await c.post("/api/v1/ingest", json=body, headers=_auth(wrong))).status_code == 401
+            assert (
+                await c.post("/api/v1/ingest", json=body, headers=_auth(wrong))
+            ).status_code == 401
             assert (await c.post("/api/v1/ingest", json=body)).status_code == 401
-            assert (await c.post("/api/v1/ingest", json=body, headers=_auth(tok))).status_code == 200
+            assert (
+                await c.post("/api/v1/ingest", json=body, headers=_auth(tok))
+            ).status_code == 200
             assert TokenStore(ctx.engine).revoke(tid, now=time.time())
             r = await c.post("/api/v1/ingest", json=body, headers=_auth(tok))
             assert r.status_code == 401
             # roles: a viewer cannot post results nor acknowledge alerts; an agent cannot read
-            assert (await c.post("/api/v1/ingest", json=body, headers=_auth(viewer))).status_code == 403
+            assert (
+                await c.post("/api/v1/ingest", json=body, headers=_auth(viewer))
+            ).status_code == 403
             ack = await c.post("/api/v1/alerts/x/ack", json={"note": "n"}, headers=_auth(viewer))
             assert ack.status_code == 403
             assert (await c.get("/api/v1/alerts", headers=_auth(viewer))).status_code == 200

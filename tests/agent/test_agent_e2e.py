@@ -81,8 +81,19 @@ async def test_server_restart_loses_nothing_and_config_refresh(tmp_path: Path) -
                                         "-c", str(cfg)])  # fmt: skip
         assert made.exit_code == 0, made.output
         (tmp_path / "token").write_text(made.stdout.strip().splitlines()[-1])
-        agent_args = ["agent", "--server", url, "--vantage", "v1", "--token-file",
-                      str(tmp_path / "token"), "--queue", str(queue), "--refresh", "300ms"]
+        agent_args = [
+            "agent",
+            "--server",
+            url,
+            "--vantage",
+            "v1",
+            "--token-file",
+            str(tmp_path / "token"),
+            "--queue",
+            str(queue),
+            "--refresh",
+            "300ms",
+        ]
         async with proc("run", "-c", str(cfg)) as server, proc(*agent_args) as agent:
             await until("the server", lambda: server.returncode is None)
             for _ in range(200):
@@ -103,7 +114,6 @@ async def test_server_restart_loses_nothing_and_config_refresh(tmp_path: Path) -
                 status = CliRunner().invoke(app, ["status", "-c", str(cfg), "--json"])
                 agent_log = await stop(agent)
                 server_log += await stop(server2)
-    print(agent_log, server_log[-3000:])
     produced = int(re.search(r"(\d+) result\(s\) produced", agent_log).group(1))  # type: ignore[union-attr]
     stored = rows(db, "v1")
     assert len(stored) == produced > before + 15, agent_log  # every result, exactly once

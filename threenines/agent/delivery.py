@@ -33,7 +33,8 @@ class Delivery:
         self.batch_size = self.max_batch = batch_size
         self.max_bytes = max_bytes
         self.on_refused = on_refused
-        self.wake = asyncio.Event()
+        self.wake = asyncio.Event()  # new results queued
+        self.retry_now = asyncio.Event()  # the server answered again: end the backoff early
         self.delivered = 0
         self.refused = 0
         self.failing = False
@@ -48,7 +49,8 @@ class Delivery:
                 self.wake.clear()
             elif step == "retry":
                 self._backoff = min(BACKOFF_MAX, max(BACKOFF_MIN, self._backoff * 2))
-                await _wait(stop, self._backoff)
+                self.retry_now.clear()
+                await wait_any(stop, self.retry_now, self._backoff)
 
     async def drain(self, timeout: float) -> bool:
         """Deliver what is queued now, for at most ``timeout`` seconds; True if emptied."""
@@ -80,8 +82,8 @@ class Delivery:
             self.delivered += len(seqs)
             self.batch_size = min(self.max_batch, self.batch_size * 2)
             if self.failing:
-                log.warning("server reachable again: delivering %d queued result(s)",
-                            len(self.queue))  # fmt: skip
+                log.warning("server reachable again: delivered %d, %d still queued",
+                            len(seqs), len(self.queue))  # fmt: skip
             self.failing, self._backoff = False, 0.0
             return "sent"
         if res.outcome is Outcome.TOO_LARGE:
@@ -115,3 +117,11 @@ async def _wait(event: asyncio.Event, timeout: float) -> None:
         await asyncio.wait_for(event.wait(), timeout)
     except TimeoutError:
         pass
+
+
+async def wait_any(a: asyncio.Event, b: asyncio.Event, timeout: float) -> None:
+    waiters = [asyncio.create_task(a.wait()), asyncio.create_task(b.wait())]
+    _done, pending = await asyncio.wait(waiters, timeout=timeout,
+                                        return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+    for t in pending:
+        t.cancel()

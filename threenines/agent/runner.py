@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from threenines.agent import payload
-from threenines.agent.delivery import Delivery
+from threenines.agent.delivery import Delivery, wait_any
 from threenines.agent.queue import DiskQueue
 from threenines.agent.sender import AgentClient
 from threenines.agent.wire import WireResult
@@ -109,6 +109,8 @@ class Agent:
     async def fetch(self) -> dict[str, Any] | None:
         """The config if it changed since the last fetch (saved to the queue file), else None."""
         res = await self.client.fetch_config(self._etag)
+        if res.status is not None and res.status < 500:
+            self.delivery.retry_now.set()  # the server is back: deliver without waiting
         if res.status == 304:
             self._fetch_failing = False
             return None
@@ -140,7 +142,7 @@ class Agent:
 
     async def _refresher(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            await _wait_any(stop, self._refresh_now, self.refresh)
+            await wait_any(stop, self._refresh_now, self.refresh)
             self._refresh_now.clear()
             if stop.is_set():
                 return
@@ -178,11 +180,3 @@ async def _wait(event: asyncio.Event, timeout: float) -> None:
         await asyncio.wait_for(event.wait(), timeout)
     except TimeoutError:
         pass
-
-
-async def _wait_any(a: asyncio.Event, b: asyncio.Event, timeout: float) -> None:
-    waiters = [asyncio.create_task(a.wait()), asyncio.create_task(b.wait())]
-    _done, pending = await asyncio.wait(waiters, timeout=timeout,
-                                        return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
-    for t in pending:
-        t.cancel()

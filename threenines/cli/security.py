@@ -117,7 +117,7 @@ def scan(
         )
         return
     for r in runs:
-        state = "ok" if r.complete else f"incomplete: {r.error}"
+        state = f"incomplete: {r.error}" if r.error else "ok"
         out.print(f"{r.check}: {len(r.findings)} finding(s) ({state})", markup=False)
         for f in r.findings:
             out.print(f"  [{f.severity}] {f.message}", markup=False)

@@ -141,36 +141,9 @@ def build(
     figs = {n: est.service(n, a, b) for n in est.services}
     past = [{n: est.service(n, p.start, p.end) for n in names} for p in previous]
     incidents = [i for i in est.incidents(a, b, figs) if any(n in i.parts for n in names)]
-
-    def pooled(members: Sequence[str], table: dict[str, Figures], p: Period | None) -> Figures:
-        start, end = (a, b) if p is None else (p.start, p.end)
-        return pool((table[m] for m in members), start, end, cfg.target)
-
-    def trend(members: Sequence[str]) -> list[tuple[str, float | None]]:
-        return [(p.label, _pct(pooled(members, t, p))) for p, t in zip(previous, past, strict=True)]
-
-    services = []
-    for n in names:
-        svc = est.services[n].config
-        rel = reliability(n, incidents, figs[n].good)
-        services.append(
-            _row(n, "service", svc.site, figs[n], incidents=rel.incidents, mttr=rel.mttr,
-                 mtbf=rel.mtbf, criticality=svc.criticality, trend=trend([n]))
-        )  # fmt: skip
-    sites = []
-    for s in [site] if site else [s.name for s in cfg.sites]:
-        members = [n for n in est.site_services(s) if n in names]
-        conf = cfg.site(s)
-        count = sum(1 for i in incidents if any(m in i.parts for m in members))
-        kind = conf.kind if conf else "site"
-        sites.append(
-            _row(s, kind, s, pooled(members, figs, None), incidents=count, trend=trend(members))
-        )
-    rel = estate_reliability(incidents, a, b)
-    overall = _row(
-        site or cfg.organisation, "estate", site or "", pooled(names, figs, None),
-        incidents=rel.incidents, mttr=rel.mttr, mtbf=rel.mtbf, trend=trend(names),
-    )  # fmt: skip
+    services, sites, overall = _subjects(
+        est, names, site, (a, b), figs, list(zip(previous, past, strict=True)), incidents
+    )
     days = local_days(a, b, cfg.tz)
     edges = [d[1] for d in days] + [b]
     mine = {n: figs[n] for n in names}
@@ -196,6 +169,51 @@ def build(
         rules=list(RULES),
         maintenance_windows=_windows(est, names, a, b),
     )
+
+
+def _subjects(
+    est: Estate,
+    names: list[str],
+    site: str | None,
+    window: tuple[float, float],
+    figs: dict[str, Figures],
+    past: list[tuple[Period, dict[str, Figures]]],
+    incidents: list[Incident],
+) -> tuple[list[Row], list[Row], Row]:
+    """Rows for the services, the sites and the whole scope, with their trends."""
+    cfg = est.cfg
+    a, b = window
+
+    def pooled(members: Sequence[str], table: dict[str, Figures], p: Period | None) -> Figures:
+        start, end = (a, b) if p is None else (p.start, p.end)
+        return pool((table[m] for m in members), start, end, cfg.target)
+
+    def trend(members: Sequence[str]) -> list[tuple[str, float | None]]:
+        return [(p.label, _pct(pooled(members, t, p))) for p, t in past]
+
+    services = []
+    for n in names:
+        svc = est.services[n].config
+        rel = reliability(n, incidents, figs[n].good)
+        services.append(
+            _row(n, "service", svc.site, figs[n], incidents=rel.incidents, mttr=rel.mttr,
+                 mtbf=rel.mtbf, criticality=svc.criticality, trend=trend([n]))
+        )  # fmt: skip
+    sites = []
+    for s in [site] if site else [s.name for s in cfg.sites]:
+        members = [n for n in est.site_services(s) if n in names]
+        conf = cfg.site(s)
+        count = sum(1 for i in incidents if any(m in i.parts for m in members))
+        kind = conf.kind if conf else "site"
+        sites.append(
+            _row(s, kind, s, pooled(members, figs, None), incidents=count, trend=trend(members))
+        )
+    rel = estate_reliability(incidents, a, b)
+    overall = _row(
+        site or cfg.organisation, "estate", site or "", pooled(names, figs, None),
+        incidents=rel.incidents, mttr=rel.mttr, mtbf=rel.mtbf, trend=trend(names),
+    )  # fmt: skip
+    return services, sites, overall
 
 
 def _ratio(good: float, bad: float) -> float | None:
