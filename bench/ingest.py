@@ -162,7 +162,11 @@ def main(argv: list[str] | None = None) -> None:
         cmd = [str(Path(sys.executable).parent / "threenines"), "run", "-c", str(cfg)]
         server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
-            _wait_port("127.0.0.1", port, 30)
+            try:
+                _wait_port("127.0.0.1", port, 60)
+            except RuntimeError:
+                server.kill()
+                raise RuntimeError(server.communicate()[1].decode()[-3000:]) from None
             url = f"http://127.0.0.1:{port}"
             ing = bench_ingest(url, {v: tokens[v] for v in posting}, a.seconds, a.batch,
                                tmp / "server.db")  # fmt: skip

@@ -17,6 +17,7 @@ sender's engine ID: the receiver learns engine IDs from the message header of co
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import os
 import socket
@@ -89,6 +90,7 @@ class TrapReceiver:
         self.metrics = metrics
         self.clock = clock
         self.devices: dict[str, Device] = {d.address: d for d in devices}
+        self._named = [d for d in devices if not _is_ip(d.address)]
         self.mappings = {m.oid: m for m in cfg.mappings}
         self.stats: dict[str, int] = {}
         self.queue: deque[tuple[bytes, Any]] = deque()
@@ -149,7 +151,21 @@ class TrapReceiver:
             self._add_user(user, None)
         self._engine.observer.register_observer(self._observe, "rfc3412.receiveMessage:request")
         ntfrcv.NotificationReceiver(self._engine, self._on_notification)
+        await self._resolve_devices()
         return self.address
+
+    async def _resolve_devices(self) -> None:
+        """Map the addresses of devices configured by host name, so their traps correlate."""
+        loop = asyncio.get_running_loop()
+        for dev in self._named:
+            try:
+                async with asyncio.timeout(2.0):
+                    infos = await loop.getaddrinfo(dev.address, None, type=socket.SOCK_DGRAM)
+            except (OSError, TimeoutError) as exc:
+                log.warning("trap receiver: cannot resolve %s (%s): %s", dev.name, dev.address, exc)
+                continue
+            for info in infos:
+                self.devices.setdefault(str(info[4][0]), dev)
 
     def _add_user(self, user: UsmUser, engine_id: bytes | None) -> None:
         """Configure ``user`` for ``engine_id`` (None: our own engine, for informs)."""
@@ -297,6 +313,14 @@ class TrapReceiver:
         if self._engine.transport_dispatcher is not None:
             self._engine.transport_dispatcher.close_dispatcher()
         self._transport = None
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False
 
 
 def _enlarge_buffer(sock: socket.socket) -> None:
