@@ -1,12 +1,14 @@
 """Run every benchmark module in this package (``make bench``), one after another.
 
-A module is any ``bench/<name>.py`` not starting with ``_`` that defines ``main()``; each runs
-with its own defaults. A failing benchmark is reported and the others still run.
+A module is any ``bench/<name>.py`` not starting with ``_`` that defines ``main(argv)`` or
+``main()``; each runs with its own defaults. A failing benchmark is reported and the others
+still run; the exit status is 1 if any failed.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 import sys
 import time
@@ -21,15 +23,15 @@ def main() -> int:
         if not m.name.startswith("_")
     )  # fmt: skip
     for name in names:
-        module = importlib.import_module(f"bench.{name}")
-        run = getattr(module, "main", None)
-        if run is None:
-            continue
         print(f"\n=== bench.{name} ===", flush=True)
         start = time.monotonic()
         try:
-            run([])
-        except Exception:
+            run = importlib.import_module(f"bench.{name}").main
+            # modules take ``main(argv)`` or ``main()``; an int result is an exit code
+            code = run([]) if inspect.signature(run).parameters else run()
+            if isinstance(code, int) and code != 0:
+                failed.append(name)
+        except (Exception, SystemExit):
             traceback.print_exc()
             failed.append(name)
         print(f"(bench.{name}: {time.monotonic() - start:.0f}s)", flush=True)

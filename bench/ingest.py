@@ -35,9 +35,8 @@ def _config(tmp: Path, port: int, vantages: dict[str, int]) -> Path:
     vps = "\n".join(f"  - {{name: {v}, site: lib}}" for v in vantages)
     checks = "\n".join(
         f"      - {{name: c{i}, type: tcp, host: 127.0.0.1, port: 9, interval: 30s, "
-        f"vantage: [{v}]}}"
-        for v, n in vantages.items()
-        for i in range(n)
+        f"vantage: [{', '.join(v for v, n in vantages.items() if i < n)}]}}"
+        for i in range(max(vantages.values()))
     )
     path = tmp / "server.yaml"
     path.write_text(

@@ -9,15 +9,13 @@ usmStatsWrongDigests, snmpInASNParseErrs, ...) read before and after tell exactl
 datagram was refused: unknown community, unknown user, bad authentication, malformed. Refused
 datagrams are counted and logged (rate-limited), never processed; the receiver keeps running.
 
-SNMPv3 traps are authoritative at the sender, so a user's keys must be localised to each
-sender's engine ID: the receiver learns engine IDs from the message header of configured users
-(at most ``max_engines``), with keys hashed once at start (master keys).
+SNMPv3 traps are authoritative at the sender: ``snmp_trapusm.UsmLearner`` localises the
+configured users' keys to each sender's engine ID as it is first seen.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import os
 import socket
@@ -26,25 +24,18 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pyasn1.codec.ber import decoder
-from pyasn1.type import univ
 from pysnmp.carrier.asyncio.dgram import udp
 from pysnmp.entity import config as pconfig
 from pysnmp.entity.engine import SnmpEngine
 from pysnmp.entity.rfc3413 import ntfrcv
-from pysnmp.hlapi.v3arch.asyncio import (
-    USM_AUTH_NONE,
-    USM_KEY_TYPE_MASTER,
-    USM_PRIV_NONE,
-)
-from pysnmp.proto.mpmod.rfc3412 import SNMPv3Message
-from pysnmp.proto.secmod.rfc3414.service import UsmSecurityParameters
 
-from collectors.config import Device, Traps, UsmUser
+from collectors.config import Device, Traps
 from collectors.sink import Sink
-from collectors.snmp_client import AUTH, PRIV, to_python
+from collectors.snmp_client import to_python
 from collectors.snmp_metrics import SnmpMetrics
 from collectors.snmp_trapmap import Notification, to_event
+from collectors.snmp_trapusm import UsmLearner
+from collectors.udpsock import enlarge_buffer, is_ip, socket_drops
 
 log = logging.getLogger("threenines.collectors.snmp_traps")
 _COUNTERS = {
@@ -90,16 +81,14 @@ class TrapReceiver:
         self.metrics = metrics
         self.clock = clock
         self.devices: dict[str, Device] = {d.address: d for d in devices}
-        self._named = [d for d in devices if not _is_ip(d.address)]
+        self._named = [d for d in devices if not is_ip(d.address)]
         self.mappings = {m.oid: m for m in cfg.mappings}
         self.stats: dict[str, int] = {}
         self.queue: deque[tuple[bytes, Any]] = deque()
         self._wake = asyncio.Event()
         self._engine = SnmpEngine()
         self._transport: _QueueingTransport | None = None
-        self._users = {u.user.encode(): u for u in cfg.users}
-        self._learnt: set[tuple[bytes, bytes]] = set()
-        self._master: dict[bytes, tuple[Any, Any]] = {}
+        self._usm: UsmLearner | None = None
         self._current: tuple[Any, dict[str, Any] | None] | None = None
         self._last_log: dict[str, float] = {}
         self.address: tuple[str, int] | None = None
@@ -142,13 +131,13 @@ class TrapReceiver:
         await transport._lport  # the datagram endpoint, created by the line above
         self._transport = transport
         sock = transport.transport.get_extra_info("socket")
-        _enlarge_buffer(sock)
+        enlarge_buffer(sock)
         self._inode = os.fstat(sock.fileno()).st_ino
         self.address = sock.getsockname()[:2]
         for i, community in enumerate(self.cfg.communities):
             pconfig.add_v1_system(self._engine, f"trap-c{i}", community.get_secret_value())
-        for user in self.cfg.users:
-            self._add_user(user, None)
+        if self.cfg.users:
+            self._usm = UsmLearner(self._engine, self.cfg.users, self.cfg.max_engines)
         self._engine.observer.register_observer(self._observe, "rfc3412.receiveMessage:request")
         ntfrcv.NotificationReceiver(self._engine, self._on_notification)
         await self._resolve_devices()
@@ -166,54 +155,6 @@ class TrapReceiver:
                 continue
             for info in infos:
                 self.devices.setdefault(str(info[4][0]), dev)
-
-    def _add_user(self, user: UsmUser, engine_id: bytes | None) -> None:
-        """Configure ``user`` for ``engine_id`` (None: our own engine, for informs)."""
-        auth_proto = AUTH[user.auth_protocol] if user.level != "noAuthNoPriv" else USM_AUTH_NONE
-        priv_proto = PRIV[user.priv_protocol] if user.level == "authPriv" else USM_PRIV_NONE
-        name = user.user.encode()
-        if name not in self._master:  # the slow pass-phrase hash, once per user
-            auth_key = priv_key = None
-            if auth_proto != USM_AUTH_NONE and user.auth_key:
-                auth_key = pconfig.AUTH_SERVICES[auth_proto].hash_passphrase(
-                    user.auth_key.get_secret_value()
-                )
-            if priv_proto != USM_PRIV_NONE and user.priv_key:
-                priv_key = pconfig.PRIV_SERVICES[priv_proto].hash_passphrase(
-                    auth_proto, user.priv_key.get_secret_value()
-                )
-            self._master[name] = (auth_key, priv_key)
-        auth_key, priv_key = self._master[name]
-        pconfig.add_v3_user(
-            self._engine,
-            user.user,
-            auth_proto,
-            auth_key,
-            priv_proto,
-            priv_key,
-            securityEngineId=univ.OctetString(engine_id) if engine_id else None,
-            authKeyType=USM_KEY_TYPE_MASTER,
-            privKeyType=USM_KEY_TYPE_MASTER,
-        )
-
-    def _learn_engine(self, datagram: bytes) -> None:
-        """For a v3 message from a configured user, localise its keys to the sender's engine."""
-        try:
-            msg, _ = decoder.decode(datagram, asn1Spec=SNMPv3Message())
-            params, _ = decoder.decode(
-                bytes(msg["msgSecurityParameters"]), asn1Spec=UsmSecurityParameters()
-            )
-        except Exception:
-            return  # the engine will count it as malformed
-        engine_id = bytes(params["msgAuthoritativeEngineId"])
-        user = bytes(params["msgUserName"])
-        key = (engine_id, user)
-        if not engine_id or user not in self._users or key in self._learnt:
-            return
-        if len(self._learnt) >= self.cfg.max_engines:
-            return
-        self._learnt.add(key)
-        self._add_user(self._users[user], engine_id)
 
     # -- processing ------------------------------------------------------------------------
 
@@ -259,11 +200,10 @@ class TrapReceiver:
         """Run one datagram through the engine; return and count its outcome."""
         before = self._snapshot()
         self._accepted = False
-        self._symbols: list[tuple[str, Any]] = []
         self._current = (addr, None)
         try:
-            if datagram[:1] == b"\x30" and self._users:
-                self._learn_engine(datagram)
+            if datagram[:1] == b"\x30" and self._usm is not None:
+                self._usm.learn(datagram)
             assert self._transport is not None
             self._transport._callback_function(self._transport, addr, datagram)
             outcome = "accepted" if self._accepted else ""
@@ -313,38 +253,3 @@ class TrapReceiver:
         if self._engine.transport_dispatcher is not None:
             self._engine.transport_dispatcher.close_dispatcher()
         self._transport = None
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-        return True
-    except ValueError:
-        return False
-
-
-def _enlarge_buffer(sock: socket.socket) -> None:
-    """A burst of traps should wait in the kernel, not be dropped by it: ask for 8 MiB."""
-    for opt in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
-        if opt is None:
-            continue
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, opt, 8 * 1024 * 1024)
-            return
-        except OSError:
-            continue
-
-
-def socket_drops(inode: int) -> int | None:
-    """Datagrams the kernel dropped on our socket (the last column of /proc/net/udp)."""
-    for table in ("/proc/net/udp", "/proc/net/udp6"):
-        try:
-            with open(table) as fh:
-                next(fh)
-                for line in fh:
-                    cols = line.split()
-                    if len(cols) > 12 and cols[9] == str(inode):
-                        return int(cols[12])
-        except OSError:
-            continue
-    return None

@@ -228,7 +228,10 @@ def cross_check(cfg: Config) -> list[tuple[Loc, str]]:
         for j, check in enumerate(plan.verification.checks):
             if check not in checks:
                 out.append(
-                    ((*base, "verification", "checks", j), f"unknown check {check!r} (service/check)")
+                    (
+                        (*base, "verification", "checks", j),
+                        f"unknown check {check!r} (service/check)",
+                    )
                 )
         if not trigger_services(plan, cfg) and trig.datacentre is not None:
             out.append(((*base, "trigger", "datacentre"), "this site has no services to watch"))

@@ -27,7 +27,10 @@ _SKIP = frozenset({"verbose", "debug", "deprecated", "warning", "runner_on_start
 _LOCAL_INVENTORY = {
     "all": {
         "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
-        "children": {"front_door": {"hosts": {"localhost": {}}}, "mirror": {"hosts": {"localhost": {}}}},
+        "children": {
+            "front_door": {"hosts": {"localhost": {}}},
+            "mirror": {"hosts": {"localhost": {}}},
+        },
     }
 }
 
@@ -109,7 +112,9 @@ def run_playbook(
     if spec.inventory is not None:
         inventory = str((project / spec.inventory).resolve())
         if not Path(inventory).is_file():
-            return PlaybookResult("error", None, started, time.time(), error=f"no inventory {inventory}")
+            return PlaybookResult(
+                "error", None, started, time.time(), error=f"no inventory {inventory}"
+            )
     private = Path(data_dir).resolve() / ident
     private.mkdir(parents=True, exist_ok=True)
     counts = {"changed": 0, "events": 0}

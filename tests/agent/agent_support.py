@@ -136,3 +136,38 @@ class Listener:
         assert self._server is not None
         self._server.close()
         await self._server.wait_closed()
+
+
+@contextlib.asynccontextmanager
+async def tls_front(backend_port: int, cert_dir: Path) -> AsyncIterator[tuple[int, Path]]:
+    """A TLS-terminating forwarder on 127.0.0.1 (as a reverse proxy would be) to the service;
+    yields its port and the CA file that signs its certificate (trustme)."""
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
+    ca_file = cert_dir / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+
+    async def pipe(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        try:
+            while data := await r.read(65536):
+                w.write(data)
+                await w.drain()
+        except (ConnectionError, ssl.SSLError):
+            pass
+        finally:
+            w.close()
+
+    async def handle(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        br, bw = await asyncio.open_connection("127.0.0.1", backend_port)
+        await asyncio.gather(pipe(r, bw), pipe(br, w))
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=server_ctx)
+    try:
+        yield server.sockets[0].getsockname()[1], ca_file
+    finally:
+        server.close()

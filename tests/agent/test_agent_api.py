@@ -9,8 +9,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from agent_support import Listener, config_yaml, load, result, rows, service, token
+from agent_support import Listener, config_yaml, load, result, rows, service, tls_front, token
 
+from threenines.store.db import make_engine
 from threenines.store.tokens import TokenStore
 
 
@@ -105,6 +106,8 @@ async def test_wrong_and_revoked_tokens_are_401_and_never_logged(
             assert ack.status_code == 403
             assert (await c.get("/api/v1/alerts", headers=_auth(viewer))).status_code == 200
             assert (await c.get("/api/v1/alerts")).status_code == 401
+            heard = (await c.get("/api/v1/agents", headers=_auth(viewer))).json()
+            assert [(a["vantage"], a["silent"]) for a in heard] == [("v1", False), ("v2", True)]
             _, agent2 = token(ctx, "agent", "v2")
             assert (await c.get("/api/v1/alerts", headers=_auth(agent2))).status_code == 403
             _, op = token(ctx, "operator", name="duty-officer")
@@ -149,3 +152,51 @@ async def test_malformed_or_oversized_batches_store_nothing(
         assert needle in r.text
         assert garbage.status_code == 400 and "malformed batch" in garbage.text
     assert rows(tmp_path / "server.db") == []
+
+
+async def test_agent_client_over_https_with_a_ca_file(tmp_path: Path) -> None:
+    from threenines.agent.sender import AgentClient, Outcome
+
+    async with service(_cfg(tmp_path, 9)) as (ctx, url):
+        _, tok = token(ctx, "agent", "v1")
+        port = int(url.rsplit(":", 1)[1])
+        async with tls_front(port, tmp_path) as (tls_port, ca_file):
+            https = f"https://127.0.0.1:{tls_port}"
+            trusted = AgentClient(https, "v1", tok, ca_file=str(ca_file))
+            untrusted = AgentClient(https, "v1", tok)  # system CAs do not know the test CA
+            try:
+                got = await trusted.fetch_config()
+                posted = await trusted.post([json.dumps(result("web/a"))])
+                refused = await untrusted.post([json.dumps(result("web/a"))])
+            finally:
+                await trusted.close()
+                await untrusted.close()
+    assert got.status == 200 and got.doc is not None and got.etag
+    assert posted.outcome is Outcome.OK
+    assert refused.outcome is Outcome.RETRY and "unreachable" in refused.message
+    assert len(rows(tmp_path / "server.db", "v1")) == 1
+
+
+def test_token_cli_create_list_revoke(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from threenines.cli import app
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(config_yaml(tmp_path, 9, {"a": ["v1"]}))
+    run = CliRunner().invoke
+    made = run(app, ["token", "create", "--role", "operator", "--name", "duty", "-c", str(cfg)])
+    assert made.exit_code == 0, made.output
+    plain = made.stdout.strip().splitlines()[-1]
+    assert plain.startswith("tn_")
+    bad = run(app, ["token", "create", "--role", "agent", "--vantage", "nope", "-c", str(cfg)])
+    assert bad.exit_code == 2 and "not a vantage point" in bad.output
+    unbound = run(app, ["token", "create", "--role", "agent", "-c", str(cfg)])
+    assert unbound.exit_code == 2 and "must be bound" in unbound.output
+    listed = run(app, ["token", "list", "-c", str(cfg)], terminal_width=200)
+    assert "duty" in listed.output and "operator" in listed.output and plain not in listed.output
+    tid = TokenStore(make_engine(f"sqlite:///{tmp_path}/server.db")).list()[0]["id"]
+    assert run(app, ["token", "revoke", tid, "-c", str(cfg)]).exit_code == 0
+    assert run(app, ["token", "revoke", tid, "-c", str(cfg)]).exit_code == 1
+    for cmd in (["agent"], ["token"], ["token", "create"], ["token", "list"], ["token", "revoke"]):
+        assert run(app, [*cmd, "--help"]).exit_code == 0, cmd

@@ -131,3 +131,82 @@ def venv_bin() -> str:
 
 def have_ansible_lint() -> bool:
     return shutil.which("ansible-lint", path=venv_bin() + os.pathsep + os.environ["PATH"]) is not None
+
+
+# -- configuration and state for orchestrator tests ---------------------------------------------
+
+VANTAGES = ("central", "lib-grays", "hub-tilbury", "depot")
+SLOW_PLAYBOOK = Path(__file__).resolve().parent / "playbooks" / "slow.yml"
+
+
+def config_yaml(tmp: Path, fd: FrontDoor, *, db_url: str, mode: str = "auto",
+                expect: str = "dc-mirror", playbook: str = "failover.yml",
+                extra_vars: str = "") -> str:
+    sock = fd.socket
+    return f"""
+storage: {{url: "{db_url}"}}
+sites:
+  - {{name: dc-main, kind: datacentre}}
+  - {{name: dc-mirror, kind: datacentre, mirror_of: dc-main}}
+  - {{name: front, kind: site}}
+  - {{name: lib-grays}}
+vantage_points:
+  - {{name: lib-grays, site: lib-grays}}
+  - {{name: hub-tilbury, site: lib-grays}}
+  - {{name: depot, site: lib-grays}}
+services:
+  - name: portal
+    site: dc-main
+    checks: [{{name: http, type: tcp, host: 127.0.0.1, port: 9}}]
+  - name: portal-mirror
+    site: dc-mirror
+    checks: [{{name: http, type: tcp, host: 127.0.0.1, port: 9}}]
+  - name: front-door
+    site: front
+    checks:
+      - {{name: via-mirror, type: tcp, host: 127.0.0.1, port: {fd.port},
+          send: "GET / HTTP/1.0\\r\\n\\r\\n", expect: "{expect}"}}
+failover:
+  project_dir: "{PLAYBOOKS}"
+  data_dir: "{tmp / 'runs'}"
+  lease_ttl: 2s
+  plans:
+    - name: main-to-mirror
+      primary: dc-main
+      mirror: dc-mirror
+      trigger: {{datacentre: dc-main, confirm_for: 10s, quorum: 2}}
+      guards: {{mode: {mode}, cooldown: 1h, max_runs_per_day: 2, approval_ttl: 5m}}
+      playbook:
+        path: "{playbook}"
+        inventory: inventory/local.yml
+        timeout: 60s
+        extravars: {{haproxy_switch_socket: "{sock}", marker: "{tmp / 'started'}"{extra_vars}}}
+      failback:
+        path: failback.yml
+        inventory: inventory/local.yml
+        extravars: {{haproxy_switch_socket: "{sock}"}}
+      verification: {{checks: [front-door/via-mirror], within: 8s, interval: 0.3s}}
+"""
+
+
+def mark(engine, check_id: str, state: str, since: float, last_seen: float,
+         vantages: tuple[str, ...] = VANTAGES) -> None:
+    """Open state intervals for ``check_id`` as seen from ``vantages``."""
+    from threenines.store.tables import state_intervals
+
+    with engine.begin() as conn:
+        conn.execute(state_intervals.update().where(
+            state_intervals.c.check_id == check_id,
+            state_intervals.c.vantage.in_(vantages),
+            state_intervals.c.end.is_(None)).values(end=since))
+        conn.execute(state_intervals.insert(), [
+            {"check_id": check_id, "vantage": v, "state": state, "start": since,
+             "end": None, "last_seen": last_seen, "reason": ""} for v in vantages])
+
+
+def primary_down(engine, now: float, *, mirror: str = "up", down_from: tuple[str, ...] = VANTAGES) -> None:
+    mark(engine, "portal/http", "down", now - 60, now, down_from)
+    rest = tuple(v for v in VANTAGES if v not in down_from)
+    if rest:
+        mark(engine, "portal/http", "up", now - 3600, now, rest)
+    mark(engine, "portal-mirror/http", mirror, now - 3600, now)

@@ -206,6 +206,10 @@ async def test_database_outage_at_runtime_loses_nothing(db_url: str, tmp_path: P
         health = f"http://127.0.0.1:{port}/healthz"
         async with Service(cfg) as svc:
             await svc.wait_for(lambda: len(svc.lines) >= 5)
+            for _ in range(200):  # the schema exists once results are being written
+                if (await _get(health)).json()["written"] >= 5:
+                    break
+                await asyncio.sleep(0.05)
             with outage(db_url):
                 before = len(svc.lines)
                 await svc.wait_for(lambda: len(svc.lines) >= before + 10)

@@ -13,12 +13,16 @@ if TYPE_CHECKING:
     from threenines.config import Config
 
 
+# Heartbeats are written at most every 5 s per agent, so a default below this would flicker
+MIN_SILENT = 30.0
+
+
 class AgentsConfig(StrictModel):
     silent_after: Duration | None = Field(
         None,
         gt=0,
         description="An agent not heard from for this long is silent and its checks unknown "
-        "(default: 2 x the longest interval among its checks)",
+        "(default: 2 x the longest interval among its checks, at least 30s)",
     )
     max_body: int = Field(
         1024 * 1024, ge=1024, le=64 * 1024 * 1024, description="Largest ingest body (bytes)"
@@ -34,7 +38,7 @@ def silent_threshold(cfg: Config, vantage: str) -> float:
     if cfg.agents.silent_after is not None:
         return cfg.agents.silent_after
     intervals = [c.interval for _s, c in cfg.iter_checks() if vantage in cfg.vantages_for(c)]
-    return 2 * max(intervals, default=60.0)
+    return max(2 * max(intervals, default=60.0), MIN_SILENT)
 
 
 def agent_vantages(cfg: Config) -> list[str]:

@@ -2,7 +2,8 @@
 
 The checks run on ``threenines.scheduler.Scheduler``, the server's own scheduler, with a sink
 instead of the writer: each counted result is queued on disk (``DiskQueue``) within
-``FLUSH_EVERY``, and ``Delivery`` sends the queue in order. The config is re-fetched every
+``FLUSH_EVERY`` (all an agent killed with SIGKILL can lose; SIGTERM loses nothing), and
+``Delivery`` sends the queue in order. The config is re-fetched every
 ``refresh`` seconds with its ETag (and at once when the server refuses results as no longer
 assigned); a new version replaces the scheduler after the running probes have finished. The
 last config is kept in the queue file, so an agent restarted while the server is down keeps

@@ -171,7 +171,7 @@ async def ingest(
     rejected = await ap.store(records, limits.ingest_wait)
     await ap.heard(batch.vantage, "ingest", _client(request), len(records))
     if rejected is None:
-        raise HTTPException(503, "results not stored in time; retry")
+        raise HTTPException(503, "results not stored (service stopping or database slow); retry")
     ap.observe(records)
     return {"stored": len(records) - rejected, "rejected": rejected}
 

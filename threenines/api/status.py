@@ -23,6 +23,7 @@ async def healthz(ctx: ServiceContext = Depends(context)) -> dict[str, Any]:
     return {
         "status": "ok",
         "database": "up" if ctx.writer.db_ok else "unavailable",
+        "written": ctx.writer.written,
         "buffered": ctx.writer.buffered,
         "dropped": ctx.writer.dropped,
         "checks": len(ctx.scheduler.jobs),

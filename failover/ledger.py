@@ -1,0 +1,244 @@
+"""Failover records: runs, their task events, approvals, the audit log and stage events.
+
+Every stage of a run is written twice: as a row in the shared ``events`` table (source
+``failover``) which the alerts engine consumes and routes, and as an audit-log row. Drill runs
+carry ``details.tags = ["drill"]`` and ``details.drill_id`` so alert routes can send them to the
+drill route instead of paging on-call.
+
+Synchronous: call from a worker thread when on the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Engine
+
+from failover.decide import ApprovalRecord, RunRecord
+from failover.runner import TaskEvent
+from threenines.store.failover import (
+    failover_approvals,
+    failover_audit,
+    failover_leases,
+    failover_run_events,
+    failover_runs,
+)
+from threenines.store.tables import events
+
+
+class Ledger:
+    def __init__(self, engine: Engine, actor: str):
+        self.engine = engine
+        self.actor = actor
+
+    # -- stage events and audit -----------------------------------------------------------
+
+    def stage(
+        self,
+        now: float,
+        plan: str,
+        kind: str,
+        message: str,
+        *,
+        severity: str = "info",
+        site: str | None = None,
+        run_id: int | None = None,
+        drill_id: int | None = None,
+        details: Mapping[str, Any] | None = None,
+        actor: str | None = None,
+    ) -> None:
+        """Emit an event (for alerts) and an audit row for one stage, in one transaction.
+
+        ``kind`` is one of decided, approved, started, play, finished, verified, failed.
+        """
+        info: dict[str, Any] = {"plan": plan, "run_id": run_id, **(details or {})}
+        info["tags"] = ["failover", *(["drill"] if drill_id is not None else [])]
+        if drill_id is not None:
+            info["drill_id"] = drill_id
+        with self.engine.begin() as conn:
+            conn.execute(
+                events.insert().values(
+                    ts=now,
+                    source="failover",
+                    kind=kind,
+                    severity=severity,
+                    category="availability",
+                    site=site,
+                    subject=f"failover/{plan}",
+                    message=message,
+                    details=info,
+                )
+            )
+            conn.execute(
+                failover_audit.insert().values(
+                    ts=now,
+                    plan=plan,
+                    run_id=run_id,
+                    actor=actor or self.actor,
+                    action=kind,
+                    message=message,
+                    details=info,
+                )
+            )
+
+    def audit_rows(self, plan: str | None = None, run_id: int | None = None) -> list[sa.Row]:
+        q = sa.select(failover_audit).order_by(failover_audit.c.id)
+        if plan is not None:
+            q = q.where(failover_audit.c.plan == plan)
+        if run_id is not None:
+            q = q.where(failover_audit.c.run_id == run_id)
+        with self.engine.connect() as conn:
+            return list(conn.execute(q))
+
+    # -- runs --------------------------------------------------------------------------------
+
+    def create_run(self, now: float, plan: str, kind: str, **fields: Any) -> int:
+        values = {"check_mode": False, "trigger": "auto", "decision": {}, **fields}
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                failover_runs.insert().values(
+                    plan=plan, kind=kind, state="running", owner=self.actor, started=now, **values
+                )
+            )
+            return int(res.inserted_primary_key[0])  # type: ignore[index]
+
+    def update_run(self, run_id: int, *, only_if: str | None = "running", **fields: Any) -> bool:
+        """Set fields; by default only while the run is still running (a conditional write)."""
+        q = failover_runs.update().where(failover_runs.c.id == run_id)
+        if only_if is not None:
+            q = q.where(failover_runs.c.state == only_if)
+        with self.engine.begin() as conn:
+            return conn.execute(q.values(**fields)).rowcount == 1
+
+    def run(self, run_id: int) -> sa.Row | None:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(failover_runs).where(failover_runs.c.id == run_id)
+            ).first()
+
+    def run_rows(self, plan: str | None = None, limit: int = 50) -> list[sa.Row]:
+        q = sa.select(failover_runs).order_by(failover_runs.c.id.desc()).limit(limit)
+        if plan is not None:
+            q = q.where(failover_runs.c.plan == plan)
+        with self.engine.connect() as conn:
+            return list(conn.execute(q))
+
+    def runs(self, plan: str, since: float) -> list[RunRecord]:
+        """Runs for the decision: every run that is still open or started after ``since``."""
+        q = sa.select(failover_runs).where(
+            failover_runs.c.plan == plan,
+            sa.or_(failover_runs.c.started >= since, failover_runs.c.state == "running"),
+        )
+        with self.engine.connect() as conn:
+            rows = list(conn.execute(q))
+        # The newest completed switch decides whether we are failed over, however old it is.
+        with self.engine.connect() as conn:
+            last = conn.execute(
+                sa.select(failover_runs)
+                .where(failover_runs.c.plan == plan, failover_runs.c.check_mode.is_(False))
+                .where(failover_runs.c.state.in_(("verified", "unverified", "succeeded")))
+                .order_by(failover_runs.c.started.desc())
+                .limit(1)
+            ).first()
+        if last is not None and all(r.id != last.id for r in rows):
+            rows.append(last)
+        return [
+            RunRecord(r.id, r.plan, r.kind, r.state, r.started, r.finished, bool(r.check_mode))
+            for r in rows
+            if r.kind in ("failover", "failback")
+        ]
+
+    def add_events(self, run_id: int, batch: Iterable[TaskEvent]) -> None:
+        rows = [
+            {
+                "run_id": run_id,
+                "seq": e.seq,
+                "ts": e.ts,
+                "event": e.event,
+                "play": (e.play or "")[:200] or None,
+                "task": (e.task or "")[:200] or None,
+                "host": (e.host or "")[:200] or None,
+                "changed": e.changed,
+                "failed": e.failed,
+                "stdout": e.stdout,
+            }
+            for e in batch
+        ]
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(failover_run_events.insert(), rows)
+
+    def events_after(self, run_id: int, after_id: int = 0) -> list[sa.Row]:
+        q = (
+            sa.select(failover_run_events)
+            .where(failover_run_events.c.run_id == run_id, failover_run_events.c.id > after_id)
+            .order_by(failover_run_events.c.id)
+        )
+        with self.engine.connect() as conn:
+            return list(conn.execute(q))
+
+    def request_cancel(self, now: float, plan: str | None = None) -> list[int]:
+        q = failover_runs.update().where(failover_runs.c.state == "running")
+        if plan is not None:
+            q = q.where(failover_runs.c.plan == plan)
+        with self.engine.begin() as conn:
+            ids = [r.id for r in conn.execute(sa.select(failover_runs.c.id).where(q.whereclause))]  # type: ignore[arg-type]
+            conn.execute(q.values(cancel_requested=now))
+        return ids
+
+    def cancel_requested(self, run_id: int) -> bool:
+        row = self.run(run_id)
+        return row is not None and row.cancel_requested is not None
+
+    def interrupted_candidates(self, now: float) -> list[sa.Row]:
+        """Runs still 'running' whose lease is gone, expired, or held for another run."""
+        r, lease = failover_runs, failover_leases
+        q = (
+            sa.select(r)
+            .select_from(r.outerjoin(lease, lease.c.name == sa.literal("plan:") + r.c.plan))
+            .where(r.c.state == "running")
+            .where(
+                sa.or_(
+                    lease.c.name.is_(None),
+                    lease.c.expires_at < now,
+                    lease.c.run_id.is_(None),
+                    lease.c.run_id != r.c.id,
+                )
+            )
+        )
+        with self.engine.connect() as conn:
+            return list(conn.execute(q))
+
+    # -- approvals ---------------------------------------------------------------------------
+
+    def approve(self, now: float, plan: str, by: str, ttl: float, note: str = "") -> int:
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                failover_approvals.insert().values(
+                    plan=plan, granted_at=now, expires_at=now + ttl, by=by, note=note
+                )
+            )
+            return int(res.inserted_primary_key[0])  # type: ignore[index]
+
+    def approvals(self, plan: str, now: float) -> list[ApprovalRecord]:
+        q = sa.select(failover_approvals).where(
+            failover_approvals.c.plan == plan, failover_approvals.c.expires_at > now
+        )
+        with self.engine.connect() as conn:
+            return [
+                ApprovalRecord(a.id, a.plan, a.granted_at, a.expires_at, a.by, a.used_by_run)
+                for a in conn.execute(q)
+            ]
+
+    def use_approval(self, approval_id: int, run_id: int) -> bool:
+        """Consume an approval once (conditional write): False if another run took it."""
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                failover_approvals.update()
+                .where(failover_approvals.c.id == approval_id)
+                .where(failover_approvals.c.used_by_run.is_(None))
+                .values(used_by_run=run_id)
+            )
+            return res.rowcount == 1

@@ -1,0 +1,36 @@
+"""A separate threenines instance for the multi-process tests: run one orchestrator action.
+
+Usage: python failover_proc.py CONFIG ACTION START_AT
+ACTION: tick (automatic evaluation) or manual (an operator's forced run). Waits until START_AT
+(epoch seconds) so that several instances start together, then prints the outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+
+from failover.orchestrator import Orchestrator, RunOutcome
+from threenines.config import load_config
+from threenines.store.db import make_engine
+
+
+async def main(path: str, action: str, start_at: float) -> None:
+    cfg = load_config(path)
+    engine = make_engine(cfg.storage.url)
+    orch = Orchestrator(cfg, engine)
+    orch.recover()
+    time.sleep(max(0.0, start_at - time.time()))
+    if action == "tick":
+        out = await orch.tick("main-to-mirror")
+    else:
+        out = await orch.run_manual("main-to-mirror", by="proc", force=True)
+    if isinstance(out, RunOutcome):
+        print(f"RUN {out.run_id} {out.state}", flush=True)
+    else:
+        print(f"DECISION {out.action} {out.reason}", flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], sys.argv[2], float(sys.argv[3])))
