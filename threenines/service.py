@@ -23,7 +23,10 @@ from pathlib import Path
 import uvicorn
 from sqlalchemy.engine import make_url
 
+from alerts import extension as alerts_extension
+from collectors.security import service as security_service
 from threenines.api import create_app
+from threenines.availability import extension as availability_extension
 from threenines.config import Config
 from threenines.context import ServiceContext, TaskFactory
 from threenines.metrics import Metrics
@@ -36,7 +39,10 @@ log = logging.getLogger("threenines.service")
 
 Extension = Callable[[ServiceContext], None]
 EXTENSIONS: list[Extension] = [
-    # one line per area: alerts.setup, snmp.setup, failover.setup, ...
+    availability_extension.setup,
+    alerts_extension.setup,
+    security_service.setup,
+    # one line per area: snmp.setup, failover.setup, ...
 ]
 WRITER_GRACE = 10.0
 
