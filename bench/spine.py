@@ -1,6 +1,6 @@
 """Probe engine benchmark: threenines vs Debian's prometheus-blackbox-exporter, and a scale run.
 
-    python -m bench.spine [--seconds 20] [--scale-seconds 90] [--checks 10000]
+    python -m bench.spine [--seconds 20] [--scale-seconds 90] [--checks 10000] [--parts http,tcp,scale]
 
 (a) Both probe the same loopback HTTP target (HAProxy answering 200 from memory, so the target
     is never the bottleneck) for ``--seconds`` each, with the same concurrency. threenines runs
@@ -197,21 +197,26 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--concurrency", type=int, default=20)
     ap.add_argument("--scale-seconds", type=float, default=90.0)
     ap.add_argument("--checks", type=int, default=10_000)
+    ap.add_argument("--parts", default="http,tcp,scale", help="which runs, comma-separated")
     a = ap.parse_args(argv)
+    parts = set(a.parts.split(","))
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         port = _free_port()
         url = f"http://127.0.0.1:{port}/"
         with haproxy_target([("127.0.0.1", port)], tmp):
-            ours = bench_engine("http", url, port, a.seconds, a.concurrency)
-            module, target = ("http_2xx", url) if ours["kind"] == "http" else _tcp(port)
-            theirs = bench_blackbox(module, target, a.seconds, a.concurrency, tmp)
-            report_engine(ours, theirs, module, a.seconds, a.concurrency)
-            if ours["kind"] == "http":  # the tcp pair too, for reference
+            if "http" in parts:
+                ours = bench_engine("http", url, port, a.seconds, a.concurrency)
+                module, target = ("http_2xx", url) if ours["kind"] == "http" else _tcp(port)
+                theirs = bench_blackbox(module, target, a.seconds, a.concurrency, tmp)
+                report_engine(ours, theirs, module, a.seconds, a.concurrency)
+            if "tcp" in parts:  # the tcp pair too, for reference
                 half = a.seconds / 2
                 ours = bench_engine("tcp", url, port, half, a.concurrency)
                 theirs = bench_blackbox(*_tcp(port), half, a.concurrency, tmp)
                 report_engine(ours, theirs, "tcp_connect", half, a.concurrency)
+        if "scale" not in parts:
+            return
         targets = [(h, _free_port(h)) for h in SCALE_TARGETS]
         with haproxy_target(targets, tmp):
             report_scale(bench_scale(a.checks, a.scale_seconds, targets), a.scale_seconds)

@@ -2,8 +2,9 @@
 
 To add routes for an area: write ``threenines/api/<area>.py`` exporting ``router`` (a FastAPI
 ``APIRouter``; get the service with ``Depends(threenines.api.deps.context)``) and add it to
-``ROUTERS`` below, one line. Authentication (agents, tokens) is not implemented yet: every
-route here is unauthenticated, so ``server.listen`` defaults to loopback.
+``ROUTERS`` below, one line. Routes needing a token (``threenines.api.auth``: bearer tokens
+with roles) are included by ``auth.install``; /metrics, /healthz and /api/v1/status stay open,
+so ``server.listen`` defaults to loopback.
 """
 
 from __future__ import annotations

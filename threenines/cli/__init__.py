@@ -12,6 +12,8 @@ from threenines.cli import agent as agent_cli
 from threenines.cli import alerts as alerts_cli
 from threenines.cli import availability as availability_cli
 from threenines.cli import check, core, run
+from threenines.cli import drill as drill_cli
+from threenines.cli import failover as failover_cli
 from threenines.cli import lab as lab_cli
 from threenines.cli import report as report_cli
 from threenines.cli import security as security_cli
@@ -39,3 +41,5 @@ app.add_typer(report_cli.app, name="report")
 app.add_typer(alerts_cli.app, name="alerts")
 app.add_typer(token_cli.app, name="token")
 app.add_typer(agent_cli.app, name="agent")
+app.add_typer(failover_cli.app, name="failover")
+app.add_typer(drill_cli.app, name="drill")
