@@ -88,6 +88,10 @@ def to_task_event(raw: Mapping[str, Any]) -> TaskEvent | None:
 def _failure(ev: TaskEvent, raw: Mapping[str, Any]) -> str:
     res = (raw.get("event_data") or {}).get("res") or {}
     msg = res.get("msg") if isinstance(res, dict) else None
+    items = res.get("results") if isinstance(res, dict) else None
+    if isinstance(items, list):  # a loop: the useful messages are the failed items'
+        msgs = [str(i.get("msg")) for i in items if isinstance(i, dict) and i.get("failed")]
+        msg = "; ".join(msgs) or msg
     return f"{ev.host}: {ev.task}: {msg or ev.stdout.strip()[:200]}"
 
 

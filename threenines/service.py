@@ -37,7 +37,7 @@ from threenines.writer import BatchWriter, retention_loop
 
 log = logging.getLogger("threenines.service")
 
-Extension = Callable[[ServiceContext], None]
+Extension = Callable[[ServiceContext], object]
 EXTENSIONS: list[Extension] = [
     availability_extension.setup,
     alerts_extension.setup,
@@ -121,8 +121,10 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def _supervise(name: str, factory: TaskFactory) -> None:
-    """Run a plug-in task; if it raises, log it and restart it with backoff (never fatal)."""
+async def _supervise(name: str, factory: TaskFactory, ready: asyncio.Event) -> None:
+    """Run a plug-in task once the schema exists; if it raises, log it and restart it with
+    backoff (never fatal)."""
+    await ready.wait()
     backoff = 1.0
     while True:
         started = time.monotonic()
@@ -153,7 +155,7 @@ async def serve(
     writer_task = asyncio.create_task(ctx.writer.run(), name="writer")
     scheduler_task = asyncio.create_task(ctx.scheduler.run(), name="scheduler")
     server_task = asyncio.create_task(server.serve(sockets=[sock]), name="http")
-    extra = [asyncio.create_task(_supervise(n, f), name=n) for n, f in ctx.tasks]
+    extra = [asyncio.create_task(_supervise(n, f, ctx.writer.ready), name=n) for n, f in ctx.tasks]
     log.info(
         "running %d check(s) from vantage %r; http://%s/metrics",
         len(ctx.scheduler.jobs), ctx.config.server.vantage, ctx.config.server.listen,
@@ -186,7 +188,8 @@ def run(cfg: Config, *, live: bool = False) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    for noisy in ("alembic", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         ctx = build_context(cfg, live=live)
     except Exception as exc:  # e.g. an unknown database driver in storage.url

@@ -12,6 +12,7 @@ Run as ``python -m threenines.demo.targets STATE_DIR``; it stops on SIGTERM.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import ipaddress
 import random
@@ -20,9 +21,12 @@ import signal
 import ssl
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import dns.message
+import dns.rcode
 import dns.rrset
 import uvicorn
 from cryptography import x509
@@ -70,7 +74,7 @@ async def login(request: Request) -> Response:
             f'<form method="post"><input type="hidden" name="csrf" value="{token}">'
             '<input name="username"><input name="password" type="password"></form>'
         )
-    form = await request.form()
+    form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
     if form.get("csrf") not in CSRF or form.get("password") != "demo":
         return HTMLResponse("<p>Login failed</p>", status_code=403)
     session = secrets.token_hex(8)
@@ -146,7 +150,7 @@ async def _banner(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -
 
 class _Dns(asyncio.DatagramProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = transport
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         try:
@@ -158,8 +162,16 @@ class _Dns(asyncio.DatagramProtocol):
         if question.name.to_text() == "portal.demo.test." and question.rdtype == 1:
             reply.answer.append(dns.rrset.from_text(question.name, 60, "IN", "A", "127.0.0.1"))
         else:
-            reply.set_rcode(3)  # NXDOMAIN
+            reply.set_rcode(dns.rcode.NXDOMAIN)
         self.transport.sendto(reply.to_wire(), addr)  # type: ignore[attr-defined]
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: this process owns SIGTERM/SIGINT."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 async def serve(state: Path) -> None:
@@ -169,8 +181,8 @@ async def serve(state: Path) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     servers = [
-        uvicorn.Server(uvicorn.Config(APP, host="127.0.0.1", port=HTTP_PORT, log_level="warning")),
-        uvicorn.Server(
+        _Server(uvicorn.Config(APP, host="127.0.0.1", port=HTTP_PORT, log_level="warning")),
+        _Server(
             uvicorn.Config(
                 APP,
                 host="127.0.0.1",
@@ -182,8 +194,6 @@ async def serve(state: Path) -> None:
             )
         ),
     ]
-    for server in servers:
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     tasks = [asyncio.create_task(s.serve()) for s in servers]
     tcp = await asyncio.start_server(_banner, "127.0.0.1", TCP_PORT)
     udp, _ = await loop.create_datagram_endpoint(_Dns, local_addr=("127.0.0.1", DNS_PORT))
