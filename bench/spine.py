@@ -1,6 +1,7 @@
 """Probe engine benchmark: threenines vs Debian's prometheus-blackbox-exporter, and a scale run.
 
-    python -m bench.spine [--seconds 20] [--scale-seconds 90] [--checks 10000] [--parts http,tcp,scale]
+    python -m bench.spine [--seconds 20] [--scale-seconds 90] [--checks 10000]
+                          [--parts http,tcp,scale]
 
 (a) Both probe the same loopback HTTP target (HAProxy answering 200 from memory, so the target
     is never the bottleneck) for ``--seconds`` each, with the same concurrency. threenines runs

@@ -159,7 +159,7 @@ class Orchestrator:
             },
         )
 
-    async def tick(self, name: str) -> RunOutcome | FailoverDecision:
+    async def tick(self, name: str, drill_id: int | None = None) -> RunOutcome | FailoverDecision:
         """Evaluate one plan once; fail over if the decision says so."""
         plan = self.plan(name)
         d = await asyncio.to_thread(self.decide_now, plan)
@@ -167,7 +167,7 @@ class Orchestrator:
         if d.action != "fail_over":
             return d
         trigger = "approved" if d.approval_id is not None else "auto"
-        out = await self.execute(plan, "failover", trigger=trigger, decision=d)
+        out = await self.execute(plan, "failover", trigger=trigger, decision=d, drill_id=drill_id)
         return out if out is not None else d
 
     async def serve(self, stop: asyncio.Event) -> None:

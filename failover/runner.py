@@ -4,12 +4,14 @@ Contract: ``run_playbook`` blocks (call it through ``asyncio.to_thread``; ``run_
 does) and returns a ``PlaybookResult`` for every outcome, including a missing playbook, a
 timeout and a cancellation; it never raises for a failing playbook. ``on_event`` receives each
 ansible-runner event as a ``TaskEvent``, in order, from the runner's thread. ``should_cancel``
-is polled about twice a second; when it returns True the playbook's process group is killed.
+is polled about twice a second; when it returns True, or the spec's timeout passes, the
+playbook and every process under it are killed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import time
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import ansible_runner
+import psutil
 
 from failover.config import PlaybookRun
 
@@ -70,7 +73,7 @@ def to_task_event(raw: Mapping[str, Any]) -> TaskEvent | None:
     if name in _SKIP:
         return None
     data = raw.get("event_data") or {}
-    res = data.get("res") if isinstance(data.get("res"), dict) else {}
+    res: dict[str, Any] = data["res"] if isinstance(data.get("res"), dict) else {}
     failed = name in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors")
     return TaskEvent(
         seq=int(raw.get("counter", 0)),
@@ -123,6 +126,19 @@ def run_playbook(
     private.mkdir(parents=True, exist_ok=True)
     counts = {"changed": 0, "events": 0}
     failures: list[str] = []
+    deadline = time.monotonic() + spec.timeout
+    stopped: list[str] = []
+
+    def cancel() -> bool:
+        # We enforce the timeout ourselves too: ansible-runner's own kill misses Ansible's
+        # workers, which run in their own sessions (see _kill_playbook).
+        if not stopped and should_cancel is not None and should_cancel():
+            stopped.append("canceled")
+        elif not stopped and time.monotonic() > deadline:
+            stopped.append("timeout")
+        if stopped:
+            _kill_playbook(private)
+        return bool(stopped)
 
     def handle(raw: dict[str, Any]) -> bool:
         ev = to_task_event(raw)
@@ -145,26 +161,47 @@ def run_playbook(
             extravars={**spec.extravars, **(extravars or {})},
             envvars=_envvars(private),
             cmdline="--check --diff" if check else None,
-            timeout=max(1, int(spec.timeout)),
+            timeout=int(spec.timeout) + 60,  # a backstop only: ``cancel`` stops it first
             settings={"pexpect_timeout": 0.5, "suppress_ansible_output": True},
             quiet=True,
             event_handler=handle,
-            cancel_callback=should_cancel or (lambda: False),
+            cancel_callback=cancel,
             ident=ident,
         )
     except Exception as exc:  # a broken runner set-up is reported as the run's outcome
         return PlaybookResult("error", None, started, time.time(), error=f"ansible-runner: {exc}")
+    status = stopped[0] if stopped else str(r.status)
     return PlaybookResult(
-        status=str(r.status),
+        status=status,
         rc=r.rc,
         started=started,
         finished=time.time(),
         changed=counts["changed"],
         failures=tuple(failures),
-        error=None if r.status == "successful" else _error_text(str(r.status), failures),
+        error=None if status == "successful" else _error_text(status, failures),
         events=counts["events"],
         stats=r.stats or {},
     )
+
+
+def _kill_playbook(private: Path) -> None:
+    """Kill ansible-playbook and every process under it.
+
+    Ansible's workers call setsid(), so killing the playbook's process group (what
+    ansible-runner does) would leave them, and the task they run, behind. They are still its
+    descendants, so walk the tree from the ansible-playbook process this run started.
+    """
+    marker = str(private)
+    victims: list[psutil.Process] = []
+    for child in psutil.Process().children():
+        try:
+            if marker in " ".join(child.cmdline()):
+                victims += [*child.children(recursive=True), child]
+        except psutil.Error:
+            continue
+    for proc in victims:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
 
 
 def _error_text(status: str, failures: list[str]) -> str:

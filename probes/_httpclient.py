@@ -1,19 +1,17 @@
 """The HTTP machinery shared by the http and journey probes.
 
-Phase timings: we resolve the name ourselves (the ``dns`` phase), then let httpx connect to the
-address with the original Host header and ``sni_hostname`` — the way blackbox_exporter does
-it — and read ``connect``/``tls``/``ttfb`` from httpcore's ``trace`` events. Cookies, redirects
-and TLS verification still see the logical URL, because only the inner request is rewritten.
+httpx builds requests and follows redirects (with cookies); ``probes._transport`` underneath
+resolves the name itself (the ``dns`` phase), connects to that address with the URL's host for
+SNI and certificate checks — the way blackbox_exporter does it — and times ``connect``, ``tls``,
+``ttfb`` and ``transfer``. Every probe run gets a new client and transport: no connection is
+ever shared between runs, because a probe measures connecting.
 """
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
 import re
 import socket
 import ssl
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,19 +19,12 @@ import httpx
 
 from probes import _tls
 from probes._common import first_ssl_error, root_cause, status_matches
+from probes._transport import ProbeTransport, resolve
+
+__all__ = ["Fetched", "Timings", "classify_error", "fetch", "make_client", "resolve"]
 
 USER_AGENT = "threenines/0.1 (synthetic probe)"
 MAX_BODY = 1 << 20  # assertions look at the first MiB; a probe must not buffer a huge download
-
-# httpcore trace event -> our phase name
-_PHASES = {
-    "connection.connect_tcp": "connect",
-    "connection.start_tls": "tls",
-    "http11.send_request_headers": "request",
-    "http11.send_request_body": "request",
-    "http11.receive_response_headers": "ttfb",
-    "http11.receive_response_body": "transfer",
-}
 
 
 @dataclass
@@ -45,70 +36,9 @@ class Timings:
     connected: bool = False
     urls: list[str] = field(default_factory=list)
     address: str | None = None
-    _started: dict[str, float] = field(default_factory=dict)
-    _sent: float = 0.0
 
     def add(self, phase: str, seconds: float) -> None:
         self.phases[phase] = self.phases.get(phase, 0.0) + seconds
-
-    async def trace(self, event: str, info: dict[str, Any]) -> None:
-        name, _, edge = event.rpartition(".")
-        phase = _PHASES.get(name)
-        if phase is None:
-            return
-        now = time.perf_counter()
-        if edge == "started":
-            self.stage = phase
-            self._started[name] = now
-            if name == "http11.send_request_headers":
-                self._sent = now
-            return
-        if edge != "complete":
-            return
-        if name == "connection.connect_tcp":
-            self.connected = True
-        if phase == "ttfb":  # from the first request byte sent to the response headers
-            self.add("ttfb", now - (self._sent or self._started.get(name, now)))
-        elif phase != "request":
-            self.add(phase, now - self._started.get(name, now))
-
-
-async def resolve(host: str, port: int) -> str:
-    """First address for ``host`` (IP literals pass through). Raises socket.gaierror."""
-    try:
-        return str(ipaddress.ip_address(host))
-    except ValueError:
-        pass
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return str(infos[0][4][0])
-
-
-class TimedTransport(httpx.AsyncBaseTransport):
-    """Resolves each request's host itself (timed) and traces the connection phases."""
-
-    def __init__(self, inner: httpx.AsyncHTTPTransport, timings: Timings):
-        self._inner = inner
-        self._t = timings
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url
-        self._t.urls.append(str(url))
-        self._t.stage = "dns"
-        start = time.perf_counter()
-        address = await resolve(url.host, url.port or (443 if url.scheme == "https" else 80))
-        self._t.add("dns", time.perf_counter() - start)
-        self._t.address = address
-        inner = httpx.Request(
-            request.method,
-            url.copy_with(host=address),
-            headers=request.headers,  # keeps the original Host header
-            stream=request.stream,
-            extensions={**request.extensions, "sni_hostname": url.host, "trace": self._t.trace},
-        )
-        return await self._inner.handle_async_request(inner)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
 
 def make_client(
@@ -122,10 +52,9 @@ def make_client(
     headers: dict[str, str] | None = None,
 ) -> httpx.AsyncClient:
     """A fresh client (new connections: a probe measures connecting, it must not reuse one)."""
-    ctx = _tls.client_context(verify, ca_file)
-    inner = httpx.AsyncHTTPTransport(verify=ctx, retries=0, trust_env=False)
+    transport = ProbeTransport(timings, _tls.client_context(verify, ca_file))
     return httpx.AsyncClient(
-        transport=TimedTransport(inner, timings),
+        transport=transport,
         timeout=httpx.Timeout(timeout),
         follow_redirects=follow_redirects,
         max_redirects=max_redirects,

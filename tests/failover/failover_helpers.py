@@ -16,7 +16,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from conftest import require_command
 
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
@@ -114,11 +113,6 @@ backend main
         mirror.shutdown()
 
 
-@pytest.fixture
-def front_door(tmp_path: Path) -> Iterator[FrontDoor]:
-    yield from start_front_door(tmp_path)
-
-
 def haproxy_vars(fd: FrontDoor) -> dict[str, object]:
     return {"haproxy_switch_socket": str(fd.socket)}
 
@@ -130,7 +124,9 @@ def venv_bin() -> str:
 
 
 def have_ansible_lint() -> bool:
-    return shutil.which("ansible-lint", path=venv_bin() + os.pathsep + os.environ["PATH"]) is not None
+    return (
+        shutil.which("ansible-lint", path=venv_bin() + os.pathsep + os.environ["PATH"]) is not None
+    )
 
 
 # -- configuration and state for orchestrator tests ---------------------------------------------
@@ -139,9 +135,16 @@ VANTAGES = ("central", "lib-grays", "hub-tilbury", "depot")
 SLOW_PLAYBOOK = Path(__file__).resolve().parent / "playbooks" / "slow.yml"
 
 
-def config_yaml(tmp: Path, fd: FrontDoor, *, db_url: str, mode: str = "auto",
-                expect: str = "dc-mirror", playbook: str = "failover.yml",
-                extra_vars: str = "") -> str:
+def config_yaml(
+    tmp: Path,
+    fd: FrontDoor,
+    *,
+    db_url: str,
+    mode: str = "auto",
+    expect: str = "dc-mirror",
+    playbook: str = "failover.yml",
+    extra_vars: str = "",
+) -> str:
     sock = fd.socket
     return f"""
 storage: {{url: "{db_url}"}}
@@ -168,7 +171,7 @@ services:
           send: "GET / HTTP/1.0\\r\\n\\r\\n", expect: "{expect}"}}
 failover:
   project_dir: "{PLAYBOOKS}"
-  data_dir: "{tmp / 'runs'}"
+  data_dir: "{tmp / "runs"}"
   lease_ttl: 2s
   plans:
     - name: main-to-mirror
@@ -180,7 +183,7 @@ failover:
         path: "{playbook}"
         inventory: inventory/local.yml
         timeout: 60s
-        extravars: {{haproxy_switch_socket: "{sock}", marker: "{tmp / 'started'}"{extra_vars}}}
+        extravars: {{haproxy_switch_socket: "{sock}", marker: "{tmp / "started"}"{extra_vars}}}
       failback:
         path: failback.yml
         inventory: inventory/local.yml
@@ -189,22 +192,47 @@ failover:
 """
 
 
-def mark(engine, check_id: str, state: str, since: float, last_seen: float,
-         vantages: tuple[str, ...] = VANTAGES) -> None:
+def mark(
+    engine,
+    check_id: str,
+    state: str,
+    since: float,
+    last_seen: float,
+    vantages: tuple[str, ...] = VANTAGES,
+) -> None:
     """Open state intervals for ``check_id`` as seen from ``vantages``."""
     from threenines.store.tables import state_intervals
 
     with engine.begin() as conn:
-        conn.execute(state_intervals.update().where(
-            state_intervals.c.check_id == check_id,
-            state_intervals.c.vantage.in_(vantages),
-            state_intervals.c.end.is_(None)).values(end=since))
-        conn.execute(state_intervals.insert(), [
-            {"check_id": check_id, "vantage": v, "state": state, "start": since,
-             "end": None, "last_seen": last_seen, "reason": ""} for v in vantages])
+        conn.execute(
+            state_intervals.update()
+            .where(
+                state_intervals.c.check_id == check_id,
+                state_intervals.c.vantage.in_(vantages),
+                state_intervals.c.end.is_(None),
+            )
+            .values(end=since)
+        )
+        conn.execute(
+            state_intervals.insert(),
+            [
+                {
+                    "check_id": check_id,
+                    "vantage": v,
+                    "state": state,
+                    "start": since,
+                    "end": None,
+                    "last_seen": last_seen,
+                    "reason": "",
+                }
+                for v in vantages
+            ],
+        )
 
 
-def primary_down(engine, now: float, *, mirror: str = "up", down_from: tuple[str, ...] = VANTAGES) -> None:
+def primary_down(
+    engine, now: float, *, mirror: str = "up", down_from: tuple[str, ...] = VANTAGES
+) -> None:
     mark(engine, "portal/http", "down", now - 60, now, down_from)
     rest = tuple(v for v in VANTAGES if v not in down_from)
     if rest:

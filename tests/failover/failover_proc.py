@@ -21,7 +21,7 @@ async def main(path: str, action: str, start_at: float) -> None:
     engine = make_engine(cfg.storage.url)
     orch = Orchestrator(cfg, engine)
     orch.recover()
-    time.sleep(max(0.0, start_at - time.time()))
+    await asyncio.sleep(max(0.0, start_at - time.time()))
     if action == "tick":
         out = await orch.tick("main-to-mirror")
     else:

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from failover_helpers import (  # noqa: F401
+from failover_helpers import (
     SLOW_PLAYBOOK,
     FrontDoor,
     config_yaml,
-    front_door,
     primary_down,
+    start_front_door,
 )
 
 from failover.decide import FailoverDecision
@@ -35,7 +36,9 @@ def setup(tmp: Path, fd: FrontDoor, db_url: str, **kw):
 
 def stages(engine) -> list[tuple[str, str]]:
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(events).where(events.c.source == "failover").order_by(events.c.id))
+        rows = conn.execute(
+            sa.select(events).where(events.c.source == "failover").order_by(events.c.id)
+        )
         return [(r.kind, r.severity) for r in rows]
 
 
@@ -44,8 +47,10 @@ def runs(engine) -> list[sa.Row]:
         return list(conn.execute(sa.select(failover_runs).order_by(failover_runs.c.id)))
 
 
-async def test_auto_failover_verified_then_waits(front_door: FrontDoor, tmp_path: Path, db_url: str):
-    cfg, engine, orch = setup(tmp_path, front_door, db_url)
+async def test_auto_failover_verified_then_waits(
+    front_door: FrontDoor, tmp_path: Path, db_url: str
+):
+    _cfg, engine, orch = setup(tmp_path, front_door, db_url)
     primary_down(engine, time.time())
     out = await orch.tick("main-to-mirror")
     assert isinstance(out, RunOutcome), out
@@ -59,7 +64,8 @@ async def test_auto_failover_verified_then_waits(front_door: FrontDoor, tmp_path
         n = conn.execute(sa.select(sa.func.count()).select_from(failover_run_events)).scalar()
     assert n and n > 10
     assert [k for k, *_ in orch.ledger.audit_rows("main-to-mirror")] and len(
-        orch.ledger.audit_rows(run_id=out.run_id)) == len(kinds) - 1
+        orch.ledger.audit_rows(run_id=out.run_id)
+    ) == len(kinds) - 1
     again = await orch.tick("main-to-mirror")
     assert isinstance(again, FailoverDecision) and again.reason == "failed_over"
     assert len(runs(engine)) == 1
@@ -72,7 +78,7 @@ async def test_auto_failover_verified_then_waits(front_door: FrontDoor, tmp_path
 
 
 async def test_approve_mode(front_door: FrontDoor, tmp_path: Path, db_url: str):
-    cfg, engine, orch = setup(tmp_path, front_door, db_url, mode="approve")
+    _cfg, engine, orch = setup(tmp_path, front_door, db_url, mode="approve")
     primary_down(engine, time.time())
     d = await orch.tick("main-to-mirror")
     assert isinstance(d, FailoverDecision) and d.reason == "needs_approval"
@@ -86,7 +92,7 @@ async def test_approve_mode(front_door: FrontDoor, tmp_path: Path, db_url: str):
 
 
 async def test_refusals_page_and_run_nothing(front_door: FrontDoor, tmp_path: Path, db_url: str):
-    cfg, engine, orch = setup(tmp_path, front_door, db_url)
+    _cfg, engine, orch = setup(tmp_path, front_door, db_url)
     primary_down(engine, time.time(), down_from=("lib-grays",))
     d = await orch.tick("main-to-mirror")
     assert isinstance(d, FailoverDecision) and d.reason == "quorum_not_met"
@@ -98,7 +104,7 @@ async def test_refusals_page_and_run_nothing(front_door: FrontDoor, tmp_path: Pa
 
 
 async def test_not_verified_is_critical(front_door: FrontDoor, tmp_path: Path, db_url: str):
-    cfg, engine, orch = setup(tmp_path, front_door, db_url, expect="never-matches")
+    _cfg, engine, orch = setup(tmp_path, front_door, db_url, expect="never-matches")
     primary_down(engine, time.time())
     out = await orch.tick("main-to-mirror")
     assert isinstance(out, RunOutcome) and out.state == "unverified"
@@ -107,7 +113,7 @@ async def test_not_verified_is_critical(front_door: FrontDoor, tmp_path: Path, d
 
 
 async def test_dry_run_changes_nothing(front_door: FrontDoor, tmp_path: Path, db_url: str):
-    cfg, engine, orch = setup(tmp_path, front_door, db_url)
+    _cfg, engine, orch = setup(tmp_path, front_door, db_url)
     primary_down(engine, time.time())
     out = await orch.run_manual("main-to-mirror", by="alice", check=True)
     assert isinstance(out, RunOutcome) and out.state == "succeeded"
@@ -148,3 +154,8 @@ def test_recover_marks_only_dead_runs(tmp_path: Path, db_url: str):
     assert orch.ledger.run(dead).state == "interrupted"
     assert orch.recover() == []  # idempotent
     assert stages(engine) == [("failed", "critical"), ("failed", "critical")]
+
+
+@pytest.fixture
+def front_door(tmp_path: Path) -> Iterator[FrontDoor]:
+    yield from start_front_door(tmp_path)

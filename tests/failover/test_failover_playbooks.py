@@ -7,19 +7,20 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from failover_helpers import (  # noqa: F401
+from conftest import require
+from failover_helpers import (
     PLAYBOOKS,
     FrontDoor,
     free_port,
-    front_door,
     haproxy_vars,
+    start_front_door,
     venv_bin,
 )
 
-from conftest import require
 from failover.config import PlaybookRun
 from failover.runner import TaskEvent, run_playbook
 
@@ -52,7 +53,11 @@ def env() -> dict[str, str]:
 def test_syntax_check(playbook: str, inventory: str) -> None:
     out = subprocess.run(
         ["ansible-playbook", "--syntax-check", "-i", inventory, playbook],
-        cwd=PLAYBOOKS, env=env(), capture_output=True, text=True, timeout=120,
+        cwd=PLAYBOOKS,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 0, out.stdout + out.stderr
 
@@ -63,12 +68,18 @@ def test_ansible_lint_passes() -> None:
     require(exe.exists(), "needs ansible-lint (pip install -e '.[dev]')")
     out = subprocess.run(
         [str(exe), "failover.yml", "failback.yml", "roles", "inventory"],
-        cwd=PLAYBOOKS, env=env(), capture_output=True, text=True, timeout=300,
+        cwd=PLAYBOOKS,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 0, out.stdout + out.stderr
 
 
-def test_failover_check_mode_idempotence_and_failback(front_door: FrontDoor, tmp_path: Path) -> None:
+def test_failover_check_mode_idempotence_and_failback(
+    front_door: FrontDoor, tmp_path: Path
+) -> None:
     fd = front_door
     assert fd.served_by() == "dc-main"
 
@@ -113,8 +124,9 @@ def test_mirror_services_started_once_then_stopped(front_door: FrontDoor, tmp_pa
         "manager": "command",
         "start": f"{sys.executable} -c \"import os,http.server as h; open('{pidfile}','w')"
         f".write(str(os.getpid())); h.HTTPServer(('127.0.0.1',{port}),"
-        f"h.SimpleHTTPRequestHandler).serve_forever()\"",
-        "check": f"{sys.executable} -c \"import socket; socket.create_connection(('127.0.0.1',{port}),1)\"",
+        f'h.SimpleHTTPRequestHandler).serve_forever()"',
+        "check": f'{sys.executable} -c "import socket; '
+        f"socket.create_connection(('127.0.0.1',{port}),1)\"",
         "stop": f"pkill -F {pidfile}",
         "wait": 20,
     }
@@ -124,8 +136,9 @@ def test_mirror_services_started_once_then_stopped(front_door: FrontDoor, tmp_pa
         assert first.changed == 3  # started + the two HAProxy changes
         second, _ = run(FAILOVER, tmp_path, front_door, mirror_services_list=[svc])
         assert second.ok and second.changed == 0
-        back, _ = run(FAILBACK, tmp_path, front_door, mirror_services_list=[svc],
-                      failback_stop_mirror=True)
+        back, _ = run(
+            FAILBACK, tmp_path, front_door, mirror_services_list=[svc], failback_stop_mirror=True
+        )
         assert back.ok, back.error
         assert back.changed == 3
     finally:
@@ -134,7 +147,9 @@ def test_mirror_services_started_once_then_stopped(front_door: FrontDoor, tmp_pa
 
 
 def test_missing_playbook_is_a_result(tmp_path: Path) -> None:
-    r = run_playbook(PlaybookRun(path="nope.yml"), project_dir=PLAYBOOKS, data_dir=tmp_path, ident="x")
+    r = run_playbook(
+        PlaybookRun(path="nope.yml"), project_dir=PLAYBOOKS, data_dir=tmp_path, ident="x"
+    )
     assert r.status == "error" and "no playbook" in (r.error or "")
 
 
@@ -174,3 +189,8 @@ def test_cancel_stops_a_long_run(tmp_path: Path) -> None:
     time.sleep(0.5)
     left = subprocess.run(["pgrep", "-f", f"sleep {SECONDS}"], capture_output=True, text=True)
     assert not left.stdout.strip(), "the cancelled playbook left its sleep behind"
+
+
+@pytest.fixture
+def front_door(tmp_path: Path) -> Iterator[FrontDoor]:
+    yield from start_front_door(tmp_path)

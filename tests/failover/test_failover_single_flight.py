@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
 import sqlalchemy as sa
-from failover_helpers import (  # noqa: F401
+from failover_helpers import (
     SLOW_PLAYBOOK,
     FrontDoor,
     config_yaml,
-    front_door,
     primary_down,
+    start_front_door,
 )
 
 from failover.decide import FailoverDecision
@@ -55,8 +55,11 @@ def write_config(tmp: Path, fd: FrontDoor, db_url: str, **kw) -> Path:
 def spawn(cfg: Path, action: str, start_at: float) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, str(PROC), str(cfg), action, str(start_at)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        cwd=Path(__file__).resolve().parents[2], start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        start_new_session=True,
     )
 
 
@@ -125,3 +128,8 @@ def test_crash_mid_run_is_interrupted_not_rerun(front_door: FrontDoor, tmp_path:
     d = asyncio.run(orch.tick("main-to-mirror"))
     assert isinstance(d, FailoverDecision) and d.reason == "interrupted"
     assert len(all_runs(engine)) == 1  # never re-run
+
+
+@pytest.fixture
+def front_door(tmp_path: Path) -> Iterator[FrontDoor]:
+    yield from start_front_door(tmp_path)

@@ -76,7 +76,9 @@ def status(config: Path = ConfigOption) -> None:
     for plan in orch.cfg.failover.plans:
         d = orch.decide_now(plan)
         rows = orch.ledger.run_rows(plan.name, limit=1)
-        last = f"{rows[0].id} {rows[0].kind} {rows[0].state} {_ts(rows[0].started)}" if rows else "-"
+        last = (
+            f"{rows[0].id} {rows[0].kind} {rows[0].state} {_ts(rows[0].started)}" if rows else "-"
+        )
         lease = holder(orch.engine, f"plan:{plan.name}")
         held = f"{lease.owner} until {_ts(lease.expires_at)}" if lease else "free"
         table.add_row(plan.name, plan.guards.mode, f"{d.action}: {d.reason}", last, held)

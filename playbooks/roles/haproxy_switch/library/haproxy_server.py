@@ -62,7 +62,7 @@ def admin_flags(path: str, backend: str, server: str, timeout: float) -> int | N
         fields = line.split()
         if not columns or len(fields) < len(columns) // 2:
             continue
-        row = dict(zip(columns, fields))
+        row = dict(zip(columns, fields))  # noqa: B905 - managed hosts may run Python < 3.10
         if row.get("be_name") == backend and row.get("srv_name") == server:
             return int(row["srv_admin_state"])
     if "No such backend" in text or "Can't find backend" in text:
