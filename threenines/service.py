@@ -24,6 +24,7 @@ import uvicorn
 from sqlalchemy.engine import make_url
 
 from alerts import extension as alerts_extension
+from collectors import extension as collectors_extension
 from collectors.security import service as security_service
 from threenines.api import create_app
 from threenines.availability import extension as availability_extension
@@ -42,6 +43,7 @@ EXTENSIONS: list[Extension] = [
     availability_extension.setup,
     alerts_extension.setup,
     security_service.setup,
+    collectors_extension.setup,
     # one line per area: snmp.setup, failover.setup, ...
 ]
 WRITER_GRACE = 10.0
