@@ -13,7 +13,6 @@ import re
 from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from jinja2 import TemplateSyntaxError
 from pydantic import Field, field_validator
 
 from alerts.model import Category, Severity
@@ -104,6 +103,8 @@ class Templates(StrictModel):
     @classmethod
     def _compile(cls, value: str | None) -> str | None:
         if value is not None:
+            from jinja2 import TemplateSyntaxError  # here: config loads stay fast without it
+
             from alerts.render import environment
 
             try:

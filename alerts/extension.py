@@ -3,7 +3,8 @@
 
 It creates the ``AlertService`` on the service's config and engine, subscribes it to the
 writer's flips, runs it as a background task, registers its metrics, and feeds it the
-availability engine's maintenance windows (config and stored), refreshed off the event loop.
+availability engine's maintenance windows (config and stored) and DR drill periods, refreshed
+off the event loop.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from alerts.metrics import register_metrics
 from alerts.model import Window
 from alerts.service import AlertService
 from threenines.availability.schedule import Exclusion, expand_all
-from threenines.store.availability import list_windows, maintenance_windows
+from threenines.store.availability import drill_periods, list_windows, maintenance_windows
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -50,6 +51,10 @@ class MaintenanceFeed:
         now = time.time()
         excl = expand_all(self.cfg.maintenance, self.cfg.tz, now - HORIZON, now + HORIZON)
         stored = list_windows(self.engine, maintenance_windows, now - HORIZON, now + HORIZON)
+        # A DR drill's induced outage must not page on-call: its period holds alerts like
+        # maintenance (the drill's own failover events carry no site, so they are not held and
+        # go to the drill route)
+        stored += list_windows(self.engine, drill_periods, now - HORIZON, now + HORIZON)
         self.windows = windows_from([*excl, *(w.window for w in stored)])
         self.refreshed = now
 

@@ -169,7 +169,7 @@ def apply_event(w: Work, ev: AlertEvent) -> None:
         "cause": ev.message or ev.kind,
         "affected": tuple(x for x in (ev.device, ev.subject) if x),
         "site": ev.site,
-        "tags": (ev.source,),
+        "tags": tuple(dict.fromkeys((ev.source, *ev.tags))),
     }
     open_or_reopen(w, key, ev.ts, fields)
 

@@ -64,6 +64,7 @@ class AlertEvent:
     device: str | None = None
     subject: str | None = None
     message: str = ""
+    tags: tuple[str, ...] = ()  # from ``details.tags``, e.g. failover drills: ("failover", "drill")
 
 
 @dataclass(frozen=True, slots=True)

@@ -204,7 +204,8 @@ class AlertService:
     async def tick(self) -> None:
         """Apply queued commands and new events, refresh maintenance, advance timers."""
         refresh = getattr(self.maintenance, "refresh", None)
-        if callable(refresh) and self.clock() - self._last_refresh >= 30:
+        # as often as events are read: a drill period must hold the outage it is about to cause
+        if callable(refresh) and self.clock() - self._last_refresh >= self.acfg.events_poll:
             self._last_refresh = self.clock()
             await asyncio.to_thread(refresh)
         await self._commands()

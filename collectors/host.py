@@ -15,16 +15,17 @@ import asyncio
 import os
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import psutil
-from prometheus_client import CollectorRegistry
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.registry import Collector
 from pydantic import Field, model_validator
 
 from threenines.config.base import CheckBase, StrictModel
 from threenines.results import ProbeResult, Status
+
+# psutil and prometheus_client are imported where they are used: this module is in the probe
+# registry, so every configuration load (every CLI command) would otherwise pay for them.
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 
 class Threshold(StrictModel):
@@ -97,6 +98,8 @@ def count_processes(check: ProcessCheck, procs: Iterable[Any]) -> int:
 
 def measure(cfg: Config) -> dict[str, Any]:
     """Blocking: read everything the check needs (run in a thread)."""
+    import psutil
+
     facts: dict[str, Any] = {
         "cpu_percent": psutil.cpu_percent(interval=cfg.sample),
         "memory_percent": psutil.virtual_memory().percent,
@@ -157,14 +160,20 @@ async def probe(cfg: Config, *, timeout: float) -> ProbeResult:
     return evaluate(cfg, facts, time.perf_counter() - start)
 
 
-class HostCollector(Collector):
-    """Host metrics read at scrape time. ``processes``: names to report as running or not."""
+class HostCollector:
+    """Host metrics read at scrape time (a prometheus_client ``Collector``, which is a
+    protocol). ``processes``: names to report as running or not."""
 
     def __init__(self, processes: Iterable[ProcessCheck] = ()):
+        import psutil
+
         self.processes = list(processes)
         psutil.cpu_percent(interval=None)  # prime: the first reading is since this call
 
     def collect(self) -> Iterator[Any]:
+        import psutil
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
         yield GaugeMetricFamily(
             "host_cpu_percent", "CPU use since the last scrape", value=psutil.cpu_percent()
         )
@@ -195,6 +204,9 @@ class HostCollector(Collector):
             yield running
 
     def _disks(self) -> Iterator[Any]:
+        import psutil
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
         space = GaugeMetricFamily("host_disk_bytes", "Filesystem space", labels=["mount", "kind"])
         seen: set[str] = set()
         for part in psutil.disk_partitions(all=False):
@@ -215,6 +227,9 @@ class HostCollector(Collector):
         yield io
 
     def _network(self) -> Iterator[Any]:
+        import psutil
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
         traffic = CounterMetricFamily(
             "host_network_bytes", "Network traffic", labels=["interface", "direction"]
         )

@@ -1,11 +1,16 @@
 """DR drills: announce, tag the period, inject the fault, let detection and failover happen,
 fail back, and record the timeline.
 
-Scenarios: ``dc-cut`` and ``service-stop`` inject a real fault (the lab's faults when the lab is
-up, otherwise the plan's fault playbooks); ``tabletop`` injects nothing and runs the failover
-and failback playbooks in check mode. Drill events carry the ``drill`` tag (alerts send them to
-the drill route; on-call is not paged) and the period is written to the availability engine's
-``drill_periods`` so it is excluded from SLA figures.
+Scenarios: ``dc-cut`` and ``service-stop`` inject a real fault (``failover.faults``: the lab's
+faults when the lab is up, otherwise the plan's fault playbooks); ``tabletop`` injects nothing
+and runs the failover and failback playbooks in check mode. Drill events carry the ``drill`` tag
+(alerts send them to the drill route; on-call is not paged) and the period is written to the
+availability engine's ``drill_periods`` so it is excluded from SLA figures.
+
+The real detection and decision do the work: when ``threenines run`` is up its failover loop
+sees the drill (``Ledger.active_drill``) and its run is the drill's; without a service the drill
+evaluates the plan itself. Either way the plan's lease makes it one run, and the drill reads
+that run's times from the store.
 """
 
 from __future__ import annotations
@@ -13,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,61 +25,20 @@ import sqlalchemy as sa
 from failover import observe, preflight
 from failover.config import Plan
 from failover.decide import FailoverDecision
+from failover.faults import Faults
 from failover.orchestrator import Orchestrator, RunOutcome
 from failover.quorum import evaluate_trigger
 from failover.timeline import MARKS, Mark, summarise
 from threenines.availability.schedule import Exclusion
 from threenines.store.availability import add_drill, drill_periods
-from threenines.store.failover import drill_marks, drills
+from threenines.store.failover import drill_marks, drills, failover_runs
 from threenines.store.tables import results
 
 SCENARIOS = ("dc-cut", "service-stop", "tabletop")
+# Refusals worth waiting out during a drill (the rest end it, as a problem in the report).
+_TRANSIENT = frozenset({"quorum_not_met", "needs_approval"})
 
-
-class Faults:
-    """Fault injection: the lab's Python API when the lab is up, else the plan's playbooks."""
-
-    def __init__(self, orch: Orchestrator, plan: Plan, lab_dir: Path | None = None):
-        self.orch, self.plan, self.lab_dir = orch, plan, lab_dir
-        self.lab_fault: int | None = None
-
-    def _lab(self) -> Any:
-        try:
-            import lab
-        except ImportError:
-            return None
-        root = self.lab_dir or lab.DEFAULT_DIR
-        return lab if Path(root).is_dir() and (Path(root) / "haproxy.sock").exists() else None
-
-    def inject(self, scenario: str, service: str) -> str:
-        lab = self._lab()
-        if lab is not None:
-            value = service if scenario == "service-stop" else None
-            fault = lab.fault_add(scenario, self.plan.primary, value)
-            self.lab_fault = fault.id
-            return f"lab fault {fault.id}: {fault.describe()}"
-        spec = self.plan.faults.dc_cut if scenario == "dc-cut" else self.plan.faults.service_stop
-        if spec is None:
-            raise RuntimeError(f"no lab and no fault playbook for {scenario} in the plan's faults")
-        out = self._play(spec, "fault")
-        if not out.ok:
-            raise RuntimeError(f"fault playbook failed: {out.error}")
-        return f"fault playbook {spec.path}"
-
-    def clear(self) -> None:
-        if self.lab_fault is not None:
-            self._lab().fault_clear(self.lab_fault)
-        elif self.plan.faults.clear is not None:
-            self._play(self.plan.faults.clear, "clear")
-
-    def _play(self, spec: Any, what: str) -> Any:
-        cfg = self.orch.cfg.failover
-        return self.orch.run_playbook(
-            spec,
-            project_dir=cfg.project_dir,
-            data_dir=cfg.data_dir,
-            ident=f"drill-{what}-{time.time_ns()}",
-        )
+__all__ = ["SCENARIOS", "DrillRunner", "Faults", "load_marks"]
 
 
 class DrillRunner:
@@ -120,47 +83,43 @@ class DrillRunner:
         await asyncio.to_thread(self._close, plan, drill_id, scenario, problems)
         return drill_id
 
+    def _limit(self, plan: Plan) -> float:
+        return self.max_wait or plan.objectives.rto * 3
+
     def _open(self, plan: Plan, scenario: str, by: str, now: float) -> int:
-        limit = self.max_wait or plan.objectives.rto * 3
         row = {"plan": plan.name, "scenario": scenario, "state": "running", "started": now}
         with self.engine.begin() as conn:
             res = conn.execute(drills.insert().values(actor=by, summary={}, **row))
             drill_id = int(res.inserted_primary_key[0])  # type: ignore[index]
-        period = add_drill(
-            self.engine,
-            Exclusion(
-                now,
-                now + limit + 600,
-                f"drill-{drill_id}",
-                f"DR drill {scenario} of {plan.name}",
-                (),
-                (plan.primary, plan.mirror),
-            ),
-            now=now,
-            created_by=by,
-        )
+        what = f"DR drill {scenario} of {plan.name}"
+        window = Exclusion(
+            now, now + 3 * self._limit(plan) + 600, f"drill-{drill_id}", what, (),
+            (plan.primary, plan.mirror),
+        )  # fmt: skip
+        period = add_drill(self.engine, window, now=now, created_by=by)
         with self.engine.begin() as conn:
             conn.execute(
                 drills.update().where(drills.c.id == drill_id).values(summary={"period_id": period})
             )
-        self.mark(drill_id, "announced", f"DR drill {scenario} of {plan.name} by {by}", ts=now)
+        self.mark(drill_id, "announced", f"{what} by {by}", ts=now)
+        text = f"DR drill {drill_id} ({scenario}) starts - this is an exercise"
         self.orch.ledger.stage(
-            now,
-            plan.name,
-            "drill",
-            f"DR drill {drill_id} ({scenario}) starts - this is an exercise",
-            site=plan.primary,
-            drill_id=drill_id,
+            now, plan.name, "drill_started", text, severity="major", drill_id=drill_id, actor=by
         )
         return drill_id
 
     async def _tabletop(self, plan: Plan, drill_id: int, by: str, problems: list[str]) -> None:
-        self.mark(drill_id, "decision", "tabletop: failover assumed decided")
+        await asyncio.to_thread(self.mark, drill_id, "decision", "tabletop: failover assumed")
         out = await self.orch.run_manual(plan.name, by=by, check=True, drill_id=drill_id)
-        self._record_run(drill_id, out, problems)
+        if isinstance(out, RunOutcome):
+            await asyncio.to_thread(self._record_run, drill_id, out.run_id, problems)
+        else:
+            problems.append(f"no failover run: {out.message if out else 'lease held elsewhere'}")
         back = await self.orch.failback(plan.name, by=by, check=True, drill_id=drill_id)
         if back is not None:
-            self.mark(drill_id, "failback_done", f"failback run {back.run_id}: {back.state}")
+            await asyncio.to_thread(
+                self.mark, drill_id, "failback_done", f"failback run {back.run_id}: {back.state}"
+            )
 
     async def _real(
         self, plan: Plan, scenario: str, service: str, drill_id: int, by: str, problems: list[str]
@@ -168,41 +127,66 @@ class DrillRunner:
         faults = self.faults(plan)
         fault_at = self.orch.clock()
         what = await asyncio.to_thread(faults.inject, scenario, service)
-        self.mark(drill_id, "fault_injected", what, ts=fault_at)
+        await asyncio.to_thread(self.mark, drill_id, "fault_injected", what, fault_at)
         try:
             await self._until_failed_over(plan, drill_id, by, fault_at, problems)
         finally:
             await asyncio.to_thread(faults.clear)
-            self.mark(drill_id, "fault_cleared")
-        await self._wait(lambda: self._trigger(plan).status == "healthy", plan)
+            await asyncio.to_thread(self.mark, drill_id, "fault_cleared")
+        if not await self._wait(lambda: self._trigger(plan).status == "healthy", plan):
+            problems.append("the primary was not healthy after the fault was cleared: no failback")
+            return
         back = await self.orch.failback(plan.name, by=by, drill_id=drill_id)
+        state = back.state if back else "not run (lease held)"
         if back is None or back.state != "succeeded":
-            problems.append(f"failback: {back.state if back else 'not run (lease held)'}")
-        self.mark(drill_id, "failback_done", f"failback: {back.state if back else 'not run'}")
+            problems.append(f"failback: {state}")
+        await asyncio.to_thread(self.mark, drill_id, "failback_done", f"failback: {state}")
 
     async def _until_failed_over(
         self, plan: Plan, drill_id: int, by: str, fault_at: float, problems: list[str]
     ) -> None:
-        deadline = time.monotonic() + (self.max_wait or plan.objectives.rto * 3)
+        deadline = time.monotonic() + self._limit(plan)
         seen: set[str] = set()
         while time.monotonic() < deadline:
             await asyncio.to_thread(self._detect, plan, drill_id, fault_at, seen)
             if "confirmed_down" in seen:
-                result = await self.orch.tick(plan.name, drill_id=drill_id)
-                if isinstance(result, FailoverDecision) and result.reason == "needs_approval":
-                    self.orch.approve(plan.name, by=f"drill:{by}", note=f"drill {drill_id}")
-                    continue
-                if isinstance(result, FailoverDecision) and result.reason == "mode_off":
-                    result = await self.orch.run_manual(plan.name, by=by, drill_id=drill_id)
-                if isinstance(result, RunOutcome):
-                    self._record_run(drill_id, result, problems)
+                run = await asyncio.to_thread(self._run_since, plan, fault_at)
+                if run is not None and run.state != "running":
+                    await asyncio.to_thread(self._record_run, drill_id, run.id, problems)
                     return
-                if result.action == "refuse":
-                    problems.append(f"refused: {result.reason}: {result.message}")
-                    if result.reason not in ("cooldown", "quorum_not_met"):
-                        return
+                if run is None and not await self._act(plan, drill_id, by, problems):
+                    return
             await asyncio.sleep(self.poll)
         problems.append("gave up waiting for detection and failover")
+
+    async def _act(self, plan: Plan, drill_id: int, by: str, problems: list[str]) -> bool:
+        """Evaluate the plan as the service would (a no-op if the service runs it first).
+        False when the decision is a refusal the drill cannot wait out."""
+        result: RunOutcome | FailoverDecision = await self.orch.tick(plan.name, drill_id=drill_id)
+        if isinstance(result, FailoverDecision) and result.reason == "needs_approval":
+            await asyncio.to_thread(
+                self.orch.approve, plan.name, f"drill:{by}", f"drill {drill_id}"
+            )
+            return True
+        if isinstance(result, FailoverDecision) and result.reason == "mode_off":
+            result = await self.orch.run_manual(plan.name, by=by, drill_id=drill_id)
+        refused = isinstance(result, FailoverDecision) and result.action == "refuse"
+        if refused and result.reason not in _TRANSIENT:  # type: ignore[union-attr]
+            problems.append(f"refused: {result.reason}: {result.message}")  # type: ignore[union-attr]
+            return False
+        return True
+
+    def _run_since(self, plan: Plan, since: float) -> sa.Row | None:
+        r = failover_runs.c
+        q = (
+            sa.select(failover_runs)
+            .where(r.plan == plan.name, r.kind == "failover", r.check_mode.is_(False))
+            .where(r.started >= since)
+            .order_by(r.id.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(q).first()
 
     def _trigger(self, plan: Plan) -> Any:
         subjects = self.orch.subjects(plan)
@@ -239,29 +223,28 @@ class DrillRunner:
             )
             seen.add("confirmed_down")
 
-    def _record_run(
-        self, drill_id: int, out: RunOutcome | FailoverDecision | None, problems: list[str]
-    ) -> None:
-        if not isinstance(out, RunOutcome):
-            problems.append(f"no failover run: {out.message if out else 'lease held elsewhere'}")
-            return
-        row = self.orch.ledger.run(out.run_id)
+    def _record_run(self, drill_id: int, run_id: int, problems: list[str]) -> None:
+        """The run's marks, from the store (whichever instance ran it)."""
+        row = self.orch.ledger.run(run_id)
         assert row is not None  # the run row is written before the playbook starts
-        self.mark(drill_id, "decision", f"run {out.run_id} ({row.trigger})", ts=row.started)
-        self.mark(drill_id, "playbook_start", ts=out.playbook.started)
-        self.mark(
-            drill_id, "playbook_end", f"{out.playbook.changed} change(s)", ts=out.playbook.finished
-        )
-        v = out.verification
-        if v is not None and v.first_green_at is not None:
-            self.mark(drill_id, "first_user_probe_ok", ts=v.first_green_at)
-        if v is not None and v.all_green_at is not None:
-            self.mark(drill_id, "all_journeys_green", ts=v.all_green_at)
-        if out.state not in ("verified", "succeeded"):
-            problems.append(f"failover run {out.run_id}: {out.state}: {out.playbook.error or ''}")
+        self.mark(drill_id, "decision", f"run {run_id} ({row.trigger}) by {row.owner}", row.started)
+        if row.playbook_started is not None:
+            self.mark(drill_id, "playbook_start", ts=row.playbook_started)
+        if row.playbook_finished is not None:
+            self.mark(drill_id, "playbook_end", f"run {run_id}", row.playbook_finished)
+        first_pass: dict[str, float] = {}
+        for audit in self.orch.ledger.audit_rows(run_id=run_id):
+            if audit.action in ("verified", "failed"):
+                first_pass.update((audit.details or {}).get("first_pass") or {})
+        if first_pass:
+            self.mark(drill_id, "first_user_probe_ok", ts=min(first_pass.values()))
+        if row.verified_at is not None:
+            self.mark(drill_id, "all_journeys_green", ts=row.verified_at)
+        if row.state not in ("verified", "succeeded"):
+            problems.append(f"failover run {run_id}: {row.state}: {row.error or ''}".rstrip())
 
     async def _wait(self, cond: Callable[[], bool], plan: Plan) -> bool:
-        deadline = time.monotonic() + (self.max_wait or plan.objectives.rto * 3)
+        deadline = time.monotonic() + self._limit(plan)
         while time.monotonic() < deadline:
             if await asyncio.to_thread(cond):
                 return True
@@ -289,14 +272,12 @@ class DrillRunner:
                 conn.execute(
                     drill_periods.update().where(drill_periods.c.id == period).values(end=now)
                 )
+        rto = f"RTO {summary.rto:.1f}s" if summary.rto is not None else "RTO not reached"
+        outcome = "; ".join(summary.problems) or "no problems"
         self.orch.ledger.stage(
-            now,
-            plan.name,
-            "drill",
-            f"DR drill {drill_id} finished",
-            site=plan.primary,
-            drill_id=drill_id,
-        )
+            now, plan.name, "drill_finished", f"DR drill {drill_id} finished: {rto}; {outcome}",
+            severity="major", drill_id=drill_id,
+        )  # fmt: skip
 
 
 def load_marks(engine: sa.Engine, drill_id: int) -> list[Mark]:

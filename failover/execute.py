@@ -102,7 +102,7 @@ async def _verify(
     detail = {"first_pass": outcome.first_pass, "last_error": outcome.last_error}
     if outcome.ok:
         await asyncio.to_thread(
-            stage, "verified", f"{len(checks)} check(s) pass through the mirror", "info", detail
+            stage, "verified", f"{len(checks)} check(s) pass through the mirror", "major", detail
         )
         state = "verified"
     else:
@@ -131,6 +131,7 @@ async def _play(
 ) -> PlaybookResult:
     led = orch.ledger
     polled = [0.0, False]
+    halt = threading.Event()
 
     def on_event(ev: TaskEvent) -> None:
         led.add_events(run_id, [ev])  # stored at once, so `failover watch` shows it live
@@ -138,22 +139,29 @@ async def _play(
             stage("play", f"play: {ev.play}", "info", {"play": ev.play})
 
     def should_cancel() -> bool:
-        if lost.is_set():
-            return True  # another instance may take over: stop rather than run twice
+        if lost.is_set() or halt.is_set():
+            return True  # another instance may take over, or we are stopping: never run unowned
         if time.monotonic() - polled[0] >= 1.0:
             polled[0], polled[1] = time.monotonic(), led.cancel_requested(run_id)
         return bool(polled[1])
 
-    return await asyncio.to_thread(
-        orch.run_playbook,
-        orch.spec(plan, kind),
-        project_dir=orch.cfg.failover.project_dir,
-        data_dir=orch.cfg.failover.data_dir,
-        ident=f"run-{run_id}-{int(orch.clock())}",
-        check=check,
-        on_event=on_event,
-        should_cancel=should_cancel,
-    )
+    try:
+        return await asyncio.to_thread(
+            orch.run_playbook,
+            orch.spec(plan, kind),
+            project_dir=orch.cfg.failover.project_dir,
+            data_dir=orch.cfg.failover.data_dir,
+            ident=f"run-{run_id}-{int(orch.clock())}",
+            check=check,
+            on_event=on_event,
+            should_cancel=should_cancel,
+        )
+    except asyncio.CancelledError:
+        # The service is shutting down. The worker thread cannot be cancelled, so make it kill
+        # the playbook (within half a second) instead of leaving it running after our lease is
+        # released; the run stays 'running' and the next start marks it interrupted and pages.
+        halt.set()
+        raise
 
 
 class _Stager:

@@ -1,9 +1,12 @@
 """Failover records: runs, their task events, approvals, the audit log and stage events.
 
 Every stage of a run is written twice: as a row in the shared ``events`` table (source
-``failover``) which the alerts engine consumes and routes, and as an audit-log row. Drill runs
-carry ``details.tags = ["drill"]`` and ``details.drill_id`` so alert routes can send them to the
-drill route instead of paging on-call.
+``failover``) which the alerts engine consumes and routes, and as an audit-log row. The event's
+subject names the plan and the run (or the decision's reason), so each run's stages are their
+own alert incidents. Drill events carry ``details.tags = ["failover", "drill"]`` (alert routes
+match tags: a ``tags: [drill]`` route ahead of on-call keeps drills off the pager),
+``details.drill_id``, and no site, so the drill period, which holds the induced outage's alerts
+like maintenance, does not hold them.
 
 Synchronous: call from a worker thread when on the event loop.
 """
@@ -18,7 +21,9 @@ from sqlalchemy import Engine
 
 from failover.decide import ApprovalRecord, RunRecord
 from failover.runner import TaskEvent
+from threenines.store.availability import drill_periods
 from threenines.store.failover import (
+    drills,
     failover_approvals,
     failover_audit,
     failover_leases,
@@ -51,12 +56,14 @@ class Ledger:
     ) -> None:
         """Emit an event (for alerts) and an audit row for one stage, in one transaction.
 
-        ``kind`` is one of decided, approved, started, play, finished, verified, failed.
+        ``kind``: decided, approved, started, play, finished, verified, failed, cancel;
+        drill_started and drill_finished for a drill's announcement and its end.
         """
         info: dict[str, Any] = {"plan": plan, "run_id": run_id, **(details or {})}
         info["tags"] = ["failover", *(["drill"] if drill_id is not None else [])]
         if drill_id is not None:
             info["drill_id"] = drill_id
+            site = None
         with self.engine.begin() as conn:
             conn.execute(
                 events.insert().values(
@@ -66,7 +73,7 @@ class Ledger:
                     severity=severity,
                     category="availability",
                     site=site,
-                    subject=f"failover/{plan}",
+                    subject=_subject(plan, kind, run_id, drill_id, info),
                     message=message,
                     details=info,
                 )
@@ -211,6 +218,25 @@ class Ledger:
         with self.engine.connect() as conn:
             return list(conn.execute(q))
 
+    def active_drill(self, plan: str, now: float) -> int | None:
+        """The drill of ``plan`` under way now: still running and inside its tagged period
+        (so a drill whose runner died stops claiming runs when its period ends)."""
+        q = (
+            sa.select(drills.c.id)
+            .select_from(
+                drills.join(
+                    drill_periods, drill_periods.c.name == sa.literal("drill-") + _text(drills.c.id)
+                )
+            )
+            .where(drills.c.plan == plan, drills.c.state == "running")
+            .where(drill_periods.c.start <= now, drill_periods.c.end > now)
+            .order_by(drills.c.id.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            found = conn.execute(q).scalar()
+        return int(found) if found is not None else None
+
     # -- approvals ---------------------------------------------------------------------------
 
     def approve(self, now: float, plan: str, by: str, ttl: float, note: str = "") -> int:
@@ -242,3 +268,21 @@ class Ledger:
                 .values(used_by_run=run_id)
             )
             return res.rowcount == 1
+
+
+def _subject(
+    plan: str, kind: str, run_id: int | None, drill_id: int | None, info: Mapping[str, Any]
+) -> str:
+    """``failover/PLAN/run-N`` (or ``/REASON`` for a decision), ``/drill-N`` for a drill."""
+    parts = [f"failover/{plan}"]
+    if run_id is not None:
+        parts.append(f"run-{run_id}")
+    elif kind == "decided" and info.get("reason"):
+        parts.append(str(info["reason"]))
+    if drill_id is not None:
+        parts.append(f"drill-{drill_id}")
+    return "/".join(parts)[:200]
+
+
+def _text(column: Any) -> Any:
+    return sa.cast(column, sa.String)

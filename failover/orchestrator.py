@@ -134,7 +134,7 @@ class Orchestrator:
             inputs["facts"] = preflight.measure(plan)
         return decide(plan, now=now, manual=manual, force=force, **inputs)
 
-    def note(self, plan: Plan, d: FailoverDecision) -> None:
+    def note(self, plan: Plan, d: FailoverDecision, drill_id: int | None = None) -> None:
         """Emit a 'decided' event when the decision changes (not on every evaluation)."""
         if self._last.get(plan.name) == d.key():
             return
@@ -152,6 +152,7 @@ class Orchestrator:
             f"{d.action}: {d.reason}: {d.message}",
             severity=severity,
             site=plan.primary,
+            drill_id=drill_id,
             details={
                 "action": d.action,
                 "reason": d.reason,
@@ -160,10 +161,16 @@ class Orchestrator:
         )
 
     async def tick(self, name: str, drill_id: int | None = None) -> RunOutcome | FailoverDecision:
-        """Evaluate one plan once; fail over if the decision says so."""
+        """Evaluate one plan once; fail over if the decision says so.
+
+        While a DR drill of the plan is on (from any process: ``threenines drill run``), the
+        decision and the run belong to it, so their events carry the drill tag.
+        """
         plan = self.plan(name)
+        if drill_id is None:
+            drill_id = await asyncio.to_thread(self.ledger.active_drill, name, self.clock())
         d = await asyncio.to_thread(self.decide_now, plan)
-        await asyncio.to_thread(self.note, plan, d)
+        await asyncio.to_thread(self.note, plan, d, drill_id)
         if d.action != "fail_over":
             return d
         trigger = "approved" if d.approval_id is not None else "auto"
@@ -197,7 +204,9 @@ class Orchestrator:
             name,
             "approved",
             f"approved by {by} for {plan.guards.approval_ttl:.0f}s",
+            severity="major",
             site=plan.primary,
+            drill_id=self.ledger.active_drill(name, now),
             details={"approval_id": approval, "note": note},
             actor=by,
         )
@@ -239,8 +248,24 @@ class Orchestrator:
             plan, "failback", trigger="manual", check=check, drill_id=drill_id, by=by
         )
 
-    def cancel(self, name: str | None = None) -> list[int]:
-        return self.ledger.request_cancel(self.clock(), name)
+    def cancel(self, name: str | None = None, by: str | None = None) -> list[int]:
+        """Ask whichever instance runs them to stop the running runs (audited)."""
+        now = self.clock()
+        ids = self.ledger.request_cancel(now, name)
+        for run_id in ids:
+            row = self.ledger.run(run_id)
+            plan = self.cfg.failover.plan(row.plan) if row is not None else None
+            self.ledger.stage(
+                now,
+                row.plan if row is not None else str(name),
+                "cancel",
+                f"cancel of run {run_id} requested by {by or self.actor}",
+                site=plan.primary if plan else None,
+                run_id=run_id,
+                drill_id=row.drill_id if row is not None else None,
+                actor=by,
+            )
+        return ids
 
     # -- executing -----------------------------------------------------------------------
 

@@ -126,9 +126,9 @@ def _tls_facts(response: httpx.Response) -> dict[str, Any]:
     der = ssl_object.getpeercert(binary_form=True)
     facts: dict[str, Any] = {"tls_version": ssl_object.version()}
     if der:
-        cert = _tls.cert_facts(der, _tls.utc_now())
-        facts["cert_not_after"] = cert["not_after_iso"]
-        facts["cert_days_left"] = cert["days_left"]
+        not_after, iso = _tls.expiry(der)
+        facts["cert_not_after"] = iso
+        facts["cert_days_left"] = round((not_after - _tls.utc_now()) / 86400, 2)
     return facts
 
 

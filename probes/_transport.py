@@ -89,8 +89,8 @@ class _Conn:
                 raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
             self.h11.receive_data(data)
 
-    def reusable(self) -> bool:
-        """True when the last exchange completed cleanly and the server has not hung up."""
+    def next_cycle(self) -> bool:
+        """Ready for another request if the last exchange completed and the server stayed."""
         if self.h11.our_state is not h11.DONE or self.h11.their_state is not h11.DONE:
             return False
         if self.writer.is_closing() or self.reader.at_eof():
@@ -124,6 +124,8 @@ class ProbeTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         t, url = self._t, request.url
         t.urls.append(str(url))
+        if url.scheme not in ("http", "https"):  # a redirect may point anywhere
+            raise httpx.UnsupportedProtocol(f"unsupported protocol {url.scheme!r}")
         t.stage = "dns"
         port = url.port or (443 if url.scheme == "https" else 80)
         start = time.perf_counter()
@@ -209,7 +211,7 @@ class ProbeTransport(httpx.AsyncBaseTransport):
         )
 
     def _release(self, conn: _Conn, key: _Key) -> None:
-        if conn.reusable() and key not in self._idle:
+        if conn.next_cycle() and key not in self._idle:
             self._idle[key] = conn
         else:
             self._drop(conn)

@@ -124,6 +124,7 @@ class Scheduler:
         self.vantage = vantage
         self.on_result = list(on_result)
         self.metrics = metrics or Metrics()
+        self._lag_metric = self.metrics.scheduler_lag.labels(vantage)  # not a lookup per run
         self.recent_lags: deque[float] = deque(maxlen=100_000)
         self.in_flight = 0
         self.completed = 0
@@ -219,7 +220,7 @@ class Scheduler:
             if planned is not None:
                 lag = max(0.0, asyncio.get_running_loop().time() - planned)
                 self.recent_lags.append(lag)
-                self.metrics.scheduler_lag.labels(self.vantage).observe(lag)
+                self._lag_metric.observe(lag)
             wall, start = time.time(), time.perf_counter()
             return await _probe(job, start), wall
 

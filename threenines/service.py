@@ -26,6 +26,7 @@ from sqlalchemy.engine import make_url
 from alerts import extension as alerts_extension
 from collectors import extension as collectors_extension
 from collectors.security import service as security_service
+from failover import extension as failover_extension
 from threenines.api import create_app
 from threenines.availability import extension as availability_extension
 from threenines.config import Config
@@ -44,6 +45,7 @@ EXTENSIONS: list[Extension] = [
     alerts_extension.setup,
     security_service.setup,
     collectors_extension.setup,
+    failover_extension.setup,
     # one line per area: snmp.setup, failover.setup, ...
 ]
 WRITER_GRACE = 10.0
@@ -55,11 +57,12 @@ def build_context(cfg: Config, *, live: bool = False) -> ServiceContext:
     store = ResultStore(engine)
     metrics = Metrics()
     jobs = jobs_for(cfg, cfg.server.vantage)
-    stale_after = max((j.max_gap for j in jobs), default=120.0)
+    stale_after = central_max_gap(cfg, jobs)
 
     def prepare() -> None:
         migrate(engine)
-        closed = store.close_stale(time.time(), stale_after)
+        # Only this server's own intervals: agents' gaps are judged by their results' max_gap.
+        closed = store.close_stale(time.time(), stale_after, vantage=cfg.server.vantage)
         if closed:
             log.info(
                 "closed %d state interval(s) left open by the last run (no data since)", closed
@@ -77,6 +80,14 @@ def build_context(cfg: Config, *, live: bool = False) -> ServiceContext:
         metrics.declare(job.labels)
     ctx.add_task("retention", lambda: retention_loop(engine, cfg.storage, ready=writer.ready))
     return ctx
+
+
+def central_max_gap(cfg: Config, jobs: list[Job]) -> float:
+    """The longest silence after which one of this vantage's intervals is "no data": its
+    probes' and SNMP devices' (polled from here too) ``max_gap``, 2 x their interval."""
+    snmp = cfg.snmp
+    devices = [2 * (d.interval or snmp.defaults.interval) for d in snmp.devices]
+    return max([j.max_gap for j in jobs] + devices, default=120.0)
 
 
 def _safe_url(url: str) -> str:

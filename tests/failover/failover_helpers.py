@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -144,10 +147,17 @@ def config_yaml(
     expect: str = "dc-mirror",
     playbook: str = "failover.yml",
     extra_vars: str = "",
+    on: str = "",
+    extra: str = "",
+    listen: str = "127.0.0.1:0",
+    cooldown: str = "1h",
 ) -> str:
+    """``on``: e.g. ``", vantage: [lib-grays]"`` so the service's own scheduler (vantage
+    central) runs none of the checks and the tests set the states; ``extra``: more sections."""
     sock = fd.socket
     return f"""
-storage: {{url: "{db_url}"}}
+storage: {{url: "{db_url}", flush_interval: 100ms, spool: "{tmp / "spool.jsonl"}"}}
+server: {{listen: "{listen}", vantage: central}}
 sites:
   - {{name: dc-main, kind: datacentre}}
   - {{name: dc-mirror, kind: datacentre, mirror_of: dc-main}}
@@ -160,16 +170,17 @@ vantage_points:
 services:
   - name: portal
     site: dc-main
-    checks: [{{name: http, type: tcp, host: 127.0.0.1, port: 9}}]
+    checks: [{{name: http, type: tcp, host: 127.0.0.1, port: 9{on}}}]
   - name: portal-mirror
     site: dc-mirror
-    checks: [{{name: http, type: tcp, host: 127.0.0.1, port: 9}}]
+    checks: [{{name: http, type: tcp, host: 127.0.0.1, port: 9{on}}}]
   - name: front-door
     site: front
     checks:
       - {{name: via-mirror, type: tcp, host: 127.0.0.1, port: {fd.port},
-          send: "GET / HTTP/1.0\\r\\n\\r\\n", expect: "{expect}"}}
+          send: "GET / HTTP/1.0\\r\\n\\r\\n", expect: "{expect}"{on}}}
 failover:
+  evaluate_every: 200ms
   project_dir: "{PLAYBOOKS}"
   data_dir: "{tmp / "runs"}"
   lease_ttl: 2s
@@ -178,7 +189,7 @@ failover:
       primary: dc-main
       mirror: dc-mirror
       trigger: {{datacentre: dc-main, confirm_for: 10s, quorum: 2}}
-      guards: {{mode: {mode}, cooldown: 1h, max_runs_per_day: 2, approval_ttl: 5m}}
+      guards: {{mode: {mode}, cooldown: {cooldown}, max_runs_per_day: 2, approval_ttl: 5m}}
       playbook:
         path: "{playbook}"
         inventory: inventory/local.yml
@@ -189,6 +200,7 @@ failover:
         inventory: inventory/local.yml
         extravars: {{haproxy_switch_socket: "{sock}"}}
       verification: {{checks: [front-door/via-mirror], within: 8s, interval: 0.3s}}
+{extra}
 """
 
 
@@ -238,3 +250,17 @@ def primary_down(
     if rest:
         mark(engine, "portal/http", "up", now - 3600, now, rest)
     mark(engine, "portal-mirror/http", mirror, now - 3600, now)
+
+
+def alerts_receivers() -> Any:
+    """tests/alerts/alerts_receivers.py (the real json:// receiver), shared rather than copied:
+    test folders are not packages, so load it by path once."""
+    name = "alerts_receivers"
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "alerts" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]

@@ -12,11 +12,12 @@ from __future__ import annotations
 from fastapi import FastAPI, Request, Response
 from prometheus_client.exposition import choose_encoder
 
-from threenines.api import auth, status
+from threenines.api import auth, failover, status
 from threenines.context import ServiceContext
 
 ROUTERS = [
     status.router,
+    failover.router,  # its own token checks (viewer to read, operator to act)
     # one line per area, e.g. reports.router
 ]
 

@@ -13,9 +13,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
 from pydantic import Field, field_validator, model_validator
 
+from threenines.availability.devices import cross_check as devices_cross_check
 from threenines.config.base import Name, StrictModel
 from threenines.durations import Duration
 
@@ -109,6 +109,8 @@ class MaintenanceWindow(StrictModel):
     @field_validator("cron")
     @classmethod
     def _cron(cls, value: str | None) -> str | None:
+        from croniter import croniter  # here: config loads stay fast without it
+
         if value is not None and not croniter.is_valid(value):
             raise ValueError(f"{value!r} is not a valid cron expression (e.g. '0 2 * * sun')")
         return value
@@ -147,7 +149,7 @@ def cross_check(cfg: Config) -> list[tuple[Loc, str]]:
                 if svc.quorum > n:
                     msg = f"quorum {svc.quorum} is more than the {n} vantage point(s) of this check"
                     out.append((("services", i, "checks", j, "vantage"), msg))
-    return out
+    return out + devices_cross_check(cfg)
 
 
 def _unknown(loc: Loc, names: list[str], known: set[str], what: str) -> list[tuple[Loc, str]]:

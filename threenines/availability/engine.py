@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from threenines.availability import devices
 from threenines.availability.accounting import Figures, account, pool
 from threenines.availability.incidents import Downtime, Incident, derive
 from threenines.availability.intervals import IntervalSet, buckets, clip
@@ -24,6 +25,7 @@ from threenines.availability.timeline import (
     combine_components,
     from_rows,
     quorum,
+    require,
 )
 
 if TYPE_CHECKING:
@@ -40,6 +42,8 @@ class Inputs:
     ``drills`` are concrete windows from the database (config windows are expanded here).
     ``components`` are timelines of non-service things (devices, links) that sites and
     services may depend on; ``site_components`` adds such timelines to a site's own state.
+    The SNMP devices that sites and services list (``devices:``) are read from ``rows`` under
+    ``(device:<name>[/if:<ifName>], <server vantage>)``, unless ``components`` has them.
     """
 
     rows: Mapping[tuple[str, str], Sequence[IntervalRow]]
@@ -82,9 +86,21 @@ class Estate:
         config_windows = expand_all(cfg.maintenance, cfg.tz, start, end)
         maint = [*config_windows, *inputs.maintenance]
         self.maintenance_windows = sorted(maint, key=lambda e: e.start)
+        self.devices = self._devices()
         self.services: dict[str, _Svc] = {}
         for svc in cfg.services:
             self.services[svc.name] = self._build(svc, maint)
+
+    def _devices(self) -> dict[str, Timeline]:
+        """Timelines of the devices the configuration refers to (one vantage: the server)."""
+        out = {}
+        for cid in devices.all_components(self.cfg):
+            given = self.inputs.components.get(cid)
+            if given is None:
+                rows = self.inputs.rows.get((cid, self.cfg.server.vantage), ())
+                given = from_rows(rows, self.end, devices.grace(self.cfg, cid))
+            out[cid] = given
+        return out
 
     def _build(self, svc: Service, maint: Sequence[Exclusion]) -> _Svc:
         checks: dict[str, Timeline] = {}
@@ -97,6 +113,9 @@ class Estate:
             ]
             checks[check.name] = quorum(per_vantage, svc.quorum)
         tl = combine_checks(checks, svc.combine, svc.weights, svc.weighted_threshold)
+        parts = {c: self.devices[c] for c in devices.service_components(self.cfg, svc)}
+        if parts:
+            tl = require(tl, parts, measured=bool(svc.checks))
         tl = [s for s in tl if s.end > self.start and s.start < self.end]
         return _Svc(
             config=svc,
@@ -183,7 +202,11 @@ class Estate:
         """Whole-site state (partial outages are degraded) from services and components."""
         parts = {n: self.services[n].timeline for n in self.site_services(name)}
         parts.update(self.inputs.site_components.get(name, {}))
-        return combine_components(parts)
+        tl = combine_components(parts)
+        site = self.cfg.site(name)
+        needed = {c: self.devices[c] for c in devices.component_ids(site.devices if site else [])}
+        # The site's own devices (its WAN uplink) are required: one down is the site down.
+        return require(tl, needed, measured=bool(parts)) if needed else tl
 
     def burn_rates(self, service: str) -> dict[str, float | None]:
         """Burn rate over the last 1h/6h/1d/3d before the end of the span."""
@@ -197,7 +220,12 @@ class Estate:
     def dependencies(self, service: str) -> tuple[str, ...]:
         svc = self.services[service].config
         site = self.cfg.site(svc.site)
-        deps = [*(site.depends_on if site else []), *svc.depends_on]
+        # Devices first: when a router is down, it (not a service behind it) is the cause.
+        deps = [
+            *devices.service_components(self.cfg, svc),
+            *(site.depends_on if site else []),
+            *svc.depends_on,
+        ]
         return tuple(dict.fromkeys(d for d in deps if d != service))
 
     def incidents(
@@ -213,4 +241,4 @@ class Estate:
             name: Downtime(list(figs[name].bad_spans), s.timeline, self.dependencies(name))
             for name, s in self.services.items()
         }
-        return derive(downtime, self.inputs.components, a, b)
+        return derive(downtime, {**self.inputs.components, **self.devices}, a, b)

@@ -205,6 +205,36 @@ def combine_checks(
     return sweep(tls, _all(names))
 
 
+def require(service: Timeline, parts: Mapping[str, Timeline], *, measured: bool = True) -> Timeline:
+    """A service's timeline with things it cannot work without (SNMP devices, uplinks).
+
+    Down while any part is down (the reason names it), whatever the checks say; otherwise the
+    checks' state, degraded while a part is degraded. A part with no data changes nothing when
+    the service is ``measured`` by checks of its own (their evidence stands); a service with no
+    checks has only its parts, so it is no data unless all of them have data.
+    """
+    names = sorted(parts)
+
+    def combine(segs: Sequence[Seg | None]) -> tuple[str, str] | None:
+        own, mine = segs[0], list(zip(names, segs[1:], strict=True))
+        down = [f"{n} down: {s.reason}" if s.reason else f"{n} down" for n, s in mine
+                if s and s.state == DOWN]  # fmt: skip
+        if down:
+            return DOWN, "; ".join(down)
+        deg = [f"{n} degraded: {s.reason}" for n, s in mine if s and s.state == DEGRADED]
+        if measured:
+            if own is None:
+                return None
+            if own.state != UP:
+                return own.state, own.reason
+            return (DEGRADED, "; ".join(deg)) if deg else (UP, "")
+        if any(s is None for _n, s in mine):
+            return None
+        return (DEGRADED, "; ".join(deg)) if deg else (UP, "")
+
+    return sweep([service, *(parts[n] for n in names)], combine)
+
+
 def combine_components(components: Mapping[str, Timeline]) -> Timeline:
     """A site's or data centre's state from its components (services, devices).
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import signal
@@ -15,7 +14,6 @@ import typer
 from rich.table import Table
 
 from threenines.cli.core import err
-from threenines.durations import format_duration, parse_duration
 
 if TYPE_CHECKING:
     from threenines.agent.status import AgentStatus
@@ -44,6 +42,8 @@ def _token(token_file: Path | None, token_env: str | None) -> str:
 
 
 def _duration(option: str, value: str) -> float:
+    from threenines.durations import parse_duration
+
     try:
         return parse_duration(value)
     except ValueError as exc:
@@ -67,6 +67,8 @@ def agent(
     batch_size: int = typer.Option(1000, "--batch-size", min=1, max=10_000),
 ) -> None:
     """Fetch the checks assigned to VANTAGE, run them, deliver results (queued on disk)."""
+    import asyncio
+
     from threenines.agent.queue import DiskQueue
     from threenines.agent.runner import Agent
     from threenines.agent.sender import AgentClient
@@ -108,6 +110,8 @@ def agent(
 
 def agents_table(agents: list[AgentStatus], cfg: Config, now: float) -> Table:
     """The agents' part of ``threenines status``: when each was last heard from."""
+    from threenines.durations import format_duration
+
     table = Table(title="agents (remote vantage points)", title_justify="left")
     for col in ("vantage", "site", "state", "last heard", "address", "results"):
         table.add_column(col)

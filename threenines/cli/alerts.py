@@ -7,25 +7,22 @@ seconds for the outcome. Silences are stored at once and take effect on the serv
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from alerts.model import Silence
-from alerts.sendtest import send_test
 from threenines.cli.core import ConfigOption, load_or_exit
-from threenines.config import Config
-from threenines.durations import parse_duration
-from threenines.store.alert_outbox import OutboxStore
-from threenines.store.alerts import AlertStore
-from threenines.store.db import make_engine, migrate
+
+if TYPE_CHECKING:  # imported inside the commands: the CLI's start-up stays fast
+    from threenines.config import Config
+    from threenines.store.alerts import AlertStore
 
 app = typer.Typer(help="Alerts: incidents, acknowledgements, silences, test notifications.")
 out = Console()
@@ -34,6 +31,9 @@ WaitOption = typer.Option(10.0, "--wait", help="Seconds to wait for the service 
 
 
 def _store(config: Path) -> tuple[Config, AlertStore]:
+    from threenines.store.alerts import AlertStore
+    from threenines.store.db import make_engine, migrate
+
     cfg = load_or_exit(config)
     engine = make_engine(cfg.storage.url)
     migrate(engine)
@@ -73,6 +73,8 @@ def show(
     ref: str = typer.Argument(..., help="Incident id, uid or key"), config: Path = ConfigOption
 ) -> None:
     """One incident with its notifications and their delivery to each receiver."""
+    from threenines.store.alert_outbox import OutboxStore
+
     _cfg, store = _store(config)
     row = store.incident(ref)
     if row is None:
@@ -166,6 +168,8 @@ def silence(
 ) -> None:
     """Silence matching alerts for a while: nothing pages, everything is still recorded."""
     from alerts.matching import SILENCE_LABELS
+    from alerts.model import Silence
+    from threenines.durations import parse_duration
 
     _cfg, store = _store(config)
     matchers: dict[str, str] = {}
@@ -236,6 +240,10 @@ def test(
     config: Path = ConfigOption,
 ) -> None:
     """Send a test notification through ROUTE's receivers; exit 1 unless all confirm."""
+    import asyncio
+
+    from alerts.sendtest import send_test
+
     cfg, store = _store(config)
     try:
         rows = asyncio.run(send_test(cfg, store.engine, route, who=getpass.getuser()))

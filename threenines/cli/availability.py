@@ -6,18 +6,17 @@ import json
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.table import Table
 
-from threenines.availability.accounting import Figures
-from threenines.availability.engine import BURN_WINDOWS, Estate
-from threenines.availability.periods import Period, PeriodError, local_text, parse_period, rolling
-from threenines.availability.schedule import Exclusion
 from threenines.cli.core import ConfigOption, err, load_or_exit, out
-from threenines.config import Config
-from threenines.durations import format_duration, parse_duration
+
+if TYPE_CHECKING:  # imported inside the commands: the CLI's start-up stays fast
+    from threenines.availability.accounting import Figures
+    from threenines.availability.engine import Estate
+    from threenines.availability.periods import Period
+    from threenines.config import Config
 
 app = typer.Typer(
     help="Availability, error budget and burn rates for services, sites and the estate.",
@@ -41,6 +40,8 @@ def _engine(cfg: Config) -> Any:
 
 
 def _window(cfg: Config, window: str | None, period: str | None, now: float) -> Period:
+    from threenines.availability.periods import PeriodError, parse_period, rolling
+
     try:
         return parse_period(period, cfg.tz) if period else rolling(window or "30d", now)
     except PeriodError as exc:
@@ -80,6 +81,7 @@ def availability(
     """Availability, error budget and burn rates (1h/6h/1d/3d) over a window (default 30d)."""
     if ctx.invoked_subcommand:
         return
+    from threenines.availability.engine import BURN_WINDOWS
     from threenines.reports.data import load_estate
 
     cfg = load_or_exit(config)
@@ -127,11 +129,17 @@ def _rows(
 
 
 def _d(seconds: float) -> str:
+    from threenines.durations import format_duration
+
     sign = "-" if seconds < 0 else ""
     return sign + format_duration(round(abs(seconds), 1))
 
 
 def _print(rows: list[dict[str, Any]], cfg: Config, win: Period) -> None:
+    from rich.table import Table
+
+    from threenines.availability.periods import local_text
+
     table = Table(
         title=f"{win.label}: {local_text(win.start, cfg.tz)} to {local_text(win.end, cfg.tz)}"
     )
@@ -200,6 +208,9 @@ def maintenance_add(
     config: Path = ConfigOption,
 ) -> None:
     """Add a one-off maintenance window (no --service/--site: the whole estate)."""
+    from threenines.availability.periods import local_text
+    from threenines.availability.schedule import Exclusion
+    from threenines.durations import parse_duration
     from threenines.store.availability import add_window, maintenance_windows
 
     cfg = load_or_exit(config)
@@ -231,6 +242,9 @@ def maintenance_list(
     all_: bool = typer.Option(False, "--all", help="Include past windows"),
 ) -> None:
     """List stored maintenance windows (current and future unless --all)."""
+    from rich.table import Table
+
+    from threenines.availability.periods import local_text
     from threenines.store.availability import list_windows, maintenance_windows
 
     cfg = load_or_exit(config)

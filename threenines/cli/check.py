@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from probes import PROBES
 from threenines.results import ProbeResult, Status
+
+# The probe registry's kinds, for --help without importing every probe module (httpx,
+# dnspython, cryptography): tests/test_cli_help.py checks this matches probes.PROBES.
+KINDS_HELP = "http, journey, tcp, dns, icmp, tls, host"
 
 out = Console()
 err = Console(stderr=True)
@@ -42,8 +43,7 @@ def check(
         None,
         "--type",
         "-t",
-        help=f"Probe kind: {', '.join(PROBES)} (default: http for URLs, tcp for HOST:PORT, "
-        "else icmp)",
+        help=f"Probe kind: {KINDS_HELP} (default: http for URLs, tcp for HOST:PORT, else icmp)",
         show_default=False,
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON"),
@@ -53,6 +53,12 @@ def check(
 
     Exit status: 0 up, 1 degraded, 2 down (or bad arguments).
     """
+    import asyncio
+
+    from pydantic import ValidationError
+
+    from probes import PROBES
+
     kind = kind or guess_type(target)
     module = PROBES.get(kind)
     if module is None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
-from threenines.config import Config, ConfigError, load_config
-from threenines.config.schema import json_schema
+if TYPE_CHECKING:
+    from threenines.config import Config
 
 err = Console(stderr=True)
 out = Console()
@@ -21,6 +22,10 @@ ConfigOption = typer.Option(
 
 def load_or_exit(path: Path) -> Config:
     """Load a config, or print every problem and exit 2."""
+    # Imported here, not at the top: the schema pulls in every probe module, and the CLI
+    # imports this module for every command (``--help`` must stay fast).
+    from threenines.config import ConfigError, load_config
+
     try:
         return load_config(path)
     except ConfigError as exc:
@@ -54,6 +59,8 @@ def schema(
     out_file: Path | None = typer.Option(None, "--out", "-o", help="Write to a file"),
 ) -> None:
     """Print the configuration's JSON Schema (for editors and CI validation)."""
+    from threenines.config.schema import json_schema
+
     text = json.dumps(json_schema(), indent=2)
     if out_file:
         out_file.write_text(text + "\n")

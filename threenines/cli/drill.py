@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
 import typer
 from rich.console import Console
 
-from failover.drill import SCENARIOS, DrillRunner, load_marks
-from failover.drill_report import render_html, render_pdf
-from failover.orchestrator import Orchestrator
 from threenines.cli.core import ConfigOption, load_or_exit
-from threenines.store.db import make_engine, migrate
-from threenines.store.failover import drills
+
+if TYPE_CHECKING:  # imported inside the commands: the CLI's start-up stays fast
+    from failover.orchestrator import Orchestrator
+
+# failover.drill.SCENARIOS, spelt out for --help without importing the drill machinery
+# (tests/test_cli_help.py checks the two agree).
+SCENARIO_HELP = "dc-cut | service-stop | tabletop"
 
 app = typer.Typer(help="DR drills: prove how long failover to the mirror takes.")
 out = Console()
@@ -24,6 +25,9 @@ err = Console(stderr=True)
 
 
 def _orch(config: Path) -> Orchestrator:
+    from failover.orchestrator import Orchestrator
+    from threenines.store.db import make_engine, migrate
+
     cfg = load_or_exit(config)
     engine = make_engine(cfg.storage.url)
     migrate(engine)
@@ -33,13 +37,17 @@ def _orch(config: Path) -> Orchestrator:
 @app.command("run")
 def run_drill(
     plan: str = typer.Argument(..., help="Failover plan name"),
-    scenario: str = typer.Option("tabletop", "--scenario", "-s", help=" | ".join(SCENARIOS)),
+    scenario: str = typer.Option("tabletop", "--scenario", "-s", help=SCENARIO_HELP),
     service: str = typer.Option("portal", "--service", help="For service-stop: which service"),
     max_wait: float | None = typer.Option(None, "--max-wait", help="Seconds to wait per phase"),
     by: str | None = typer.Option(None, "--by", help="Who runs the drill (default USER@host)"),
     config: Path = ConfigOption,
 ) -> None:
     """Announce, inject the fault, let detection and failover happen, fail back, record."""
+    import asyncio
+
+    from failover.drill import SCENARIOS, DrillRunner
+
     if scenario not in SCENARIOS:
         err.print(f"unknown scenario {scenario!r} (one of: {', '.join(SCENARIOS)})", style="red")
         raise typer.Exit(2)
@@ -63,6 +71,10 @@ def run_drill(
 
 
 def _drill(orch: Orchestrator, drill_id: int) -> dict:
+    import sqlalchemy as sa
+
+    from threenines.store.failover import drills
+
     with orch.engine.connect() as conn:
         row = conn.execute(sa.select(drills).where(drills.c.id == drill_id)).first()
     if row is None:
@@ -79,6 +91,9 @@ def report(
     config: Path = ConfigOption,
 ) -> None:
     """Render a drill's report: objectives met or missed, timeline chart, what went wrong."""
+    from failover.drill import load_marks
+    from failover.drill_report import render_html, render_pdf
+
     orch = _orch(config)
     row = _drill(orch, drill_id)
     html = render_html(row, load_marks(orch.engine, drill_id), orch.cfg.organisation)
@@ -102,6 +117,10 @@ def report(
 @app.command("list")
 def list_drills(config: Path = ConfigOption) -> None:
     """Past drills, newest first."""
+    import sqlalchemy as sa
+
+    from threenines.store.failover import drills
+
     orch = _orch(config)
     with orch.engine.connect() as conn:
         rows = list(conn.execute(sa.select(drills).order_by(drills.c.id.desc()).limit(50)))

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import socket
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from failover.decide import FailoverDecision
-from failover.lease import holder
-from failover.orchestrator import Orchestrator, RunOutcome
 from threenines.cli.core import ConfigOption, load_or_exit
-from threenines.store.db import make_engine, migrate
+
+if TYPE_CHECKING:  # imported inside the commands: the CLI's start-up stays fast
+    from failover.decide import FailoverDecision
+    from failover.orchestrator import Orchestrator, RunOutcome
 
 app = typer.Typer(help="Fail over to the mirror data centre (Ansible), and fail back.")
 out = Console()
@@ -28,6 +27,9 @@ ByOption = typer.Option(None, "--by", help="Who is acting (default: USER@host)")
 
 
 def _orch(config: Path) -> Orchestrator:
+    from failover.orchestrator import Orchestrator
+    from threenines.store.db import make_engine, migrate
+
     cfg = load_or_exit(config)
     engine = make_engine(cfg.storage.url)
     migrate(engine)
@@ -52,6 +54,8 @@ def _ts(value: float | None) -> str:
 
 
 def _report(result: RunOutcome | FailoverDecision | None) -> None:
+    from failover.decide import FailoverDecision
+
     if result is None:
         out.print("another instance holds this plan's lease or has just run it; nothing done")
         raise typer.Exit(1)
@@ -71,6 +75,8 @@ def _report(result: RunOutcome | FailoverDecision | None) -> None:
 @app.command()
 def status(config: Path = ConfigOption) -> None:
     """Each plan's current decision, last run and lease (evaluates; never acts)."""
+    from failover.lease import holder
+
     orch = _orch(config)
     table = Table("plan", "mode", "decision", "last run", "lease")
     for plan in orch.cfg.failover.plans:
@@ -121,6 +127,8 @@ def run(
     config: Path = ConfigOption,
 ) -> None:
     """Fail over now (an operator's decision: trigger, mode and cooldown do not apply)."""
+    import asyncio
+
     orch = _orch(config)
     _plan_or_exit(orch, name)
     orch.recover()
@@ -148,7 +156,7 @@ def cancel(
     config: Path = ConfigOption,
 ) -> None:
     """Cancel running failover runs (from any instance); the playbook is stopped."""
-    ids = _orch(config).cancel(name)
+    ids = _orch(config).cancel(name, by=_who(None))
     out.print(f"cancel requested for run(s) {', '.join(map(str, ids))}" if ids else "nothing runs")
 
 
@@ -160,6 +168,8 @@ def failback(
     config: Path = ConfigOption,
 ) -> None:
     """Fail back to the primary (never automatic)."""
+    import asyncio
+
     orch = _orch(config)
     _plan_or_exit(orch, name)
     orch.recover()
@@ -234,6 +244,10 @@ def auto(
     config: Path = ConfigOption,
 ) -> None:
     """The automatic failover loop, on its own (the service runner runs the same loop)."""
+    import asyncio
+
+    from failover.decide import FailoverDecision
+
     orch = _orch(config)
 
     async def main() -> None:

@@ -17,8 +17,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-import lab
-from lab.state import DEFAULT_DIR
+# lab.state.DEFAULT_DIR and lab.faults.KINDS, spelt out so that --help does not import the lab
+# package (namespaces, servers): tests/test_cli_help.py checks they agree.
+DEFAULT_DIR = Path("/run/threenines-lab")
+FAULT_KINDS = "link-down, dc-cut, loss, latency, service-stop"
 
 app = typer.Typer(help="A council estate in network namespaces: up, down, status, faults.")
 fault_app = typer.Typer(help="Inject, list and clear faults (link down, loss, latency, ...).")
@@ -30,8 +32,16 @@ StateDir = typer.Option(DEFAULT_DIR, "--state-dir", help="Lab state directory (p
 T = TypeVar("T")
 
 
+def _lab() -> Any:
+    import lab  # namespaces, servers: only for the command that needs them
+
+    return lab
+
+
 def _guard(action: Callable[[], T]) -> T:
     """Run a lab action; a refusal (not root) exits 2, any other lab error exits 1."""
+    import lab
+
     try:
         return action()
     except lab.NotRoot as exc:
@@ -45,7 +55,7 @@ def _guard(action: Callable[[], T]) -> T:
 @app.command()
 def up(state_dir: Path = StateDir) -> None:
     """Build the lab (idempotent: repairs what is missing, keeps active faults)."""
-    info = _guard(lambda: lab.up(state_dir))
+    info = _guard(lambda: _lab().up(state_dir))
     out.print(
         f"lab up: {info['namespaces']} namespaces, {info['links']} links in {info['seconds']:.2f}s"
     )
@@ -56,7 +66,7 @@ def up(state_dir: Path = StateDir) -> None:
 @app.command()
 def down(state_dir: Path = StateDir) -> None:
     """Remove every tn-* namespace, link and lab process (also after a crash)."""
-    info = _guard(lambda: lab.down(state_dir))
+    info = _guard(lambda: _lab().down(state_dir))
     out.print(
         f"lab down: removed {info['namespaces']} namespaces, {info['root_links']} stray links, "
         f"stopped {info['processes']} processes in {info['seconds']:.2f}s"
@@ -69,7 +79,7 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
 ) -> None:
     """Namespaces, links, processes and active faults."""
-    info = _guard(lambda: lab.status(state_dir))
+    info = _guard(lambda: _lab().status(state_dir))
     if as_json:
         print(json.dumps(info, indent=2))
         return
@@ -114,28 +124,28 @@ def exec_(
     command: list[str] = typer.Argument(..., help="Command to run inside it (after --)"),
 ) -> None:
     """Run a command inside a lab namespace: `threenines lab exec depot -- ping -c1 198.18.2.9`."""
-    _guard(lab.require_root)
-    proc = lab.run_in(node, command, capture=False, timeout=24 * 3600)
+    _guard(_lab().require_root)
+    proc = _lab().run_in(node, command, capture=False, timeout=24 * 3600)
     raise typer.Exit(proc.returncode)
 
 
 @fault_app.command("add")
 def fault_add(
-    kind: str = typer.Argument(..., help=f"One of: {', '.join(lab.faults.KINDS)}"),
+    kind: str = typer.Argument(..., help=f"One of: {FAULT_KINDS}"),
     target: str = typer.Argument(..., help="Site, data centre or front-door"),
     value: str | None = typer.Argument(None, help="30% for loss, 200ms for latency, service name"),
     state_dir: Path = StateDir,
 ) -> None:
     """Inject a fault: link-down SITE | loss SITE 30% | latency SITE 200ms |
     service-stop dc-main portal | dc-cut dc-main."""
-    fault = _guard(lambda: lab.fault_add(kind, target, value, state=state_dir))
+    fault = _guard(lambda: _lab().fault_add(kind, target, value, state=state_dir))
     out.print(f"fault {fault.id}: {fault.describe()}")
 
 
 @fault_app.command("list")
 def fault_list(state_dir: Path = StateDir) -> None:
     """Active faults."""
-    _print_faults([asdict(f) for f in lab.fault_list(state_dir)])
+    _print_faults([asdict(f) for f in _lab().fault_list(state_dir)])
 
 
 @fault_app.command("clear")
@@ -148,7 +158,7 @@ def fault_clear(
     if fault_id is None and not all_:
         err.print("give a fault id or --all", style="red")
         raise typer.Exit(2)
-    cleared = _guard(lambda: lab.fault_clear(None if all_ else fault_id, state=state_dir))
+    cleared = _guard(lambda: _lab().fault_clear(None if all_ else fault_id, state=state_dir))
     for fault in cleared:
         out.print(f"cleared fault {fault.id}: {fault.describe()}")
     if not cleared:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import typer
 
-from threenines.availability.periods import PeriodError
 from threenines.cli.core import ConfigOption, err, load_or_exit
 
 app = typer.Typer(
@@ -29,6 +28,7 @@ def report(
 
     Without --out, HTML/CSV/JSON go to stdout and a PDF is written under its own name.
     """
+    from threenines.availability.periods import PeriodError
     from threenines.reports.deliver import FORMATS, render_report
     from threenines.store.db import make_engine, migrate
 

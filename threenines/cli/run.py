@@ -6,23 +6,18 @@ import json
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from threenines.agent.status import overlay, read_agents
 from threenines.cli.agent import agents_table
 from threenines.cli.core import ConfigOption, err, load_or_exit, out
-from threenines.config import Config
-from threenines.durations import format_duration
-from threenines.store.status import (
-    CheckStatus,
-    compose_status,
-    configured_checks,
-    latest_intervals,
-    worst,
-)
+
+if TYPE_CHECKING:  # imported inside the commands: the CLI's start-up stays fast
+    from threenines.config import Config
+    from threenines.store.status import CheckStatus
 
 STYLES = {"up": "green", "degraded": "yellow", "down": "bold red", "unknown": "dim"}
 
@@ -43,7 +38,9 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table"),
 ) -> None:
     """Current state of every service and check per vantage point, from the store."""
+    from threenines.agent.status import overlay, read_agents
     from threenines.store.db import make_engine
+    from threenines.store.status import compose_status, configured_checks, latest_intervals
 
     cfg = load_or_exit(config)
     try:
@@ -74,6 +71,9 @@ def status(
 
 
 def _table(cfg: Config, checks: list[CheckStatus], now: float) -> Table:
+    from threenines.durations import format_duration
+    from threenines.store.status import worst
+
     table = Table(title=f"{cfg.organisation}: current state", title_justify="left")
     for col in ("service", "check", "vantage", "state", "since", "for", "reason"):
         table.add_column(col, overflow="fold")

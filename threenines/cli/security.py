@@ -7,7 +7,6 @@ operator token.)
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from pathlib import Path
@@ -17,7 +16,6 @@ import typer
 from rich.table import Table
 
 from threenines.cli.core import ConfigOption, err, load_or_exit, out
-from threenines.durations import parse_duration
 
 app = typer.Typer(help="Security monitoring: findings, scans, baselines.", no_args_is_help=True)
 baseline_app = typer.Typer(
@@ -90,6 +88,8 @@ def scan(
     as_json: bool = JsonOption,
 ) -> None:
     """Run the configured security checks once and record what they find."""
+    import asyncio
+
     from collectors.security.runner import PARTS, SecurityMonitor
 
     bad = [p for p in part if p not in PARTS]
@@ -132,6 +132,7 @@ def accept(
     until: str | None = typer.Option(None, help="Acceptance expires after e.g. 30d"),
 ) -> None:
     """Accept the risk of an open finding (until it expires), audited."""
+    from threenines.durations import parse_duration
     from threenines.store.security import SecurityStore
 
     _cfg, engine = _engine(config)

@@ -8,27 +8,20 @@ did not answer properly (timeout, authentication), 2 bad config or unknown devic
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from pyasn1.type import univ
-from pysnmp.hlapi.v3arch.asyncio import (
-    ContextData,
-    ObjectIdentity,
-    ObjectType,
-    SnmpEngine,
-    UdpTransportTarget,
-    bulk_walk_cmd,
-    get_cmd,
-)
-from pysnmp.proto import rfc1902, rfc1905
 
-from collectors.config import Device, SnmpConfig
-from collectors.snmp_client import auth_data
 from threenines.cli.core import ConfigOption, err, load_or_exit
+
+# pysnmp is imported inside the functions: it costs a tenth of a second, which every other
+# command (and --help) would pay.
+if TYPE_CHECKING:
+    from pysnmp.hlapi.v3arch.asyncio import SnmpEngine
+
+    from collectors.config import Device, SnmpConfig
 
 app = typer.Typer(help="SNMP diagnosis with the configured credentials (output like net-snmp).")
 
@@ -50,6 +43,9 @@ def _printable(raw: bytes) -> bool:
 
 def format_value(value: Any) -> str:
     """The right-hand side of a net-snmp ``-On`` line for a pysnmp value."""
+    from pyasn1.type import univ
+    from pysnmp.proto import rfc1902, rfc1905
+
     if isinstance(value, rfc1905.NoSuchObject):
         return "No Such Object available on this agent at this OID"
     if isinstance(value, rfc1905.NoSuchInstance):
@@ -95,6 +91,10 @@ def _device(cfg: SnmpConfig, name: str) -> Device:
 
 
 async def _session(cfg: SnmpConfig, dev: Device) -> tuple[SnmpEngine, Any, Any]:
+    from pysnmp.hlapi.v3arch.asyncio import SnmpEngine, UdpTransportTarget
+
+    from collectors.snmp_client import auth_data
+
     d = cfg.defaults
     target = await UdpTransportTarget.create(
         (dev.address, dev.port),
@@ -111,6 +111,8 @@ def _fail(dev: Device, indication: Any, status: Any = None) -> None:
 
 
 async def _get(cfg: SnmpConfig, dev: Device, oids: list[str]) -> None:
+    from pysnmp.hlapi.v3arch.asyncio import ContextData, ObjectIdentity, ObjectType, get_cmd
+
     engine, auth, target = await _session(cfg, dev)
     try:
         objects = [ObjectType(ObjectIdentity(o.lstrip("."))) for o in oids]
@@ -126,6 +128,8 @@ async def _get(cfg: SnmpConfig, dev: Device, oids: list[str]) -> None:
 
 
 async def _walk(cfg: SnmpConfig, dev: Device, oid: str, reps: int) -> None:
+    from pysnmp.hlapi.v3arch.asyncio import ContextData, ObjectIdentity, ObjectType, bulk_walk_cmd
+
     engine, auth, target = await _session(cfg, dev)
     count = 0
     try:
@@ -152,6 +156,8 @@ def get(
     config: Path = ConfigOption,
 ) -> None:
     """GET OIDs from a configured device; prints like ``snmpget -On``."""
+    import asyncio
+
     cfg = load_or_exit(config)
     asyncio.run(_get(cfg.snmp, _device(cfg.snmp, device), oids))
 
@@ -164,5 +170,7 @@ def walk(
     config: Path = ConfigOption,
 ) -> None:
     """Walk a subtree with GETBULK; prints like ``snmpbulkwalk -On``."""
+    import asyncio
+
     cfg = load_or_exit(config)
     asyncio.run(_walk(cfg.snmp, _device(cfg.snmp, device), oid, max_repetitions))

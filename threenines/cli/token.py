@@ -5,18 +5,25 @@ from __future__ import annotations
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from threenines.cli.core import ConfigOption, err, load_or_exit, out
-from threenines.store.tokens import ROLES, TokenError, TokenStore
+
+if TYPE_CHECKING:  # SQLAlchemy only for the commands that use it: --help stays fast
+    from threenines.store.tokens import TokenStore
+
+# threenines.store.tokens.ROLES for --help (tests/test_cli_help.py checks the two agree).
+ROLE_HELP = "agent, viewer, operator, admin"
 
 app = typer.Typer(help="API tokens: create (shown once), list, revoke.", no_args_is_help=True)
 
 
 def _store(config: Path) -> TokenStore:
     from threenines.store.db import make_engine, migrate
+    from threenines.store.tokens import TokenStore
 
     cfg = load_or_exit(config)
     engine = make_engine(cfg.storage.url)
@@ -26,12 +33,14 @@ def _store(config: Path) -> TokenStore:
 
 @app.command()
 def create(
-    role: str = typer.Option(..., "--role", help=f"One of: {', '.join(ROLES)}"),
+    role: str = typer.Option(..., "--role", help=f"One of: {ROLE_HELP}"),
     vantage: str | None = typer.Option(None, "--vantage", help="Vantage point (agent tokens)"),
     name: str = typer.Option("", "--name", help="Who or what holds it (shown in audit trails)"),
     config: Path = ConfigOption,
 ) -> None:
     """Create a token and print it once (only its hash is stored)."""
+    from threenines.store.tokens import TokenError
+
     cfg = load_or_exit(config)
     known = {v.name for v in cfg.vantage_points} | {cfg.server.vantage}
     if vantage is not None and vantage not in known:

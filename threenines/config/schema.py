@@ -25,6 +25,7 @@ from probes import PROBES
 from threenines.agent.config import AgentsConfig
 from threenines.availability.config import HoursRule, MaintenanceWindow
 from threenines.availability.config import cross_check as availability_cross_check
+from threenines.availability.devices import DeviceRef
 from threenines.config.base import CheckBase, Name, StrictModel
 from threenines.durations import Duration
 
@@ -49,6 +50,11 @@ class Site(StrictModel):
         description="Services or devices this site needs (e.g. its WAN link); their downtime is "
         "attributed as the cause of this site's outages",
     )
+    devices: list[DeviceRef] = Field(
+        default_factory=list,
+        description="SNMP devices (core-sw1) or uplinks (wan-rtr/if:ge0) that every service at "
+        "this site needs: while one is down, so are they, with the device named as the cause",
+    )
 
 
 class VantagePoint(StrictModel):
@@ -66,6 +72,11 @@ class Service(StrictModel):
     availability_target: float | None = Field(None, gt=0, le=100)
     checks: list[CheckConfig] = Field(default_factory=list)
     depends_on: list[Name] = Field(default_factory=list)
+    devices: list[DeviceRef] = Field(
+        default_factory=list,
+        description="SNMP devices or uplinks this service needs (counted like a check that "
+        "must pass); see also the site's devices",
+    )
     tags: list[str] = Field(default_factory=list)
     # Availability accounting (threenines.availability)
     quorum: int | None = Field(

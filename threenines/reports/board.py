@@ -81,6 +81,9 @@ class BoardReport:
     burn: list[tuple[float, float]]  # (timestamp, cumulative budget used as a fraction)
     rules: list[str]
     maintenance_windows: list[dict[str, Any]]
+    # Security findings over the period (collectors.security.report.SecuritySummary.to_dict
+    # plus "monitored": whether any security checks are configured); None: not loaded.
+    security: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -129,11 +132,17 @@ def _incident_row(inc: Incident, now: float, est: Estate) -> IncidentRow:
 
 
 def build(
-    est: Estate, period: Period, previous: Sequence[Period], now: float, site: str | None = None
+    est: Estate,
+    period: Period,
+    previous: Sequence[Period],
+    now: float,
+    site: str | None = None,
+    security: dict[str, Any] | None = None,
 ) -> BoardReport:
     """The report for ``period``; ``previous`` (oldest first) feed the trend columns.
 
     Each service's figures are computed once per period and pooled for sites and the estate.
+    ``security`` is the period's security summary, loaded by the caller (it is I/O).
     """
     cfg = est.cfg
     names = est.site_services(site) if site else list(est.services)
@@ -168,6 +177,7 @@ def build(
         burn=_burn(overall.budget_allowed, edges, split),
         rules=list(RULES),
         maintenance_windows=_windows(est, names, a, b),
+        security=security,
     )
 
 

@@ -11,6 +11,7 @@ from datetime import date
 
 from sqlalchemy import Engine
 
+from threenines.availability import devices
 from threenines.availability.engine import Estate, Inputs
 from threenines.availability.periods import local_days, local_midnight
 from threenines.availability.timeline import Timeline
@@ -26,13 +27,20 @@ from threenines.store.availability import (
 
 
 def interval_keys(cfg: Config, services: list[str] | None = None) -> list[tuple[str, str]]:
-    """Every (check_id, vantage) the configuration measures (for ``services`` only if given)."""
-    return [
+    """Every (check_id, vantage) the configuration measures (for ``services`` only if given),
+    and the SNMP device results (polled from the server's vantage) its sites and services need.
+    """
+    checks = [
         (f"{svc.name}/{check.name}", vantage)
         for svc, check in cfg.iter_checks()
         if services is None or svc.name in services
         for vantage in cfg.vantages_for(check)
     ]
+    wanted = [s for s in cfg.services if services is None or s.name in services]
+    parts = dict.fromkeys(c for s in wanted for c in devices.service_components(cfg, s))
+    if services is None:
+        parts.update(dict.fromkeys(devices.all_components(cfg)))
+    return checks + [(c, cfg.server.vantage) for c in parts]
 
 
 def load_estate(

@@ -9,6 +9,7 @@ in a thread from async code.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -43,7 +44,20 @@ def board_report(
         trend.insert(0, cur)
     start = trend[0].start if trend else period.start
     est = load_estate(engine, cfg, start, period.end, now, components=components)
-    return build(est, period, trend, now, site)
+    return build(est, period, trend, now, site, security=security_section(cfg, engine, period, now))
+
+
+def security_section(cfg: Config, engine: Engine, period: Period, now: float) -> dict[str, Any]:
+    """The period's security figures (whole estate): findings opened and resolved, critical
+    findings open at the period's end (or now, for the current period), mean time to resolve.
+    ``monitored`` says whether any security checks are configured, so that "0 open" from an
+    estate nobody watches is not read as good news."""
+    from collectors.security.report import security_summary
+
+    summary = security_summary(engine, period.start, min(period.end, now)).to_dict()
+    sec = cfg.security
+    summary["monitored"] = bool(sec.sites or sec.scans or sec.posture or sec.protected)
+    return summary
 
 
 def render(report: BoardReport, fmt: str) -> bytes:

@@ -2,8 +2,11 @@
 
 CSV: one row per subject (``section`` = estate | site | service) with every figure in
 seconds or percent, then one row per incident (``section`` = incident) using the incident
-columns, then the accounting rules (``section`` = rule, the text in ``name``), so the file
-can be audited on its own. JSON: the whole report, as ``BoardReport.to_dict`` gives it.
+columns, then the security figures (``section`` = security, the figure in ``name`` and its
+number in ``value``: opened, resolved, open_critical, mean_time_to_resolve in seconds,
+opened_<severity>, monitored), then the accounting rules (``section`` = rule, the text in
+``name``), so the file can be audited on its own. JSON: the whole report, as
+``BoardReport.to_dict`` gives it.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ FIGURES = (
     "mtbf",
 )
 INCIDENT = ("start", "end", "duration", "cause", "affected", "ongoing")
-HEADER = ("section", "name", "kind", "site", *FIGURES, *INCIDENT)
+HEADER = ("section", "name", "kind", "site", *FIGURES, *INCIDENT, "value")
 
 
 def _num(value: object) -> object:
@@ -49,7 +52,7 @@ def _num(value: object) -> object:
 
 def _subject(section: str, row: Row) -> list[object]:
     return [section, row.name, row.kind, row.site, *(_num(getattr(row, f)) for f in FIGURES)] + [
-        "" for _ in INCIDENT
+        "" for _ in (*INCIDENT, "value")
     ]
 
 
@@ -77,11 +80,24 @@ def render_csv(report: BoardReport) -> str:
                 inc.cause,
                 " ".join(inc.affected),
                 _num(inc.ongoing),
+                "",
             ]
         )
+    for name, value in _security(report):
+        out.writerow(["security", name] + ["" for _ in HEADER[2:-1]] + [_num(value)])
     for rule in report.rules:
         out.writerow(["rule", rule] + ["" for _ in HEADER[2:]])
     return buf.getvalue()
+
+
+def _security(report: BoardReport) -> list[tuple[str, object]]:
+    sec = report.security
+    if sec is None:
+        return []
+    keys = ("opened", "resolved", "open_critical", "mean_time_to_resolve")
+    rows: list[tuple[str, object]] = [(k, sec[k]) for k in keys]
+    rows += [(f"opened_{sev}", n) for sev, n in sorted(sec["opened_by_severity"].items())]
+    return [*rows, ("monitored", sec["monitored"])]
 
 
 def render_json(report: BoardReport) -> str:

@@ -252,6 +252,7 @@ class AlertStore:
                 r.device,
                 r.subject,
                 r.message or "",
+                _tags(r.details),
             )
             for r in rows
         ]
@@ -285,3 +286,11 @@ class AlertStore:
         with self.engine.connect() as conn:
             rows = [dict(r._mapping) for r in conn.execute(q).all()]
         return [r for r in rows if uid in (r["incidents"] or [])][:limit]
+
+
+def _tags(details: Any) -> tuple[str, ...]:
+    """An event's ``details.tags`` (routes match them), ignoring anything that is not a string."""
+    tags = details.get("tags") if isinstance(details, dict) else None
+    if not isinstance(tags, list):
+        return ()
+    return tuple(t for t in tags if isinstance(t, str) and t)[:20]

@@ -148,19 +148,25 @@ class ResultStore:
             )
         return changes
 
-    def close_stale(self, now: float, max_gap: float) -> int:
-        """Close open intervals not confirmed within ``max_gap`` at their ``last_seen``.
+    def close_stale(self, now: float, max_gap: float, *, vantage: str | None = None) -> int:
+        """Close open intervals not confirmed within ``max_gap`` at their ``last_seen``
+        (only ``vantage``'s when given).
 
-        Called at start-up: the monitor was down, so that time is "no data".
+        Called at start-up for the server's own vantage: the monitor was down, so that time is
+        "no data". Agents' intervals are left alone: agents kept measuring while the server was
+        down and deliver their queued results, whose own ``max_gap`` decides on the write path
+        whether there was a gap; closing them here would add "no data" at every restart.
         """
         self._open.clear()
+        query = (
+            state_intervals.update()
+            .where(state_intervals.c.end.is_(None))
+            .where(state_intervals.c.last_seen < now - max_gap)
+        )
+        if vantage is not None:
+            query = query.where(state_intervals.c.vantage == vantage)
         with self.engine.begin() as conn:
-            res = conn.execute(
-                state_intervals.update()
-                .where(state_intervals.c.end.is_(None))
-                .where(state_intervals.c.last_seen < now - max_gap)
-                .values(end=state_intervals.c.last_seen)
-            )
+            res = conn.execute(query.values(end=state_intervals.c.last_seen))
             return res.rowcount or 0
 
 

@@ -1,0 +1,27 @@
+"""Plug the failover orchestrator into ``threenines run``: ``setup(ctx)`` is listed in
+``threenines.service.EXTENSIONS``.
+
+With at least one plan in ``failover.plans`` it adds one background task, ``failover``, that
+first marks runs left 'running' by a dead instance as interrupted (and pages), then evaluates
+every plan each ``failover.evaluate_every`` and fails over when the decision says so. Every
+blocking step (database, pre-flight commands, ansible-runner) runs in a worker thread, so the
+probes scheduled on the same event loop never wait for a playbook. Several instances may run
+this on one database: the plan's lease makes exactly one of them run the playbook.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from failover.orchestrator import Orchestrator
+
+if TYPE_CHECKING:
+    from threenines.context import ServiceContext
+
+
+def setup(ctx: ServiceContext) -> Orchestrator | None:
+    if not ctx.config.failover.plans:
+        return None
+    orch = Orchestrator(ctx.config, ctx.engine)
+    ctx.add_task("failover", lambda: orch.serve(ctx.stopping))
+    return orch

@@ -1,0 +1,102 @@
+"""SNMP devices and uplinks as parts of a site's or service's availability.
+
+``devices: [core-sw1, wan-rtr/if:ge0]`` on a site or a service names what it cannot work
+without: a device's reachability (``core-sw1``) or a named interface's state
+(``wan-rtr/if:ge0``, which must be one of the device's ``uplinks``). The SNMP poller stores
+these as results ``device:<name>`` and ``device:<name>/if:<ifName>`` from the server's vantage
+point, in the same state intervals as probes, so the engine reads them like any check.
+
+Semantics (see ``timeline.require``): a service is down while one of its devices (its own and
+its site's) is down, and the incident names the device as the cause. An uplink reference also
+requires its device: a router that does not answer cannot be forwarding. This module is imported
+by the config schema, so it stays light.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import BeforeValidator
+
+from threenines.config.base import _NAME
+
+if TYPE_CHECKING:
+    from collectors.config import SnmpConfig
+    from threenines.config.schema import Config, Service
+
+Loc = tuple[str | int, ...]
+PREFIX = "device:"  # check_id prefix of SNMP availability results (collectors/snmp_poll.py)
+IF = "/if:"
+
+
+def _ref(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("a device reference is a string: DEVICE or DEVICE/if:IFNAME")
+    ref = value.removeprefix(PREFIX)  # "device:core-sw1" (as in /metrics and status) is fine too
+    name, sep, ifname = ref.partition(IF)
+    if not _NAME.match(name) or (sep and not ifname.strip()):
+        raise ValueError(
+            f"{value!r} is not a device reference: use DEVICE or DEVICE/if:IFNAME "
+            "(e.g. core-sw1 or wan-rtr/if:ge0), DEVICE being a name in snmp.devices"
+        )
+    return ref
+
+
+DeviceRef = Annotated[str, BeforeValidator(_ref)]
+
+
+def component_ids(refs: list[str]) -> list[str]:
+    """Store check ids for ``refs``, an uplink's device first, without duplicates."""
+    out: list[str] = []
+    for ref in refs:
+        name, sep, _ = ref.partition(IF)
+        out += [PREFIX + name, PREFIX + ref] if sep else [PREFIX + ref]
+    return list(dict.fromkeys(out))
+
+
+def service_components(cfg: Config, svc: Service) -> list[str]:
+    """The device components a service needs: its site's, then its own."""
+    site = cfg.site(svc.site)
+    return component_ids([*(site.devices if site else []), *svc.devices])
+
+
+def all_components(cfg: Config) -> list[str]:
+    """Every device component that a site or service of ``cfg`` refers to."""
+    refs = [r for s in cfg.sites for r in s.devices] + [r for s in cfg.services for r in s.devices]
+    return component_ids(refs)
+
+
+def grace(cfg: Config, component: str) -> float:
+    """How long a device result holds without a newer one: 2 x its poll interval."""
+    name = component.removeprefix(PREFIX).partition(IF)[0]
+    dev = cfg.snmp.device(name)
+    interval = (dev.interval if dev else None) or cfg.snmp.defaults.interval
+    return 2 * interval
+
+
+def _problem(snmp: SnmpConfig, ref: str) -> str | None:
+    name, sep, ifname = ref.partition(IF)
+    dev = snmp.device(name)
+    if dev is None:
+        known = ", ".join(d.name for d in snmp.devices) or "none configured"
+        return f"unknown device {name!r} (snmp.devices: {known})"
+    if sep and ifname not in dev.uplinks:
+        return (
+            f"interface {ifname!r} is not in the uplinks of device {name!r} "
+            "(only uplinks get an availability state: add it to snmp.devices[].uplinks)"
+        )
+    if sep and "interfaces" not in dev.profiles:
+        return f"device {name!r} does not poll the interfaces profile, so {ifname!r} has no state"
+    return None
+
+
+def cross_check(cfg: Config) -> list[tuple[Loc, str]]:
+    """Every ``devices`` entry of a site or service names a device (and uplink) in ``snmp``."""
+    out: list[tuple[Loc, str]] = []
+    for section, items in (("sites", cfg.sites), ("services", cfg.services)):
+        for i, item in enumerate(items):
+            for k, ref in enumerate(item.devices):
+                problem = _problem(cfg.snmp, ref)
+                if problem:
+                    out.append(((section, i, "devices", k), problem))
+    return out
