@@ -2,7 +2,7 @@
 
 Each check runs at ``anchor + k * interval`` on the monotonic clock, where ``anchor`` is the
 start-up time plus a deterministic jitter (a hash of the check id, up to ``scheduler.jitter`` of
-the interval). Slots are computed from the anchor, never by adding sleeps, so there is no drift
+the interval, capped at a minute). Slots are computed from the anchor, never by adding sleeps, so there is no drift
 over hours; a slot missed because the previous run overran is skipped, never made up in a burst.
 
 A run is one or more attempts: a non-ok result is re-tried ``retries`` times after
@@ -39,10 +39,14 @@ ResultListener = Callable[[ResultRecord, "Job"], None]
 TIMEOUT_SLACK = 1.0  # the scheduler's deadline sits just behind the probe's own
 
 
+MAX_SPREAD = 60.0  # a 1-hour TLS check still runs within a minute of start-up
+
+
 def jitter_offset(key: str, interval: float, fraction: float) -> float:
-    """Deterministic offset in ``[0, fraction * interval)`` from a stable hash of ``key``."""
+    """Deterministic offset in ``[0, fraction * min(interval, MAX_SPREAD))`` from a stable hash
+    of ``key``: starts are spread like Prometheus's, but no check waits long for its first run."""
     digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64 * fraction * interval
+    return int.from_bytes(digest, "big") / 2**64 * fraction * min(interval, MAX_SPREAD)
 
 
 def next_slot(anchor: float, interval: float, slot: int, now: float) -> int:

@@ -104,6 +104,7 @@ async def test_stages_page_on_call_and_drills_go_to_the_drill_route(
         migrate(engine)
         orch = Orchestrator(cfg, engine)
         svc = AlertService(cfg, engine, maintenance=MaintenanceFeed(cfg, engine), tick=0.1)
+        await svc.start()  # its event cursor starts here: every stage below is read
         stop = asyncio.Event()
         alerts = asyncio.create_task(svc.run(stop))
         try:

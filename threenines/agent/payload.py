@@ -51,7 +51,9 @@ def _reveal_value(value: Any, parent: Any, key: str | int, at: Path, out: list[P
 
 def dump_check(check: CheckBase) -> tuple[dict[str, Any], list[Path]]:
     """A check as JSON-ready data with its secrets in clear, and the paths of those secrets."""
-    dumped = check.model_dump(mode="json", by_alias=True)
+    # exclude_unset: the agent must see exactly what was written, so "was it set?" logic
+    # (e.g. a JSON assertion with `equals`) reads the same on both sides
+    dumped = check.model_dump(mode="json", by_alias=True, exclude_unset=True)
     paths: list[Path] = []
     _reveal(check, dumped, [], paths)
     return dumped, paths

@@ -14,10 +14,13 @@ import sys
 import time
 from pathlib import Path
 
+import sqlalchemy as sa
+
 import lab
 from lab import topology
 from threenines.cli.core import load_or_exit
 from threenines.store.db import make_engine, migrate
+from threenines.store.tables import results
 from threenines.store.tokens import TokenStore
 
 CONFIG = Path("config/lab.yaml")
@@ -31,7 +34,28 @@ def _say(text: str) -> None:
 
 
 def _status() -> None:
-    subprocess.run([EXE, "status", "-c", str(CONFIG)], check=False)
+    env = {**os.environ, "COLUMNS": "150"}
+    subprocess.run([EXE, "status", "-c", str(CONFIG)], check=False, env=env)
+
+
+def _seen_during(url: str, check_id: str, start: float, end: float) -> None:
+    """What each vantage point measured while the fault was on (agents' queued results
+    included): the evidence that only the cut-off site saw an outage."""
+    engine = make_engine(url)
+    query = (
+        sa.select(results.c.vantage, results.c.status, sa.func.count())
+        .where(results.c.check_id == check_id, results.c.ts >= start, results.c.ts < end)
+        .group_by(results.c.vantage, results.c.status)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    engine.dispose()
+    seen: dict[str, list[str]] = {}
+    for vantage, status, count in rows:
+        seen.setdefault(vantage, []).append(f"{count} {status}")
+    print(f"{check_id} while lib-grays' link was down:")
+    for vantage in sorted(seen):
+        print(f"  {vantage:<12} {', '.join(sorted(seen[vantage]))}")
 
 
 def _tokens(url: str) -> dict[str, Path]:
@@ -75,13 +99,16 @@ def run_lab_demo() -> int:
             _say("All green: the portal seen from the centre and from each site")
             _status()
             fault = lab.fault_add("link-down", "lib-grays", state=st)
+            cut = time.time()
             _say("FAULT: Grays Library's WAN link is down")
-            _wait(30, "only lib-grays' vantage point should see the portal down")
+            _wait(30, "lib-grays' agent cannot report: the server shows it as silent, not down")
             _status()
             lab.fault_clear(fault.id, state=st)
+            restored = time.time()
             _say("Link restored: lib-grays delivers what it measured while cut off")
             _wait(25, "catching up")
             _status()
+            _seen_during(cfg.storage.url, "portal-main/home", cut + 2, restored - 1)
         finally:
             for site in SITES:
                 lab.stop(site, "demo-agent", state=st)
