@@ -115,7 +115,11 @@ def run_lab_demo() -> int:
             server.terminate()
             server.wait(30)
     _say("Lab removed. Figures since the start:")
-    subprocess.run([EXE, "availability", "-c", str(CONFIG), "--window", "1h"], check=False)
+    subprocess.run(
+        [EXE, "availability", "-c", str(CONFIG), "--window", "1h"],
+        check=False,
+        env={**os.environ, "COLUMNS": "150"},
+    )
     return 0 if server.returncode == 0 else 1
 
 
