@@ -77,7 +77,9 @@ def lab_config(
     plan = fo["plans"][0]
     plan["trigger"].update(confirm_for=f"{confirm_for}s", fresh_within=f"{3 * interval + 2}s")
     plan["guards"].update(mode="auto", cooldown=f"{cooldown}s", max_runs_per_day=50)
-    plan["verification"].update(within="30s", interval="500ms")
+    kept = {f"{svc['name']}/{c['name']}" for svc in services for c in svc["checks"]}
+    checks = [c for c in plan["verification"]["checks"] if c in kept]
+    plan["verification"].update(checks=checks, within="30s", interval="500ms")
     for key in ("playbook", "failback"):
         plan[key]["timeout"] = "90s"
     if alerts is not None:
@@ -188,7 +190,7 @@ def watched(
     for site in SITES:
         plain = TokenStore(engine).create("agent", now=time.time(), vantage=site)[1]
         (tmp / f"{site}.token").write_text(plain)
-    log = open(tmp / "server.log", "wb")  # noqa: SIM115 - closed below
+    log = open(tmp / "server.log", "wb")  # closed in the finally below
     server = subprocess.Popen([EXE, "run", "-c", str(path)], stdout=log, stderr=log, cwd=ROOT)
     name = f"agent-fo{port}"
     try:

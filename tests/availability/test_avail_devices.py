@@ -75,8 +75,8 @@ def day(**devices: list[IntervalRow]) -> dict[tuple[str, str], list[IntervalRow]
 
 def test_uplink_down_counts_for_every_site_service_with_the_device_as_cause() -> None:
     up = rows((0, 24, "up"))
-    est = Estate(cfg(), Inputs(rows=day(rtr=up, sw=up,
-                 ge0=rows((0, 10, "up"), (10, 10.5, "down"), (10.5, 24, "up")))), 0, 24 * H, 24 * H)  # fmt: skip
+    ge0 = rows((0, 10, "up"), (10, 10.5, "down"), (10.5, 24, "up"))
+    est = Estate(cfg(), Inputs(rows=day(rtr=up, sw=up, ge0=ge0)), 0, 24 * H, 24 * H)
     for name in ("catalogue", "pcs"):
         assert est.service(name).down == 0.5 * H
     assert est.service("email").down == 0 and est.service("payments").down == 0
@@ -92,9 +92,11 @@ def test_uplink_down_counts_for_every_site_service_with_the_device_as_cause() ->
 
 def test_router_unreachable_is_the_cause_even_with_its_uplink_unknown() -> None:
     # A router that does not answer: the poller stores device:lib-rtr down and no uplink state.
-    est = Estate(cfg(), Inputs(rows=day(
-        rtr=rows((0, 3, "up"), (3, 4, "down"), (4, 24, "up")),
-        ge0=rows((0, 3, "up"), (4, 24, "up")), sw=rows((0, 24, "up")))), 0, 24 * H, 24 * H)  # fmt: skip
+    rtr = rows((0, 3, "up"), (3, 4, "down"), (4, 24, "up"))
+    ge0 = rows((0, 3, "up"), (4, 24, "up"))
+    est = Estate(
+        cfg(), Inputs(rows=day(rtr=rtr, ge0=ge0, sw=rows((0, 24, "up")))), 0, 24 * H, 24 * H
+    )
     assert est.service("catalogue").down == H and est.service("catalogue").nodata == 0
     (inc,) = est.incidents()
     assert inc.root == "device:lib-rtr" and inc.cause.startswith("device:lib-rtr down")

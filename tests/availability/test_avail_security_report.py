@@ -84,10 +84,10 @@ def test_report_carries_the_security_figures(estate):
 
 def test_json_and_csv(estate):
     cfg, engine = estate
-    data, name = render_report(cfg, engine, "2026-10", "json", now=NOW)
+    data, _name = render_report(cfg, engine, "2026-10", "json", now=NOW)
     sec = json.loads(data)["security"]
     assert {k: sec[k] for k in EXPECTED} == EXPECTED
-    data, name = render_report(cfg, engine, "2026-10", "csv", now=NOW)
+    data, _name = render_report(cfg, engine, "2026-10", "csv", now=NOW)
     rows = [r for r in csv.DictReader(io.StringIO(data.decode())) if r["section"] == "security"]
     assert {r["name"]: r["value"] for r in rows} == {
         "opened": "4",

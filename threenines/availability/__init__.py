@@ -4,6 +4,8 @@
 - ``timeline``: per-vantage timelines from store rows (no data where unknown), quorum,
   service state from checks (all / any / weighted), site state from components.
 - ``schedule``: maintenance windows (one-off, cron) and service hours as interval sets.
+- ``devices``: SNMP devices and uplinks that sites and services list (``devices:``), which
+  count against them like a check that must pass, and are named as the incident's cause.
 - ``accounting``: time-weighted figures, error budget, burn rate; ``RULES`` for reports.
 - ``incidents``: incidents with dependency attribution, MTTR and MTBF.
 - ``periods``: local-calendar periods (month, quarter, year, dates) as UTC windows.

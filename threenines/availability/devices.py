@@ -92,11 +92,10 @@ def _problem(snmp: SnmpConfig, ref: str) -> str | None:
 
 def cross_check(cfg: Config) -> list[tuple[Loc, str]]:
     """Every ``devices`` entry of a site or service names a device (and uplink) in ``snmp``."""
-    out: list[tuple[Loc, str]] = []
-    for section, items in (("sites", cfg.sites), ("services", cfg.services)):
-        for i, item in enumerate(items):
-            for k, ref in enumerate(item.devices):
-                problem = _problem(cfg.snmp, ref)
-                if problem:
-                    out.append(((section, i, "devices", k), problem))
-    return out
+    refs: list[tuple[Loc, str]] = []
+    for i, site in enumerate(cfg.sites):
+        refs += [(("sites", i, "devices", k), ref) for k, ref in enumerate(site.devices)]
+    for i, svc in enumerate(cfg.services):
+        refs += [(("services", i, "devices", k), ref) for k, ref in enumerate(svc.devices)]
+    problems = ((loc, _problem(cfg.snmp, ref)) for loc, ref in refs)
+    return [(loc, p) for loc, p in problems if p is not None]
