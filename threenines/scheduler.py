@@ -2,8 +2,9 @@
 
 Each check runs at ``anchor + k * interval`` on the monotonic clock, where ``anchor`` is the
 start-up time plus a deterministic jitter (a hash of the check id, up to ``scheduler.jitter`` of
-the interval, capped at a minute). Slots are computed from the anchor, never by adding sleeps, so there is no drift
-over hours; a slot missed because the previous run overran is skipped, never made up in a burst.
+the interval, capped at a minute). Slots are computed from the anchor, never by adding sleeps,
+so there is no drift over hours; a slot missed because the previous run overran is skipped,
+never made up in a burst.
 
 A run is one or more attempts: a non-ok result is re-tried ``retries`` times after
 ``retry_interval``, and only the final outcome is reported, with ``attempts`` counting them and
