@@ -254,3 +254,24 @@ def combine_components(components: Mapping[str, Timeline]) -> Timeline:
         return (DEGRADED, "not up: " + ", ".join(bad)) if bad else (UP, "")
 
     return sweep([components[n] for n in names], combine)
+
+
+def service_state_now(
+    per_check: Mapping[str, Mapping[str, tuple[str, str]]],
+    *,
+    k: int | None = None,
+    mode: str = "all",
+    weights: Mapping[str, float] | None = None,
+    threshold: float = 0.5,
+) -> tuple[str, str]:
+    """A service's state at one instant, by the same quorum and combination rules as the
+    availability figures: ``per_check[check][vantage] = (state, reason)``; a vantage point in
+    state ``unknown`` does not vote. Returns (state, reason), state ``unknown`` for no data."""
+    checks: dict[str, Timeline] = {}
+    for name, vantages in per_check.items():
+        tls = [[Seg(0.0, 1.0, s, r)] if s in KNOWN else [] for s, r in vantages.values()]
+        checks[name] = quorum(tls, k) if tls else []
+    if not checks:
+        return "unknown", ""
+    tl = combine_checks(checks, mode, weights, threshold)
+    return (tl[0].state, tl[0].reason) if tl else ("unknown", "no data")

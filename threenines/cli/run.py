@@ -17,6 +17,7 @@ from threenines.cli.core import ConfigOption, err, load_or_exit, out
 
 if TYPE_CHECKING:  # imported inside the commands: the CLI's start-up stays fast
     from threenines.config import Config
+    from threenines.config.schema import Service
     from threenines.store.status import CheckStatus
 
 STYLES = {"up": "green", "degraded": "yellow", "down": "bold red", "unknown": "dim"}
@@ -72,7 +73,6 @@ def status(
 
 def _table(cfg: Config, checks: list[CheckStatus], now: float) -> Table:
     from threenines.durations import format_duration
-    from threenines.store.status import worst
 
     table = Table(title=f"{cfg.organisation}: current state", title_justify="left")
     for col in ("service", "check", "vantage", "state", "since", "for", "reason"):
@@ -82,15 +82,31 @@ def _table(cfg: Config, checks: list[CheckStatus], now: float) -> Table:
         by_service.setdefault(c.service, []).append(c)
     for svc in cfg.services:
         rows = by_service.get(svc.name, [])
-        state = worst(c.state for c in rows)
+        state, why = service_state(svc, rows)
         name = Text(svc.name, style="bold") + Text(f" ({svc.site})", style="dim")
-        table.add_row(name, "", "", _state(state), "", "", "")
+        table.add_row(name, "", "", _state(state), "", "", Text(why))
         for c in rows:
             since = _when(c.since, cfg, now)
             held = format_duration(round(now - c.since)) if c.since else ""
             table.add_row("", Text(c.check), Text(c.vantage), _state(c.state), since, held,
                           Text(c.reason))  # fmt: skip
     return table
+
+
+def service_state(svc: Service, rows: list[CheckStatus]) -> tuple[str, str]:
+    """The service's state now, by its quorum and combine rules (as availability counts it)."""
+    from threenines.availability.timeline import service_state_now
+
+    per_check: dict[str, dict[str, tuple[str, str]]] = {}
+    for c in rows:
+        per_check.setdefault(c.check, {})[c.vantage] = (c.state, c.reason)
+    return service_state_now(
+        per_check,
+        k=svc.quorum,
+        mode=svc.combine,
+        weights=svc.weights,
+        threshold=svc.weighted_threshold,
+    )
 
 
 def _state(state: str) -> str:
