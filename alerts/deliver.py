@@ -22,11 +22,23 @@ _MIN_SECRET = 4
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with a message (e.g. a scheduled board report), held in memory."""
+
+    name: str
+    data: bytes
+    mimetype: str = "application/octet-stream"
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     title: str
     body: str
     short: str
     notify_type: str = "info"
+    # Receivers whose kind cannot carry files (SMS, chat) get the text only; short-form
+    # receivers never get them.
+    attach: tuple[Attachment, ...] = ()
 
 
 def secret_parts(url: str) -> list[str]:
@@ -47,6 +59,15 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     for s in secrets:
         text = text.replace(s, "***")
     return re.sub(r"[a-z][a-z0-9+.-]*://\S+", "<url redacted>", text)
+
+
+def _attachments(files: Sequence[Attachment]) -> apprise.AppriseAttachment:
+    from apprise.attachment.memory import AttachMemory
+
+    out = apprise.AppriseAttachment()
+    for f in files:
+        out.add(AttachMemory(content=f.data, name=f.name, mimetype=f.mimetype))
+    return out
 
 
 class Deliverer:
@@ -89,6 +110,7 @@ class Deliverer:
                 title="" if short else msg.title,
                 notify_type=msg.notify_type,
                 body_format=apprise.NotifyFormat.TEXT,
+                attach=None if short or not msg.attach else _attachments(msg.attach),
             )
         except Exception as exc:  # a plug-in bug must not take the sender down
             return self.redact(f"receiver {name!r}: {type(exc).__name__}: {exc}")

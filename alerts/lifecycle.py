@@ -174,13 +174,21 @@ def apply_event(w: Work, ev: AlertEvent) -> None:
     open_or_reopen(w, key, ev.ts, fields)
 
 
-def apply_ack(w: Work, a: Ack) -> None:
-    inc = w.find(a.incident)
+def _active(w: Work, ref: str) -> Incident | None:
+    """The active incident ``ref`` names; otherwise None, with the reason in ``w.errors``."""
+    inc = w.find(ref)
     if inc is None:
-        w.errors.append(f"no incident {a.incident!r}")
-    elif not inc.active:
+        w.errors.append(f"no incident {ref!r}")
+        return None
+    if not inc.active:
         w.errors.append(f"incident {inc.uid} is already resolved")
-    else:
+        return None
+    return inc
+
+
+def apply_ack(w: Work, a: Ack) -> None:
+    inc = _active(w, a.incident)
+    if inc is not None:
         w.put(
             replace(
                 inc,
@@ -194,10 +202,6 @@ def apply_ack(w: Work, a: Ack) -> None:
 
 
 def apply_resolve(w: Work, r: Resolve) -> None:
-    inc = w.find(r.incident)
-    if inc is None:
-        w.errors.append(f"no incident {r.incident!r}")
-    elif not inc.active:
-        w.errors.append(f"incident {inc.uid} is already resolved")
-    else:
+    inc = _active(w, r.incident)
+    if inc is not None:
         resolve(w, inc, r.who, r.note)

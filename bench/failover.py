@@ -1,13 +1,19 @@
-"""Failover on loopback: time from decision to users served by the mirror (real HAProxy).
+"""Failover benchmarks: on loopback (the playbook's switch) and in the lab (detection and RTO).
 
-Starts two HTTP backends ("dc-main", "dc-mirror") and HAProxy with a runtime API socket on
+Loopback: two HTTP backends ("dc-main", "dc-mirror") and HAProxy with a runtime API socket on
 127.0.0.1, then, N times: the orchestrator's playbook run (ansible-runner, failover.yml) while a
 client polls the front door every 5 ms, measuring decision -> first response from the mirror and
 the whole run; then fails back. The floor is the same switch sent directly to the runtime API.
-The lab RTO (fault -> users served by the mirror, with 5 s probes) needs the lab: see
-``threenines drill run PLAN --scenario dc-cut`` there.
 
-    python -m bench.failover [--runs 5]
+Lab (root; skipped otherwise): the lab estate, a real ``threenines run`` and an agent per site,
+config/lab.yaml's plan with 5 s probes (confirmed after 5 s, evaluated every second). Several
+``dc-cut`` DR drills: fault -> confirmed down (detection) and fault -> every user journey green
+through the mirror after the switch (RTO), medians. Then a bounded soak with dc-main's portal
+flapping (stopped 1 s every 15 s) and 30 % loss on one site's link: false failovers are counted
+(the cooldown is 0 s, so it cannot hide one). Goals: detection < 15 s, RTO < 30 s, no false
+failover.
+
+    python -m bench.failover [--runs 5] [--drills 3] [--soak 150] [--no-lab]
 """
 
 from __future__ import annotations
@@ -79,12 +85,24 @@ def _until_mirror(port: int, start: float, limit: float = 60) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="failover benchmark on loopback")
+    parser = argparse.ArgumentParser(description="failover benchmarks (loopback and lab)")
     parser.add_argument("--runs", type=int, default=5)
-    runs = max(1, min(parser.parse_known_args(argv)[0].runs, 20))  # bounded
+    parser.add_argument("--drills", type=int, default=3)
+    parser.add_argument("--soak", type=float, default=150.0, help="seconds")
+    parser.add_argument("--no-lab", action="store_true")
+    args = parser.parse_known_args(argv)[0]
     if shutil.which("haproxy") is None:
         print("haproxy is not installed: skipped")
         return 0
+    loopback(max(1, min(args.runs, 20)))  # bounded
+    if args.no_lab:
+        return 0
+    from bench import _failover_drills  # the lab's imports only when the lab part runs
+
+    return _failover_drills.main(max(1, min(args.drills, 10)), max(10.0, min(args.soak, 900)))
+
+
+def loopback(runs: int) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="tn-bench-failover-"))
     main_b, mirror_b = _backend("dc-main"), _backend("dc-mirror")
     port, sock = _free_port(), tmp / "haproxy.sock"
@@ -108,7 +126,6 @@ def main(argv: list[str] | None = None) -> int:
         mirror_b.shutdown()
         shutil.rmtree(tmp, ignore_errors=True)
     _print(figures, runs)
-    return 0
 
 
 def _measure(runs: int, tmp: Path, port: int, sock: Path) -> dict[str, list[float]]:

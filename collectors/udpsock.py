@@ -1,4 +1,5 @@
-"""Small UDP socket helpers for the trap receiver (Linux-specific, all optional)."""
+"""Small socket helpers: ``is_ip``, and the trap receiver's UDP buffer and drop counter
+(Linux-specific, all optional)."""
 
 from __future__ import annotations
 

@@ -4,8 +4,13 @@ A service counts as down only when at least ``quorum`` vantage points (and, by d
 majority of those with fresh results) see it down. Stale observations are unknown, never down:
 a vantage point whose own WAN link is cut goes silent and so cannot vote for a failover.
 
-The time the quorum has held since is the K-th earliest ``since`` among the vantage points
-that see the service down: from that instant on, K of them did.
+The quorum has held since the K-th earliest ``since`` among the vantage points that see the
+service down (from that instant on, K of them did), and is *known* to hold until the K-th latest
+``last_seen`` among them (until then, K of them still reported it down). Confirmation needs
+evidence: the quorum must be known to hold for ``confirm_for`` (``held_until - held_since``),
+not merely have begun that long ago. A single failed probe per vantage point, whose "down"
+interval stays open until the next result arrives, therefore never confirms an outage on its
+own, however late the evaluation runs.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ class ServiceQuorum:
     fresh: int  # vantage points with fresh results
     needed: int
     held_since: float | None  # when the quorum started to hold, None if it does not
+    held_until: float | None = None  # the latest time K vantage points are known to see it down
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +51,7 @@ class TriggerState:
     message: str
     since: float | None = None  # the trigger condition has held since
     services: tuple[ServiceQuorum, ...] = field(default_factory=tuple)
+    until: float | None = None  # ... and is known to hold until (the evidence's latest time)
 
     @property
     def down_vantages(self) -> tuple[str, ...]:
@@ -90,8 +97,13 @@ def service_quorum(
     needed = trigger.quorum
     if trigger.majority:
         needed = max(needed, len(fresh) // 2 + 1)
-    held = down[needed - 1].since if len(down) >= needed else None
-    return ServiceQuorum(service, tuple(o.vantage for o in down), len(fresh), needed, held)
+    if len(down) < needed:
+        return ServiceQuorum(service, tuple(o.vantage for o in down), len(fresh), needed, None)
+    held = down[needed - 1].since
+    until = sorted((o.last_seen for o in down), reverse=True)[needed - 1]
+    return ServiceQuorum(
+        service, tuple(o.vantage for o in down), len(fresh), needed, held, max(until, held)
+    )
 
 
 def evaluate_trigger(
@@ -102,22 +114,26 @@ def evaluate_trigger(
     if not quorums or all(q.fresh == 0 for q in quorums):
         return TriggerState("no_data", "no fresh results for the trigger services", None, quorums)
     held = [q for q in quorums if q.held_since is not None]
+    spans = [(q.held_since or 0.0, q.held_until or 0.0) for q in held]
     if trigger.require == "all":
         holds = len(held) == len(quorums)
-        since = max((q.held_since for q in held), default=None) if holds else None  # type: ignore[type-var]
-    else:
+        since = max((a for a, _ in spans), default=None) if holds else None
+        until = min((b for _, b in spans), default=None) if holds else None
+    else:  # the service known down the longest
         holds = bool(held)
-        since = min((q.held_since for q in held), default=None)  # type: ignore[type-var]
+        best = max(spans, key=lambda ab: ab[1] - ab[0], default=None)
+        since, until = best if best is not None else (None, None)
     if not holds:
         seen = [q for q in quorums if q.down]
         if not seen:
             return TriggerState("healthy", "the primary is up", None, quorums)
         parts = ", ".join(f"{q.service} {len(q.down)}/{q.needed}" for q in seen)
         return TriggerState("partial", f"down below quorum: {parts}", None, quorums)
-    assert since is not None
-    age = now - since
+    assert since is not None and until is not None
+    age = max(0.0, until - since)
     names = ", ".join(q.service for q in held)
     if age < trigger.confirm_for:
-        msg = f"down by quorum for {age:.0f}s of {trigger.confirm_for:.0f}s: {names}"
-        return TriggerState("confirming", msg, since, quorums)
-    return TriggerState("confirmed", f"down by quorum for {age:.0f}s: {names}", since, quorums)
+        msg = f"down by quorum, seen for {age:.0f}s of {trigger.confirm_for:.0f}s: {names}"
+        return TriggerState("confirming", msg, since, quorums, until)
+    msg = f"down by quorum, seen for {age:.0f}s: {names}"
+    return TriggerState("confirmed", msg, since, quorums, until)

@@ -18,6 +18,7 @@ from typing import Annotated, Any, TypeVar, cast
 import httpx
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
 
+from threenines.config.secrets import Secret
 from threenines.results import ProbeResult
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,21 @@ def check_headers(headers: dict[str, Any]) -> None:
         text = value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
         if any((ord(c) < 32 and c != "\t") or ord(c) == 127 for c in text):
             raise ValueError(f"header {name!r} has a control character in its value")
+
+
+H = TypeVar("H", bound=dict[str, Any])
+
+
+def _checked_headers(headers: H) -> H:
+    check_headers(headers)
+    return headers
+
+
+Headers = Annotated[dict[str, str], AfterValidator(_checked_headers)]
+"""Request headers, names and values checked at load (see ``check_headers``)."""
+
+SecretHeaders = Annotated[dict[str, Secret], AfterValidator(_checked_headers)]
+"""Request headers whose values are ``Secret``s (``${ENV}``/``file:``), checked at load."""
 
 
 def first_ssl_error(exc: BaseException | None) -> BaseException | None:

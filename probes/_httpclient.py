@@ -13,7 +13,8 @@ import re
 import socket
 import ssl
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import httpx
 
@@ -21,7 +22,15 @@ from probes import _tls
 from probes._common import first_ssl_error, root_cause, status_matches
 from probes._transport import ProbeTransport, resolve
 
-__all__ = ["Fetched", "Timings", "classify_error", "fetch", "make_client", "resolve"]
+__all__ = [
+    "ClientOptions",
+    "Fetched",
+    "Timings",
+    "classify_error",
+    "fetch",
+    "make_client",
+    "resolve",
+]
 
 USER_AGENT = "threenines/0.1 (synthetic probe)"
 MAX_BODY = 1 << 20  # assertions look at the first MiB; a probe must not buffer a huge download
@@ -41,23 +50,34 @@ class Timings:
         self.phases[phase] = self.phases.get(phase, 0.0) + seconds
 
 
+class ClientOptions(Protocol):
+    """The connection settings the http and journey configs share (read-only: frozen models)."""
+
+    @property
+    def verify(self) -> bool: ...
+    @property
+    def ca_file(self) -> Path | None: ...
+    @property
+    def follow_redirects(self) -> bool: ...
+    @property
+    def max_redirects(self) -> int: ...
+
+
 def make_client(
     timings: Timings,
+    cfg: ClientOptions,
     *,
     timeout: float,
-    verify: bool,
-    ca_file: str | None,
-    follow_redirects: bool,
-    max_redirects: int,
     headers: dict[str, str] | None = None,
 ) -> httpx.AsyncClient:
     """A fresh client (new connections: a probe measures connecting, it must not reuse one)."""
-    transport = ProbeTransport(timings, _tls.client_context(verify, ca_file))
+    ca_file = str(cfg.ca_file) if cfg.ca_file else None
+    transport = ProbeTransport(timings, _tls.client_context(cfg.verify, ca_file))
     return httpx.AsyncClient(
         transport=transport,
         timeout=httpx.Timeout(timeout),
-        follow_redirects=follow_redirects,
-        max_redirects=max_redirects,
+        follow_redirects=cfg.follow_redirects,
+        max_redirects=cfg.max_redirects,
         trust_env=False,
         headers={"User-Agent": USER_AGENT, **(headers or {})},
     )

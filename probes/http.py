@@ -23,9 +23,8 @@ from jsonpath_ng.ext import parse as jsonpath_parse
 from pydantic import Field, field_validator
 
 from probes import _httpclient as hc
-from probes._common import CaFile, HttpUrl, Regex, StatusSpec, check_headers, guarded
+from probes._common import CaFile, HttpUrl, Regex, SecretHeaders, StatusSpec, guarded
 from threenines.config.base import CheckBase, StrictModel
-from threenines.config.secrets import Secret
 from threenines.durations import Duration
 from threenines.results import ProbeResult
 
@@ -84,7 +83,7 @@ class Config(CheckBase):
     type: Literal["http"]
     url: HttpUrl
     method: Method = "GET"
-    headers: dict[str, Secret] = Field(
+    headers: SecretHeaders = Field(
         default_factory=dict, description="Values may be ${ENV_VAR} or file:/path; never echoed"
     )
     body: str | None = None
@@ -98,12 +97,6 @@ class Config(CheckBase):
     json_: list[JsonAssertion] = Field(default_factory=list, alias="json")
     degraded_after: Duration | None = Field(None, gt=0, description="Slower than this: degraded")
 
-    @field_validator("headers")
-    @classmethod
-    def _headers(cls, value: dict[str, Any]) -> dict[str, Any]:
-        check_headers(value)
-        return value
-
     def target(self) -> str:
         return httpx.URL(self.url).netloc.decode()
 
@@ -116,14 +109,7 @@ def from_target(target: str, name: str = "adhoc") -> Config:
 async def probe(cfg: Config, *, timeout: float) -> ProbeResult:
     timings = hc.Timings()
     headers = {k: v.get_secret_value() for k, v in cfg.headers.items()}
-    client = hc.make_client(
-        timings,
-        timeout=timeout,
-        verify=cfg.verify,
-        ca_file=str(cfg.ca_file) if cfg.ca_file else None,
-        follow_redirects=cfg.follow_redirects,
-        max_redirects=cfg.max_redirects,
-    )
+    client = hc.make_client(timings, cfg, timeout=timeout)
     start = time.perf_counter()  # after set-up: total is the target's time, not ours
     try:
         async with client, asyncio.timeout(timeout):

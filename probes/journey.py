@@ -21,7 +21,15 @@ import httpx
 from pydantic import Field, field_validator, model_validator
 
 from probes import _httpclient as hc
-from probes._common import CaFile, HttpUrl, Regex, StatusSpec, check_headers, guarded
+from probes._common import (
+    CaFile,
+    Headers,
+    HttpUrl,
+    Regex,
+    SecretHeaders,
+    StatusSpec,
+    guarded,
+)
 from threenines.config.base import CheckBase, Name, StrictModel
 from threenines.config.loader import LocatedError
 from threenines.config.secrets import Secret
@@ -41,7 +49,7 @@ class Step(StrictModel):
     name: Name
     method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
     url: str = Field(description="Absolute, or relative to the journey's base_url; {var} allowed")
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: Headers = Field(default_factory=dict)
     form: dict[str, str] | None = Field(None, description="Sent url-encoded; {var} allowed")
     body: str | None = None
     expect_status: list[StatusSpec] = Field(default_factory=lambda: ["2xx"], min_length=1)
@@ -59,12 +67,6 @@ class Step(StrictModel):
         for name in value:
             if not _IDENT.match(name):
                 raise ValueError(f"{name!r} is not a variable name (letters, digits, '_')")
-        return value
-
-    @field_validator("headers")
-    @classmethod
-    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
-        check_headers(value)
         return value
 
     @model_validator(mode="after")
@@ -89,19 +91,13 @@ class Config(CheckBase):
     variables: dict[str, Secret] = Field(
         default_factory=dict, description="e.g. credentials: ${ENV_VAR} or file:/path"
     )
-    headers: dict[str, Secret] = Field(default_factory=dict)
+    headers: SecretHeaders = Field(default_factory=dict)
     steps: list[Step] = Field(min_length=1)
     follow_redirects: bool = True
     max_redirects: int = Field(10, ge=0, le=50)
     verify: bool = True
     ca_file: CaFile | None = None
     degraded_after: Duration | None = Field(None, gt=0)
-
-    @field_validator("headers")
-    @classmethod
-    def _headers(cls, value: dict[str, Any]) -> dict[str, Any]:
-        check_headers(value)
-        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Config:
@@ -153,15 +149,8 @@ def from_target(target: str, name: str = "adhoc") -> Config:
 async def probe(cfg: Config, *, timeout: float) -> ProbeResult:
     timings = hc.Timings()
     variables = {k: v.get_secret_value() for k, v in cfg.variables.items()}
-    client = hc.make_client(
-        timings,
-        timeout=timeout,
-        verify=cfg.verify,
-        ca_file=str(cfg.ca_file) if cfg.ca_file else None,
-        follow_redirects=cfg.follow_redirects,
-        max_redirects=cfg.max_redirects,
-        headers={k: v.get_secret_value() for k, v in cfg.headers.items()},
-    )
+    headers = {k: v.get_secret_value() for k, v in cfg.headers.items()}
+    client = hc.make_client(timings, cfg, timeout=timeout, headers=headers)
     start = time.perf_counter()  # after set-up: total is the target's time, not ours
     steps: list[dict[str, Any]] = []
     phases: dict[str, float] = {}

@@ -90,3 +90,12 @@ def lab_estate() -> Iterator[object]:
 
     with lab.session(wait=240) as state:
         yield state
+
+
+def free_udp_port() -> int:
+    """A UDP port on 127.0.0.1 that nothing listens on right now (for snmpd, trap receivers)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

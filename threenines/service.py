@@ -32,6 +32,7 @@ from threenines.availability import extension as availability_extension
 from threenines.config import Config
 from threenines.context import ServiceContext, TaskFactory
 from threenines.metrics import Metrics
+from threenines.reports import extension as reports_extension
 from threenines.scheduler import Job, Scheduler, jobs_for
 from threenines.store.db import make_engine, migrate
 from threenines.store.results import ResultRecord, ResultStore
@@ -46,6 +47,7 @@ EXTENSIONS: list[Extension] = [
     security_service.setup,
     collectors_extension.setup,
     failover_extension.setup,
+    reports_extension.setup,
     # one line per area: snmp.setup, failover.setup, ...
 ]
 WRITER_GRACE = 10.0

@@ -9,7 +9,6 @@ class, the evidence says so instead of claiming the server refused it.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import ssl
 import warnings
 from typing import Literal
@@ -17,6 +16,7 @@ from typing import Literal
 from pydantic import Field
 
 from collectors.security.findings import Finding, RunResult
+from collectors.udpsock import is_ip
 from threenines.config.base import Name, StrictModel
 
 WEAK_CLASSES = ("NULL", "aNULL", "EXPORT", "RC4", "DES", "3DES", "MD5")
@@ -69,19 +69,11 @@ async def _handshake(cfg: Config, ctx: ssl.SSLContext, timeout: float) -> ssl.SS
     sni = cfg.server_name or cfg.host
     async with asyncio.timeout(timeout):
         _r, writer = await asyncio.open_connection(
-            cfg.host, cfg.port, ssl=ctx, server_hostname=None if _is_ip(sni) else sni
+            cfg.host, cfg.port, ssl=ctx, server_hostname=None if is_ip(sni) else sni
         )
     obj = writer.get_extra_info("ssl_object")
     writer.close()
     return obj
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-        return True
-    except ValueError:
-        return False
 
 
 async def _accepts(cfg: Config, ctx: ssl.SSLContext, timeout: float) -> tuple[bool | None, str]:

@@ -20,6 +20,7 @@ from pathlib import Path
 import dns.message
 import dns.rcode
 import dns.rrset
+from conftest import free_udp_port
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -160,12 +161,6 @@ class DnsServer(asyncio.DatagramProtocol):
     def stop(self) -> None:
         if self.transport:
             self.transport.close()
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Snmpd:

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,18 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import free_udp_port
 
 HERE = Path(__file__).resolve().parent
 COMMUNITY = "lab-community"
 V3_USER, V3_AUTH, V3_PRIV = "labuser", "lab-auth-key-1", "lab-priv-key-1"
 V3_USER256 = "labuser256"  # SHA-256 / AES-256 (net-snmp "AES-256": Blumenthal)
 NO_MIBS = ["-m", "", "-M", "/nonexistent"]
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Snmpd:

@@ -1,10 +1,8 @@
 """Alerts over HTTP, under ``/api/v1/alerts``: the same operations as ``threenines alerts``.
 
-Reading is open like the rest of the API today. Acknowledging, resolving, silencing and test
-sends depend on ``require_operator``, which returns the operator's name for the audit trail.
-API tokens belong to another area and do not exist yet, so the default ``require_operator``
-refuses every request with 401: the service wires the real check with
-``app.dependency_overrides[require_operator] = <token check returning the operator name>``.
+Reading needs a viewer token. Acknowledging, resolving, silencing and test sends depend on
+``deps.require_operator``, the operator's name for the audit trail, which
+``threenines.api.auth.install`` backs with the operator-token check.
 Acks and resolves are applied by the alerts service (through ``alert_commands``), exactly as
 from the CLI; the request waits up to ``wait`` seconds for the outcome (202 if still queued).
 """
@@ -13,26 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Response
 from pydantic import BaseModel, Field, field_validator
 
+from alerts import silencing
 from alerts.matching import SILENCE_LABELS
-from alerts.model import Silence
 from alerts.sendtest import send_test
-from threenines.api.deps import context
+from threenines.api.deps import context, require_operator
 from threenines.context import ServiceContext
 from threenines.durations import parse_duration
 from threenines.store.alerts import AlertStore
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
-
-
-def require_operator(request: Request) -> str:
-    """Auth dependency: the operator's name, or 401. Replaced when API tokens exist."""
-    raise HTTPException(401, "operator token required (API tokens are not configured)")
 
 
 class Note(BaseModel):
@@ -86,26 +78,10 @@ async def add_silence(
     operator: str = Depends(require_operator),
     ctx: ServiceContext = Depends(context),
 ) -> dict[str, Any]:
-    now = time.time()
-    s = Silence.make(
-        uuid.uuid4().hex[:12],
-        body.matchers,
-        now,
-        now + parse_duration(body.duration),
-        operator,
-        body.comment,
+    store, now, seconds = _store(ctx), time.time(), parse_duration(body.duration)
+    s = await asyncio.to_thread(
+        silencing.add_silence, store, body.matchers, seconds, operator, body.comment, now
     )
-    store = _store(ctx)
-    await asyncio.to_thread(store.add_silence, s, now)
-    args = {
-        "id": s.id,
-        "matchers": body.matchers,
-        "starts_at": s.starts_at,
-        "ends_at": s.ends_at,
-        "author": operator,
-        "comment": body.comment,
-    }
-    await asyncio.to_thread(store.add_command, "silence", args, now)
     return {"id": s.id, "ends_at": s.ends_at, "author": operator}
 
 
@@ -113,12 +89,9 @@ async def add_silence(
 async def remove_silence(
     uid: str, operator: str = Depends(require_operator), ctx: ServiceContext = Depends(context)
 ) -> dict[str, Any]:
-    store = _store(ctx)
-    if not await asyncio.to_thread(store.remove_silence, uid, operator, time.time()):
+    store, now = _store(ctx), time.time()
+    if not await asyncio.to_thread(silencing.remove_silence, store, uid, operator, now):
         raise HTTPException(404, f"no active silence {uid!r}")
-    await asyncio.to_thread(
-        store.add_command, "unsilence", {"id": uid, "who": operator}, time.time()
-    )
     return {"id": uid, "removed_by": operator}
 
 

@@ -6,9 +6,9 @@ no token, a wrong or a revoked one -> 401; a valid token whose role does not sat
 ``"agent"`` (agent endpoints), and nothing else accepts them. Refusals are logged with the
 token's short id or fingerprint, never the token.
 
-``install(app)`` puts the token check in front of the areas written with an injectable
-``require_operator`` (alerts, security): their reads need a viewer token, their decisions an
-operator token whose name goes into the audit trail.
+``install(app)`` puts the token check in front of the areas written with the injectable
+``deps.require_operator`` (alerts, security): their reads need a viewer token, their decisions
+an operator token whose name goes into the audit trail.
 """
 
 from __future__ import annotations
@@ -92,10 +92,10 @@ async def operator_name(principal: Principal = Depends(require_operator)) -> str
 
 def install(app: FastAPI) -> None:
     """Include the token-protected routers (one place, so none is left open by mistake)."""
-    from threenines.api import agents, alerts, security
+    from threenines.api import agents, alerts, deps, security
 
     viewer = [Depends(require_viewer)]
     for area in (alerts, security):
         app.include_router(area.router, dependencies=viewer)
-        app.dependency_overrides[area.require_operator] = operator_name
+    app.dependency_overrides[deps.require_operator] = operator_name
     app.include_router(agents.router)

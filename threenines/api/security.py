@@ -1,10 +1,8 @@
 """Security findings and baselines over HTTP, under ``/api/v1/security``.
 
-Reading is open like the rest of the API today. Every decision (accepting a baseline change,
-accepting or resolving a finding) depends on ``require_operator``, which returns the operator's
-name for the audit trail. API tokens belong to another area and do not exist yet, so the default
-``require_operator`` refuses every request with 401: the service wires the real check with
-``app.dependency_overrides[require_operator] = <token check returning the operator name>``.
+Reading needs a viewer token. Every decision (accepting a baseline change, accepting or
+resolving a finding) depends on ``deps.require_operator``, the operator's name for the audit
+trail, which ``threenines.api.auth.install`` backs with the operator-token check.
 """
 
 from __future__ import annotations
@@ -13,20 +11,15 @@ import asyncio
 import time
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
 
-from threenines.api.deps import context
+from threenines.api.deps import context, require_operator
 from threenines.context import ServiceContext
 from threenines.store.security import SecurityStore
 from threenines.store.security_baselines import BaselineStore
 
 router = APIRouter(prefix="/api/v1/security", tags=["security"])
-
-
-def require_operator(request: Request) -> str:
-    """Auth dependency: the operator's name, or 401. Replaced when API tokens exist."""
-    raise HTTPException(401, "operator token required (API tokens are not configured)")
 
 
 class Decision(BaseModel):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import getpass
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from threenines.cli.core import ConfigOption, load_or_exit
+from threenines.cli.core import ConfigOption, load_or_exit, open_store
 
 if TYPE_CHECKING:  # imported inside the commands: the CLI's start-up stays fast
     from threenines.config import Config
@@ -28,16 +27,16 @@ app = typer.Typer(help="Alerts: incidents, acknowledgements, silences, test noti
 out = Console()
 err = Console(stderr=True)
 WaitOption = typer.Option(10.0, "--wait", help="Seconds to wait for the service to apply it")
+RefArgument = typer.Argument(..., help="Incident id, uid or key")
+NoteOption = typer.Option("", "--note", "-n")
+WhoOption = typer.Option(None, "--who", help="Default: your login name")
 
 
 def _store(config: Path) -> tuple[Config, AlertStore]:
     from threenines.store.alerts import AlertStore
-    from threenines.store.db import make_engine, migrate
 
     cfg = load_or_exit(config)
-    engine = make_engine(cfg.storage.url)
-    migrate(engine)
-    return cfg, AlertStore(engine)
+    return cfg, AlertStore(open_store(cfg))
 
 
 def _when(ts: float | None) -> str:
@@ -69,9 +68,7 @@ def list_(
 
 
 @app.command()
-def show(
-    ref: str = typer.Argument(..., help="Incident id, uid or key"), config: Path = ConfigOption
-) -> None:
+def show(ref: str = RefArgument, config: Path = ConfigOption) -> None:
     """One incident with its notifications and their delivery to each receiver."""
     from threenines.store.alert_outbox import OutboxStore
 
@@ -127,35 +124,38 @@ def _queue(store: AlertStore, op: str, args: dict[str, object], wait: float) -> 
     out.print(f"{op}: queued (command {cid}); the running service applies it on its next tick")
 
 
+def _incident_command(
+    op: str, ref: str, note: str, who: str | None, config: Path, wait: float
+) -> None:
+    """Queue ``op`` (ack | resolve) for the incident REF names, as WHO (default: you)."""
+    _cfg, store = _store(config)
+    row = store.incident(ref)
+    target = row["uid"] if row is not None else ref
+    _queue(store, op, {"incident": target, "who": who or getpass.getuser(), "note": note}, wait)
+
+
 @app.command()
 def ack(
-    ref: str = typer.Argument(..., help="Incident id, uid or key"),
-    note: str = typer.Option("", "--note", "-n"),
-    who: str = typer.Option(None, "--who", help="Default: your login name"),
+    ref: str = RefArgument,
+    note: str = NoteOption,
+    who: str = WhoOption,
     config: Path = ConfigOption,
     wait: float = WaitOption,
 ) -> None:
     """Acknowledge an incident: stops escalation and reminders."""
-    _cfg, store = _store(config)
-    row = store.incident(ref)
-    target = row["uid"] if row is not None else ref
-    _queue(store, "ack", {"incident": target, "who": who or getpass.getuser(), "note": note}, wait)
+    _incident_command("ack", ref, note, who, config, wait)
 
 
 @app.command()
 def resolve(
-    ref: str = typer.Argument(..., help="Incident id, uid or key"),
-    note: str = typer.Option("", "--note", "-n"),
-    who: str = typer.Option(None, "--who", help="Default: your login name"),
+    ref: str = RefArgument,
+    note: str = NoteOption,
+    who: str = WhoOption,
     config: Path = ConfigOption,
     wait: float = WaitOption,
 ) -> None:
     """Resolve an incident by hand (it re-opens if the condition recurs)."""
-    _cfg, store = _store(config)
-    row = store.incident(ref)
-    target = row["uid"] if row is not None else ref
-    args = {"incident": target, "who": who or getpass.getuser(), "note": note}
-    _queue(store, "resolve", args, wait)
+    _incident_command("resolve", ref, note, who, config, wait)
 
 
 @app.command()
@@ -168,7 +168,7 @@ def silence(
 ) -> None:
     """Silence matching alerts for a while: nothing pages, everything is still recorded."""
     from alerts.matching import SILENCE_LABELS
-    from alerts.model import Silence
+    from alerts.silencing import add_silence
     from threenines.durations import parse_duration
 
     _cfg, store = _store(config)
@@ -184,23 +184,7 @@ def silence(
     except ValueError as exc:
         err.print(str(exc))
         raise typer.Exit(2) from None
-    now = time.time()
-    s = Silence.make(
-        uuid.uuid4().hex[:12], matchers, now, now + seconds, author or getpass.getuser(), comment
-    )
-    store.add_silence(s, now)
-    store.add_command(
-        "silence",
-        {
-            "id": s.id,
-            "matchers": matchers,
-            "starts_at": s.starts_at,
-            "ends_at": s.ends_at,
-            "author": s.author,
-            "comment": comment,
-        },
-        now,
-    )
+    s = add_silence(store, matchers, seconds, author or getpass.getuser(), comment, time.time())
     out.print(f"silence {s.id} until {_when(s.ends_at)}")
 
 
@@ -211,11 +195,12 @@ def unsilence(
     who: str = typer.Option(None, "--who"),
 ) -> None:
     """End a silence now."""
+    from alerts.silencing import remove_silence
+
     _cfg, store = _store(config)
-    if not store.remove_silence(uid, who or getpass.getuser(), time.time()):
+    if not remove_silence(store, uid, who or getpass.getuser(), time.time()):
         err.print(f"no active silence {uid!r}")
         raise typer.Exit(1)
-    store.add_command("unsilence", {"id": uid, "who": who or getpass.getuser()}, time.time())
     out.print(f"silence {uid} removed")
 
 

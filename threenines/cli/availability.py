@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from threenines.cli.core import ConfigOption, err, load_or_exit, out
+from threenines.cli.core import ConfigOption, err, load_or_exit, open_store, out
 
 if TYPE_CHECKING:  # imported inside the commands: the CLI's start-up stays fast
     from threenines.availability.accounting import Figures
@@ -25,18 +25,6 @@ app = typer.Typer(
 maintenance_app = typer.Typer(
     help="Maintenance windows kept in the database.", no_args_is_help=True
 )
-
-
-def _engine(cfg: Config) -> Any:
-    from threenines.store.db import make_engine, migrate
-
-    engine = make_engine(cfg.storage.url)
-    try:
-        migrate(engine)
-    except Exception as exc:
-        err.print(f"cannot open the store {cfg.storage.url!r}: {str(exc).splitlines()[0]}")
-        raise typer.Exit(1) from None
-    return engine
 
 
 def _window(cfg: Config, window: str | None, period: str | None, now: float) -> Period:
@@ -95,7 +83,7 @@ def availability(
     win = _window(cfg, window, period, now)
     end = min(win.end, now)
     span_start = min(win.start, end - max(BURN_WINDOWS.values()))
-    engine = _engine(cfg)
+    engine = open_store(cfg)
     try:
         only = [service] if service else None
         est = load_estate(engine, cfg, span_start, win.end, now, services=only)
@@ -174,7 +162,7 @@ def summarise(
     cfg = load_or_exit(config)
     now = time.time()
     today = datetime.fromtimestamp(now, cfg.tz).date()
-    engine = _engine(cfg)
+    engine = open_store(cfg)
     try:
         n = summarise_days(
             engine, cfg, today - timedelta(days=days), today - timedelta(days=1), now
@@ -227,7 +215,7 @@ def maintenance_add(
     if unknown or b <= a:
         err.print(f"unknown names: {', '.join(unknown)}" if unknown else "end must be after start")
         raise typer.Exit(2)
-    engine = _engine(cfg)
+    engine = open_store(cfg)
     try:
         win = Exclusion(a, b, name, reason, tuple(service), tuple(site))
         wid = add_window(engine, maintenance_windows, win, now=time.time(), created_by="cli")
@@ -248,7 +236,7 @@ def maintenance_list(
     from threenines.store.availability import list_windows, maintenance_windows
 
     cfg = load_or_exit(config)
-    engine = _engine(cfg)
+    engine = open_store(cfg)
     try:
         rows = list_windows(engine, maintenance_windows, None if all_ else time.time())
     finally:
@@ -273,7 +261,7 @@ def maintenance_remove(
     from threenines.store.availability import maintenance_windows, remove_window
 
     cfg = load_or_exit(config)
-    engine = _engine(cfg)
+    engine = open_store(cfg)
     try:
         removed = remove_window(engine, maintenance_windows, window_id)
     finally:

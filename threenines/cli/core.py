@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from threenines.config import Config
 
 err = Console(stderr=True)
@@ -33,6 +35,19 @@ def load_or_exit(path: Path) -> Config:
             err.print(str(problem), markup=False, highlight=False, soft_wrap=True)
         err.print(f"{len(exc.problems)} problem(s) in {path}", style="bold red")
         raise typer.Exit(2) from None
+
+
+def open_store(cfg: Config) -> Engine:
+    """The configured database, migrated to the current schema; or a message and exit 1."""
+    from threenines.store.db import make_engine, migrate
+
+    engine = make_engine(cfg.storage.url)
+    try:
+        migrate(engine)
+    except Exception as exc:  # not the URL: it may hold the database password
+        err.print(f"cannot open the store: {str(exc).splitlines()[0]}", markup=False)
+        raise typer.Exit(1) from None
+    return engine
 
 
 def validate(config: Path = typer.Argument(..., help="YAML configuration file")) -> None:

@@ -10,12 +10,17 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
-from threenines.cli.core import ConfigOption, err, load_or_exit, out
+from threenines.cli.core import ConfigOption, err, load_or_exit, open_store, out
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from threenines.config import Config
 
 app = typer.Typer(help="Security monitoring: findings, scans, baselines.", no_args_is_help=True)
 baseline_app = typer.Typer(
@@ -28,17 +33,9 @@ ByOption = typer.Option(..., "--by", help="Who decides (recorded in the audit tr
 ReasonOption = typer.Option(..., "--reason", help="Why (recorded in the audit trail)")
 
 
-def _engine(config: Path) -> Any:
-    from threenines.store.db import make_engine, migrate
-
+def _engine(config: Path) -> tuple[Config, Engine]:
     cfg = load_or_exit(config)
-    engine = make_engine(cfg.storage.url)
-    try:
-        migrate(engine)
-    except Exception as exc:
-        err.print(f"cannot open the store: {str(exc).splitlines()[0]}", markup=False)
-        raise typer.Exit(1) from None
-    return cfg, engine
+    return cfg, open_store(cfg)
 
 
 def _when(ts: float | None) -> str:

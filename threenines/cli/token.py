@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from threenines.cli.core import ConfigOption, err, load_or_exit, out
+from threenines.cli.core import ConfigOption, err, load_or_exit, open_store, out
 
 if TYPE_CHECKING:  # SQLAlchemy only for the commands that use it: --help stays fast
     from threenines.store.tokens import TokenStore
@@ -22,13 +22,9 @@ app = typer.Typer(help="API tokens: create (shown once), list, revoke.", no_args
 
 
 def _store(config: Path) -> TokenStore:
-    from threenines.store.db import make_engine, migrate
     from threenines.store.tokens import TokenStore
 
-    cfg = load_or_exit(config)
-    engine = make_engine(cfg.storage.url)
-    migrate(engine)
-    return TokenStore(engine)
+    return TokenStore(open_store(load_or_exit(config)))
 
 
 @app.command()

@@ -28,6 +28,8 @@ from threenines.availability.config import cross_check as availability_cross_che
 from threenines.availability.devices import DeviceRef
 from threenines.config.base import CheckBase, Name, StrictModel
 from threenines.durations import Duration
+from threenines.reports.config import ReportsConfig
+from threenines.reports.config import cross_check as reports_cross_check
 
 if TYPE_CHECKING:
     CheckConfig = CheckBase
@@ -152,6 +154,7 @@ class Config(StrictModel):
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     agents: AgentsConfig = Field(default_factory=AgentsConfig)
+    reports: ReportsConfig = Field(default_factory=ReportsConfig)
 
     @field_validator("timezone")
     @classmethod
@@ -225,6 +228,7 @@ class Config(StrictModel):
         out += snmp_cross_check(self.snmp, set(sites))
         out += alerts_cross_check(self)
         out += security_cross_check(self.security, set(sites))
+        out += reports_cross_check(self)
         return out
 
 
