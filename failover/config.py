@@ -42,7 +42,9 @@ class Trigger(StrictModel):
     require: Literal["all", "any"] = Field(
         "all", description="All trigger services down (a data-centre outage), or any one"
     )
-    confirm_for: Duration = Field(30.0, ge=0, description="Quorum must hold this long")
+    confirm_for: Duration = Field(
+        30.0, ge=0, description="The quorum must be seen holding this long (by its results)"
+    )
     quorum: int = Field(2, ge=1, le=100, description="Vantage points that must see it down")
     majority: bool = Field(
         True, description="Also require a majority of the vantage points with fresh results"

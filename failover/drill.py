@@ -208,7 +208,8 @@ class DrillRunner:
                 seen.add("first_failed_probe")
         trig = self._trigger(plan)
         if trig.status == "confirmed" and trig.since is not None:
-            at = max(trig.since + plan.trigger.confirm_for, fault_at)
+            # when the evidence completing the confirmation was measured (a probe's time)
+            at = max(trig.until or self.orch.clock(), fault_at)
             self.mark(
                 drill_id, "confirmed_down", trig.message, ts=at, vantages=list(trig.down_vantages)
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -14,12 +15,17 @@ from threenines.config import load_config
 from threenines.scheduler import jobs_for
 from threenines.store.status import compose_status, configured_checks
 
+EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "example.yaml"
+
 
 @pytest.fixture
 def example(monkeypatch: pytest.MonkeyPatch):
+    # every ${VAR} the example names gets a dummy value (it grows with each section)
+    for name in re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", EXAMPLE.read_text()):
+        monkeypatch.setenv(name, f"dummy-{name.lower()}")
     monkeypatch.setenv("PORTAL_PROBE_USER", "probe")
     monkeypatch.setenv("PORTAL_PROBE_PASSWORD", "${NOT_AN_ENV_REFERENCE}")
-    return load_config(Path("config/example.yaml"))
+    return load_config(EXAMPLE)
 
 
 def test_every_example_check_round_trips_with_its_secrets(example) -> None:
@@ -83,11 +89,12 @@ def test_a_silent_agent_makes_its_checks_unknown_not_down(example) -> None:
     assert [(a.vantage, a.silent) for a in agents] == [
         ("lib-grays", False), ("hub-tilbury", True), ("depot", True)
     ]  # fmt: skip
-    assert agents[0].threshold == 2 * 120.0  # the longest interval at lib-grays: 2m journey
+    assert example.agents.silent_after == 180.0
+    assert agents[0].threshold == 180.0  # the configured agents.silent_after wins
     rows = [IntervalRow("citizen-portal/home", v, "down", now - 50, None, now - 1, "refused", "r")
             for v in ("lib-grays", "depot")]  # fmt: skip
     checks = overlay(compose_status(configured_checks(example), rows, now), agents, now)
-    home = {c.vantage: c for c in checks if c.check == "home"}
+    home = {c.vantage: c for c in checks if (c.service, c.check) == ("citizen-portal", "home")}
     assert home["lib-grays"].state == "down"
     assert home["depot"].state == "unknown" and "agent silent 15m ago" in home["depot"].reason
     assert "last state: down" in home["depot"].reason

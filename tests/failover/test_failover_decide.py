@@ -554,6 +554,35 @@ def test_vantage_points_filter():
     assert D(p, estate(("central", "depot"))).action == "fail_over"
 
 
+def test_confirmation_needs_evidence_not_just_elapsed_time():
+    """One failed probe per vantage point (its "down" interval still open because the next
+    result is not in yet) never confirms, however long ago it was: the quorum must be *seen*
+    holding for confirm_for."""
+    p = plan(trigger={"fresh_within": "60s"})
+    one_probe = [
+        obs(svc, vp, "down", NOW - 40, NOW - 40) for svc in SUBJECTS.trigger for vp in VPS
+    ] + [obs("portal-mirror", vp, "up", NOW - 3600) for vp in VPS]
+    d = D(p, one_probe)
+    assert (d.action, d.reason) == ("wait", "confirming")
+    assert d.trigger is not None and d.trigger.until == NOW - 40
+    # the second failed probes, 30 s later, are the evidence
+    seen = [
+        obs(o.service, o.vantage, o.state, o.since, NOW - 10) if o.state == "down" else o
+        for o in one_probe
+    ]
+    assert D(p, seen).reason == "confirmed"
+    # K-th latest evidence: with only two vantage points still reporting down lately, and a
+    # majority of three needed, the quorum is known to hold only until the third one's report
+    mixed = [
+        obs(o.service, o.vantage, o.state, o.since, NOW - 10 if o.vantage in VPS[:2] else NOW - 35)
+        if o.state == "down"
+        else o
+        for o in one_probe
+    ]
+    t = evaluate_trigger(p.trigger, SUBJECTS.trigger, mixed, NOW)
+    assert t.status == "confirming" and t.until == NOW - 35
+
+
 # -- properties --------------------------------------------------------------------------------
 
 states = st.sampled_from(["up", "down", "degraded", "unknown"])
