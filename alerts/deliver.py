@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+import tempfile
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, unquote, urlsplit
+from pathlib import Path
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import apprise
 
@@ -61,13 +64,21 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return re.sub(r"[a-z][a-z0-9+.-]*://\S+", "<url redacted>", text)
 
 
-def _attachments(files: Sequence[Attachment]) -> apprise.AppriseAttachment:
-    from apprise.attachment.memory import AttachMemory
-
-    out = apprise.AppriseAttachment()
-    for f in files:
-        out.add(AttachMemory(content=f.data, name=f.name, mimetype=f.mimetype))
-    return out
+@contextmanager
+def _attachments(files: Sequence[Attachment]) -> Iterator[apprise.AppriseAttachment | None]:
+    """The files as Apprise attachments, written to a private temporary folder for the send:
+    several Apprise plug-ins (Teams workflows, Telegram, Discord...) read ``attachment.path``,
+    which in-memory attachments do not have."""
+    if not files:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="threenines-attach-") as folder:
+        out = apprise.AppriseAttachment()
+        for f in files:
+            path = Path(folder) / Path(f.name).name
+            path.write_bytes(f.data)
+            out.add(f"file://{quote(str(path))}?mime={quote(f.mimetype, safe='')}")
+        yield out
 
 
 class Deliverer:
@@ -105,13 +116,14 @@ class Deliverer:
             return obj
         short = self._receivers[name].format == "short"
         try:
-            result = obj.notify(
-                body=msg.short if short else msg.body,
-                title="" if short else msg.title,
-                notify_type=msg.notify_type,
-                body_format=apprise.NotifyFormat.TEXT,
-                attach=None if short or not msg.attach else _attachments(msg.attach),
-            )
+            with _attachments(() if short else msg.attach) as attach:
+                result = obj.notify(
+                    body=msg.short if short else msg.body,
+                    title="" if short else msg.title,
+                    notify_type=msg.notify_type,
+                    body_format=apprise.NotifyFormat.TEXT,
+                    attach=attach,
+                )
         except Exception as exc:  # a plug-in bug must not take the sender down
             return self.redact(f"receiver {name!r}: {type(exc).__name__}: {exc}")
         if result:

@@ -33,7 +33,7 @@ from threenines.store.failover import drills
 from threenines.store.tables import results, state_intervals
 
 pytestmark = [pytest.mark.slow, pytest.mark.root, pytest.mark.timeout(300)]
-INTERVAL, CONFIRM, COOLDOWN = 1.0, 3.0, 30.0
+INTERVAL, CONFIRM, COOLDOWN = 1.0, 3.0, 40.0
 FIGURES: dict[str, float] = {}
 
 
@@ -109,7 +109,7 @@ def test_30_percent_loss_on_one_path_is_no_failover(estate: Watched) -> None:
     w, after = estate, estate.last_event_id()
     fault = lab.fault_add("loss", "lib-grays", "30%", state=w.state)
     try:
-        hold_without_failover(w, 15, 0)
+        hold_without_failover(w, 12, 0)
     finally:
         lab.fault_clear(fault.id, state=w.state)
     fresh_again(w, "lib-grays", time.time())

@@ -3,9 +3,11 @@ council estate with a hand-drawn October 2026, and its config with a monthly sch
 
 from __future__ import annotations
 
+import asyncio
 import email
 import socket
 import subprocess
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -65,6 +67,8 @@ def free_port() -> int:
 class Smtp:
     port: int
     mails: list[Message] = field(default_factory=list)
+    hold: threading.Event | None = None  # while set-able and unset, DATA waits (a slow server)
+    arrived: threading.Event = field(default_factory=threading.Event)
 
     def url(self, to: str) -> str:
         return f"mailto://127.0.0.1:{self.port}?mode=insecure&from=threenines@example.org&to={to}"
@@ -92,6 +96,11 @@ def smtp_server(port: int | None = None) -> Iterator[Smtp]:
 
     class Handler:
         async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            rec.arrived.set()
+            for _ in range(600):  # at most 30 s
+                if rec.hold is None or rec.hold.is_set():
+                    break
+                await asyncio.sleep(0.05)
             rec.mails.append(email.message_from_bytes(envelope.content))
             return "250 OK"
 

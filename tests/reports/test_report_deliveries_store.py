@@ -67,6 +67,17 @@ def test_resend_requeues_sent_rows_but_not_one_being_sent(store: ReportDeliveryS
     assert [c.receiver for c in store.claim("board", "2026-10", "cli", T + 2, 60)] == ["a"]
 
 
+def test_release_gives_back_untried_claims_of_its_owner_only(store: ReportDeliveryStore) -> None:
+    store.enqueue("board", "2026-10", END, ["a", "b"], T)
+    claimed = store.claim("board", "2026-10", "one", T, 600)
+    assert store.release(claimed[1:], "two") == 0  # not its claim
+    assert store.release(claimed[1:], "one") == 1
+    assert states(store) == {"a": "sending", "b": "pending"}
+    assert [(c.receiver, c.attempts) for c in store.claim("board", "2026-10", "x", T, 60)] == [
+        ("b", 1)
+    ]
+
+
 def test_due_lists_oldest_period_first(store: ReportDeliveryStore) -> None:
     store.enqueue("board", "2026-10", END, ["a"], T)
     store.enqueue("board", "2026-09", END - 31 * 86400, ["a"], T)

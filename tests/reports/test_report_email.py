@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -90,6 +91,30 @@ async def test_monthly_pdf_is_mailed_once_per_receiver_across_restarts(
     assert "report monthly-board for 2026-10 to board-email sent" in logged
     assert "board@example.org" not in logged and f":{cio_port}" not in logged
     assert "mailto" not in logged
+
+
+async def test_stopping_mid_send_gives_back_only_the_receivers_not_yet_tried(
+    tmp_path: Path,
+) -> None:
+    with smtp_server() as board, smtp_server() as cio:
+        board.hold = threading.Event()  # the board's server is slow to accept the mail
+        url = f"sqlite:///{tmp_path}/stop.db"
+        cfg, engine = estate(url, board.url("b@x.org"), cio.url("c@x.org"))
+        sender = ReportSender(cfg, engine, clock=Clock(SEND_OCT + 5))
+        task = asyncio.create_task(sender.run_once())
+        assert await asyncio.to_thread(board.arrived.wait, 60)
+        task.cancel()  # the service is stopping
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        rows = {r["receiver"]: (r["state"], r["attempts"]) for r in sender.store.rows()}
+        # the mail in flight stays claimed until its lease expires (never sent twice at once);
+        # the CIO's, never tried, is back in the queue at once with no attempt counted
+        assert rows == {"board-email": ("sending", 1), "cio-email": ("pending", 0)}
+        board.hold.set()
+        out = await ReportSender(cfg, engine, clock=Clock(SEND_OCT + 6)).run_once()
+        assert [(o.receiver, o.state) for o in out] == [("cio-email", "sent")]
+        assert len(cio.mails) == 1
+    engine.dispose()
 
 
 async def test_the_service_extension_sends_when_due_and_not_again_after_restart(

@@ -99,26 +99,41 @@ class ReportSender:
         )
         if not claimed:
             return []  # another sender has them
-        sched = self.cfg.reports.schedule(schedule)
-        msg: Message | None = None
-        error: str | None = None
-        if sched is None:
-            error = f"schedule {schedule!r} is no longer configured"
-        else:
-            from threenines.reports.mail import compose
-
+        untried = list(claimed)
+        try:
+            sched = self.cfg.reports.schedule(schedule)
+            msg, error = await self._compose(schedule, period)
+            outcomes = []
+            for c in claimed:
+                # from here this receiver's attempt counts: if we are stopped mid-send, its
+                # lease keeps it from a second sender until it expires (better late than twice)
+                untried.remove(c)
+                err = error if msg is None else await self.deliverer.send(c.receiver, msg)
+                outcomes.append(await self._finish(c, err, final=sched is None))
+            return outcomes
+        except asyncio.CancelledError:  # stopping: give back what was never attempted
             try:
-                msg = await asyncio.to_thread(
-                    compose, self.cfg, self.engine, sched, period, self.clock()
-                )
-            except Exception as exc:  # a bad report must not stop the sender
-                error = f"report not rendered: {describe(exc)}"
-                log.error("report %s for %s: %s", schedule, period, error)
-        outcomes = []
-        for c in claimed:
-            err = error if msg is None else await self.deliverer.send(c.receiver, msg)
-            outcomes.append(await self._finish(c, err, final=sched is None))
-        return outcomes
+                self.store.release(untried, self.owner)
+            except Exception as exc:  # their leases expire anyway
+                log.warning("report claims not released: %s", describe(exc))
+            raise
+
+    async def _compose(self, schedule: str, period: str) -> tuple[Message | None, str | None]:
+        """(the message, None) or (None, why it could not be made)."""
+        sched = self.cfg.reports.schedule(schedule)
+        if sched is None:
+            return None, f"schedule {schedule!r} is no longer configured"
+        from threenines.reports.mail import compose
+
+        try:
+            msg = await asyncio.to_thread(
+                compose, self.cfg, self.engine, sched, period, self.clock()
+            )
+        except Exception as exc:  # a bad report must not stop the sender
+            error = f"report not rendered: {describe(exc)}"
+            log.error("report %s for %s: %s", schedule, period, error)
+            return None, error
+        return msg, None
 
     async def _finish(self, c: ClaimedReport, error: str | None, *, final: bool) -> Outcome:
         d = self.cfg.reports.delivery

@@ -159,6 +159,25 @@ class ReportDeliveryStore:
             for x in rows
         ]
 
+    def release(self, claimed: list[ClaimedReport], owner: str) -> int:
+        """Give back claims never attempted (the sender is stopping): pending again at once,
+        the attempt not counted, instead of waiting for the lease to expire."""
+        if not claimed:
+            return 0
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                report_deliveries.update()
+                .where(r.id.in_([c.id for c in claimed]), r.state == "sending")
+                .where(r.lease_owner == owner)
+                .values(
+                    state="pending",
+                    lease_owner=None,
+                    lease_until=None,
+                    attempts=r.attempts - 1,
+                )
+            )
+            return int(res.rowcount)
+
     def finish(
         self, claimed: ClaimedReport, owner: str, now: float, error: str | None,
         retry_at: float | None,
