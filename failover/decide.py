@@ -130,7 +130,8 @@ def decide(
         if not valid:
             return _refuse(
                 "needs_approval",
-                f"run `threenines failover approve {plan.name}` to fail over",
+                f"to fail over, run `threenines failover approve {plan.name}` or POST "
+                f"/api/v1/failover/{plan.name}/approve with an operator token",
                 trigger=trig,
             )
         return FailoverDecision(

@@ -208,11 +208,12 @@ class DrillRunner:
                 seen.add("first_failed_probe")
         trig = self._trigger(plan)
         if trig.status == "confirmed" and trig.since is not None:
-            # when the evidence completing the confirmation was measured (a probe's time)
-            at = max(trig.until or self.orch.clock(), fault_at)
+            now = self.orch.clock()
+            at = max(self._confirmed_at(plan, trig) or now, fault_at)
             self.mark(
-                drill_id, "confirmed_down", trig.message, ts=at, vantages=list(trig.down_vantages)
-            )
+                drill_id, "confirmed_down", trig.message, ts=at,
+                vantages=list(trig.down_vantages), observed_at=now,
+            )  # fmt: skip
             facts = preflight.measure(plan)
             self.mark(
                 drill_id,
@@ -223,6 +224,31 @@ class DrillRunner:
                 lag_error=facts.lag_error,
             )
             seen.add("confirmed_down")
+
+    def _confirmed_at(self, plan: Plan, trig: Any) -> float | None:
+        """When the results completing the confirmation were measured: per service, the K-th
+        earliest first "down" result at or after ``held_since + confirm_for`` among the vantage
+        points seeing it down (independent of when this drill polled)."""
+        times = []
+        for q in trig.services:
+            if q.held_since is None:
+                continue
+            start = q.held_since + plan.trigger.confirm_for
+            firsts = []
+            for vantage in q.down:
+                sel = sa.select(sa.func.min(results.c.ts)).where(
+                    results.c.check_id.like(f"{q.service}/%"), results.c.vantage == vantage,
+                    results.c.status == "down", results.c.ts >= start,
+                )  # fmt: skip
+                with self.engine.connect() as conn:
+                    ts = conn.execute(sel).scalar()
+                if ts is not None:
+                    firsts.append(float(ts))
+            if len(firsts) >= q.needed:
+                times.append(sorted(firsts)[q.needed - 1])
+        if not times:
+            return None
+        return max(times) if plan.trigger.require == "all" else min(times)
 
     def _record_run(self, drill_id: int, run_id: int, problems: list[str]) -> None:
         """The run's marks, from the store (whichever instance ran it)."""

@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from failover import observe, preflight
+from failover import actions, observe, preflight
 from failover.config import Plan, PlaybookRun, mirror_services, trigger_services
 from failover.decide import DAY, FailoverDecision, PreflightFacts, Subjects, decide
 from failover.execute import run_stages
@@ -82,25 +82,7 @@ class Orchestrator:
 
     def recover(self) -> list[int]:
         """Mark runs left 'running' by a dead instance as interrupted, and page. Never re-run."""
-        now = self.clock()
-        marked = []
-        for row in self.ledger.interrupted_candidates(now):
-            msg = f"run {row.id} ({row.kind}) was interrupted: {row.owner} stopped mid-run"
-            if self.ledger.update_run(row.id, state="interrupted", finished=now, error=msg):
-                plan = self.cfg.failover.plan(row.plan)
-                self.ledger.stage(
-                    now,
-                    row.plan,
-                    "failed",
-                    msg + "; it will not be re-run automatically",
-                    severity="critical",
-                    site=plan.primary if plan else None,
-                    run_id=row.id,
-                    drill_id=row.drill_id,
-                    details={"state": "interrupted"},
-                )
-                marked.append(row.id)
-        return marked
+        return actions.recover(self)
 
     # -- deciding ------------------------------------------------------------------------
 
@@ -196,21 +178,7 @@ class Orchestrator:
     # -- operator actions ----------------------------------------------------------------
 
     def approve(self, name: str, by: str, note: str = "") -> int:
-        plan = self.plan(name)
-        now = self.clock()
-        approval = self.ledger.approve(now, name, by, plan.guards.approval_ttl, note)
-        self.ledger.stage(
-            now,
-            name,
-            "approved",
-            f"approved by {by} for {plan.guards.approval_ttl:.0f}s",
-            severity="major",
-            site=plan.primary,
-            drill_id=self.ledger.active_drill(name, now),
-            details={"approval_id": approval, "note": note},
-            actor=by,
-        )
-        return approval
+        return actions.approve(self, name, by, note)
 
     async def run_manual(
         self,
@@ -250,22 +218,7 @@ class Orchestrator:
 
     def cancel(self, name: str | None = None, by: str | None = None) -> list[int]:
         """Ask whichever instance runs them to stop the running runs (audited)."""
-        now = self.clock()
-        ids = self.ledger.request_cancel(now, name)
-        for run_id in ids:
-            row = self.ledger.run(run_id)
-            plan = self.cfg.failover.plan(row.plan) if row is not None else None
-            self.ledger.stage(
-                now,
-                row.plan if row is not None else str(name),
-                "cancel",
-                f"cancel of run {run_id} requested by {by or self.actor}",
-                site=plan.primary if plan else None,
-                run_id=run_id,
-                drill_id=row.drill_id if row is not None else None,
-                actor=by,
-            )
-        return ids
+        return actions.cancel(self, name, by)
 
     # -- executing -----------------------------------------------------------------------
 

@@ -280,7 +280,9 @@ def _timeline_matches_the_fault(m: dict[str, Any]) -> None:
     # "confirmed down" is computed from the probes' times by the drill, the decision by the
     # service from the same rows: allow a second between them for the results in flight
     ts = [m[k].ts - (1.0 if k == "confirmed_down" else 0.0) for k in order]
-    assert ts == sorted(ts), [(k, round(m[k].ts - m["fault_injected"].ts, 2)) for k in order]
+    t0 = m["fault_injected"].ts
+    assert ts == sorted(ts), ([(k, round(m[k].ts - t0, 2)) for k in order],
+                              m["confirmed_down"].details["observed_at"] - t0)  # fmt: skip
     # the first failed probe follows the cut within one probe interval and timeout
     first = m["first_failed_probe"].ts - m["fault_injected"].ts
     assert 0 <= first <= INTERVAL + 1.0 + 1.0, first

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 from failover_helpers import SLOW_PLAYBOOK, FrontDoor, config_yaml, primary_down, start_front_door
 
@@ -186,3 +187,35 @@ def _orch(ctx: Any) -> Any:
 @pytest.fixture
 def front_door(tmp_path: Path) -> Iterator[FrontDoor]:
     yield from start_front_door(tmp_path)
+
+
+async def test_stopping_the_service_mid_run_stops_the_playbook_and_the_run_is_interrupted(
+    front_door: FrontDoor, tmp_path: Path
+) -> None:
+    text = config_yaml(
+        tmp_path,
+        front_door,
+        db_url=f"sqlite:///{tmp_path}/s.db",
+        playbook=str(SLOW_PLAYBOOK),
+        on=ON,
+    )
+    async with running(text) as (ctx, _url):
+        primary_down(ctx.engine, time.time())
+
+        async def started() -> bool:
+            return (tmp_path / "started").exists()
+
+        await until("the slow playbook to start", started)
+        stopped = time.monotonic()
+    # the service stopped without waiting for the 60 s task: the playbook was killed ...
+    assert time.monotonic() - stopped < 30
+    orch = _orch(ctx)
+    (run,) = orch.ledger.run_rows(PLAN)
+    assert run.state == "running"  # ... and nothing claims the run any more
+    assert orch.recover() == [run.id]  # the next start marks it interrupted (and pages)
+    assert orch.ledger.run(run.id).state == "interrupted"
+    assert front_door.served_by() == "dc-main"
+    await asyncio.sleep(1.0)  # the runner's thread polls its cancel flag twice a second
+    left = [p for p in psutil.process_iter(["cmdline"]) if str(tmp_path / "runs") in " ".join(
+        p.info["cmdline"] or [])]  # fmt: skip
+    assert not left, [p.info["cmdline"] for p in left]
