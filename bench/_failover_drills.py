@@ -79,6 +79,7 @@ def _soak(w: Any, seconds: float) -> tuple[int, int, int]:
 
     until("a healthy estate", lambda: w.all_up() and w.serving_dc() == "dc-main", limit=120)
     runs, after = len(w.runs()), w.last_event_id()
+    started = time.time()
     loss = lab.fault_add("loss", "lib-grays", "30%", state=w.state)
     stop, flaps = threading.Event(), [0]
 
@@ -98,7 +99,28 @@ def _soak(w: Any, seconds: float) -> tuple[int, int, int]:
         flapper.join(60)
         lab.fault_clear(loss.id, state=w.state)
     decided = [e.details for e in w.stages(after, "decided")]
+    downs = _downs(w, started)
+    print(
+        f"soak: the primary was seen down {downs[0]} time(s), from {downs[1]} vantage point(s); "
+        f"{sum(d['reason'] == 'confirming' for d in decided)} unconfirmed quorum(s)"
+    )
     return len(w.runs()) - runs, sum(d["action"] == "fail_over" for d in decided), flaps[0]
+
+
+def _downs(w: Any, since: float) -> tuple[int, int]:
+    """Failed probes of dc-main's portal since ``since``, and from how many vantage points."""
+    import sqlalchemy as sa
+
+    from threenines.store.tables import results
+
+    q = sa.select(results.c.vantage).where(
+        results.c.check_id.like("portal-dc-main/%"),
+        results.c.status == "down",
+        results.c.ts >= since,
+    )
+    with w.engine.connect() as conn:
+        rows = [v for (v,) in conn.execute(q)]
+    return len(rows), len(set(rows))
 
 
 def _median(figures: list[dict[str, float | None]], key: str) -> tuple[float | None, float | None]:
