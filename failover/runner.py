@@ -189,19 +189,36 @@ def _kill_playbook(private: Path) -> None:
 
     Ansible's workers call setsid(), so killing the playbook's process group (what
     ansible-runner does) would leave them, and the task they run, behind. They are still its
-    descendants, so walk the tree from the ansible-playbook process this run started.
+    descendants, so walk the tree from the ansible-playbook process this run started. The tree
+    is frozen (SIGSTOP) until a walk finds nothing new: a process forked between the walk and
+    the kill would otherwise be orphaned and survive.
     """
     marker = str(private)
-    victims: list[psutil.Process] = []
+    roots: list[psutil.Process] = []
     for child in psutil.Process().children():
-        try:
+        with contextlib.suppress(psutil.Error):
             if marker in " ".join(child.cmdline()):
-                victims += [*child.children(recursive=True), child]
-        except psutil.Error:
-            continue
-    for proc in victims:
+                roots.append(child)
+    frozen: dict[int, psutil.Process] = {}
+    for _ in range(20):
+        found = {p.pid: p for r in roots for p in _tree(r)}
+        new = [p for pid, p in found.items() if pid not in frozen]
+        if not new:
+            break
+        for proc in new:
+            with contextlib.suppress(psutil.Error):
+                proc.suspend()
+        frozen.update(found)
+    for proc in frozen.values():
         with contextlib.suppress(psutil.Error):
             proc.kill()
+
+
+def _tree(root: psutil.Process) -> list[psutil.Process]:
+    try:
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
 
 
 def _error_text(status: str, failures: list[str]) -> str:
