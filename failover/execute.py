@@ -82,7 +82,7 @@ async def run_stages(
         stage,
         "finished",
         f"{what} finished: {result.changed} change(s)",
-        "info",
+        "major",  # every stage notifies through the alert routes (issue 7)
         {"changed": result.changed},
     )
     if kind != "failover" or check:
@@ -136,7 +136,7 @@ async def _play(
     def on_event(ev: TaskEvent) -> None:
         led.add_events(run_id, [ev])  # stored at once, so `failover watch` shows it live
         if ev.event == "playbook_on_play_start" and ev.play:
-            stage("play", f"play: {ev.play}", "info", {"play": ev.play})
+            stage("play", f"play: {ev.play}", "major", {"play": ev.play})
 
     def should_cancel() -> bool:
         if lost.is_set() or halt.is_set():

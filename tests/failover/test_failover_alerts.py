@@ -128,6 +128,9 @@ async def _real_failover(orch: Orchestrator, rx: JsonReceiver) -> None:
     assert isinstance(out, RunOutcome) and out.state == "verified"
     run = f"failover/{PLAN}/run-{out.run_id}"
     await until("the run's stages", lambda: f"verified on {run}" in text(rx.by_path("oncall")))
+    # every stage notifies, not only the verdict: started, each play, finished
+    for stage in ("started", "play:", "finished"):
+        await until(f"the {stage} stage", lambda s=stage: s in text(rx.by_path("oncall")))
     seen = text(rx.by_path("oncall"))
     assert f"started on {run}" in seen and f"decided on failover/{PLAN}/confirmed" in seen
     assert rx.by_path("drill") == []
