@@ -6,7 +6,7 @@ from dataclasses import asdict, fields
 from types import MappingProxyType
 from typing import Any
 
-from alerts.model import Flap, Group, Incident, Notice, PolicyState, Silence
+from threenines.alerts.model import Flap, Group, Incident, Notice, PolicyState, Silence
 
 _TUPLES = {f.name for f in fields(Incident) if str(f.type).startswith("tuple")}
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from alerts.model import ConditionUpdate
-from threenines.store.results import StateChange
+from threenines.alerts.model import ConditionUpdate
+from threenines.core.store import StateChange
 
 if TYPE_CHECKING:
-    from threenines.config.schema import Config, Service
+    from threenines.core.config.schema import Config, Service
 
 _WORST = {"down": 0, "degraded": 1, "up": 2, "unknown": 3}
 

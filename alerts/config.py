@@ -15,13 +15,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
-from alerts.model import Category, Severity
-from threenines.config.base import Name, StrictModel
-from threenines.config.secrets import Secret
-from threenines.durations import Duration
+from threenines.alerts.model import Category, Severity
+from threenines.core.config.base import Name, StrictModel
+from threenines.core.config.secrets import Secret
+from threenines.core.durations import Duration
 
 if TYPE_CHECKING:
-    from threenines.config.schema import Config
+    from threenines.core.config.schema import Config
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -105,7 +105,7 @@ class Templates(StrictModel):
         if value is not None:
             from jinja2 import TemplateSyntaxError  # here: config loads stay fast without it
 
-            from alerts.render import environment
+            from threenines.alerts.render import environment
 
             try:
                 environment().from_string(value)
@@ -165,7 +165,7 @@ class AlertsConfig(StrictModel):
 
 def cross_check(cfg: Config) -> list[tuple[Loc, str]]:
     """Problems spanning the alerts section (unknown receivers, routes, intervals; cycles)."""
-    a: AlertsConfig = cfg.alerts
+    a: AlertsConfig = alerts_config(cfg)
     out: list[tuple[Loc, str]] = []
     receivers = {r.name for r in a.receivers}
     intervals = {t.name for t in a.time_intervals}
@@ -210,3 +210,8 @@ def _escalation_cycle(start: str, routes: dict[str, Route]) -> bool:
         seen.add(cur)
         cur = routes[cur].escalate_to
     return False
+
+
+def alerts_config(cfg: Config) -> AlertsConfig:
+    """The ``alerts`` section of a composed configuration."""
+    return cfg.section("alerts", AlertsConfig)

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import apprise
 
-from alerts.config import Receiver
+from threenines.alerts.config import Receiver
 
 _MIN_SECRET = 4
 

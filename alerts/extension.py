@@ -1,5 +1,5 @@
 """Plug the alerts into ``threenines run``: ``setup(ctx)`` is listed in
-``threenines.service.EXTENSIONS``.
+``threenines.core.service.EXTENSIONS``.
 
 It creates the ``AlertService`` on the service's config and engine, subscribes it to the
 writer's flips, runs it as a background task, registers its metrics, and feeds it the
@@ -12,17 +12,18 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from alerts.metrics import register_metrics
-from alerts.model import Window
-from alerts.service import AlertService
+from threenines.alerts.config import alerts_config
+from threenines.alerts.metrics import register_metrics
+from threenines.alerts.model import Window
+from threenines.alerts.service import AlertService
 from threenines.availability.schedule import Exclusion, expand_all
-from threenines.store.availability import drill_periods, list_windows, maintenance_windows
+from threenines.availability.store import drill_periods, list_windows, maintenance_windows
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from threenines.config import Config
-    from threenines.context import ServiceContext
+    from threenines.core.config import Config
+    from threenines.core.context import ServiceContext
 
 HORIZON = 86400.0
 
@@ -63,7 +64,7 @@ class MaintenanceFeed:
 
 
 def setup(ctx: ServiceContext) -> AlertService | None:
-    if not ctx.config.alerts.enabled:
+    if not alerts_config(ctx.config).enabled:
         return None
     feed = MaintenanceFeed(ctx.config, ctx.engine)
     svc = AlertService(ctx.config, ctx.engine, maintenance=feed)

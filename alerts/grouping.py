@@ -12,9 +12,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from alerts.matching import in_maintenance, silenced_by
-from alerts.model import BAD, Group, Incident, Item, Notice, NoticeKind, Notification, severity_rank
-from alerts.work import Work
+from threenines.alerts.matching import in_maintenance, silenced_by
+from threenines.alerts.model import (
+    BAD,
+    Group,
+    Incident,
+    Item,
+    Notice,
+    NoticeKind,
+    Notification,
+    severity_rank,
+)
+from threenines.alerts.work import Work
 
 _TELLS = frozenset({"firing", "reopened", "flapping", "escalation", "reminder"})
 

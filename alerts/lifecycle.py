@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from alerts.grouping import cancel, enqueue
-from alerts.matching import routes_for
-from alerts.model import (
+from threenines.alerts.grouping import cancel, enqueue
+from threenines.alerts.matching import routes_for
+from threenines.alerts.model import (
     BAD,
     Ack,
     AlertEvent,
@@ -22,8 +22,8 @@ from alerts.model import (
     Severity,
     severity_rank,
 )
-from alerts.topology import severity_for
-from alerts.work import Work
+from threenines.alerts.topology import severity_for
+from threenines.alerts.work import Work
 
 
 def _title(u: ConditionUpdate) -> str:

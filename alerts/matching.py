@@ -7,8 +7,8 @@ from datetime import datetime
 from fnmatch import fnmatchcase
 from zoneinfo import ZoneInfo
 
-from alerts.config import WEEKDAYS, AlertsConfig, Route, RouteMatch, TimeInterval
-from alerts.model import Incident, Silence, Window
+from threenines.alerts.config import WEEKDAYS, AlertsConfig, Route, RouteMatch, TimeInterval
+from threenines.alerts.model import Incident, Silence, Window
 
 SILENCE_LABELS = frozenset({"key", "kind", "severity", "category", "site", "service", "tags"})
 

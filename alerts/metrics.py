@@ -10,8 +10,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy import Engine
 
-from alerts.model import SEVERITIES
-from threenines.store.alert_outbox import OutboxStore
+from threenines.alerts.model import SEVERITIES
+from threenines.alerts.outbox_store import OutboxStore
 
 
 class AlertCollector(Collector):

@@ -13,9 +13,9 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Collection
 
-from alerts.config import Outbox
-from alerts.deliver import Message
-from threenines.store.alert_outbox import Claimed, OutboxStore
+from threenines.alerts.config import Outbox
+from threenines.alerts.deliver import Message
+from threenines.alerts.outbox_store import Claimed, OutboxStore
 
 log = logging.getLogger("threenines.alerts.outbox")
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
-from alerts import grouping, lifecycle, timers
-from alerts.model import (
+from threenines.alerts import grouping, lifecycle, timers
+from threenines.alerts.model import (
     Ack,
     AddSilence,
     AlertEvent,
@@ -31,7 +31,7 @@ from alerts.model import (
     RemoveSilence,
     Resolve,
 )
-from alerts.work import PolicyContext, Work
+from threenines.alerts.work import PolicyContext, Work
 
 __all__ = ["PolicyContext", "decide"]
 

@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, StrictUndefined, Template
 
-from alerts.config import Templates
-from alerts.model import Item, Notification
-from threenines.durations import format_duration
+from threenines.alerts.config import Templates
+from threenines.alerts.model import Item, Notification
+from threenines.core.durations import format_duration
 
 SMS_LIMIT = 160
 

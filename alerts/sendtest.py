@@ -12,13 +12,14 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from alerts.deliver import Deliverer
-from alerts.model import Incident, Item, Notification
-from alerts.outbox import OutboxSender, Send
-from alerts.render import render
-from threenines.config.schema import Config
-from threenines.store.alert_outbox import OutboxStore
-from threenines.store.alerts import AlertStore
+from threenines.alerts.config import alerts_config
+from threenines.alerts.deliver import Deliverer
+from threenines.alerts.model import Incident, Item, Notification
+from threenines.alerts.outbox import OutboxSender, Send
+from threenines.alerts.outbox_store import OutboxStore
+from threenines.alerts.render import render
+from threenines.alerts.store import AlertStore
+from threenines.core.config.schema import Config
 
 
 def test_notification(route: str, receivers: tuple[str, ...], now: float, who: str) -> Notification:
@@ -50,18 +51,18 @@ async def send_test(
     wait: float = 30.0,
 ) -> list[dict[str, Any]]:
     """Deliver a test through ``route``; return each receiver's outcome. ValueError if unknown."""
-    r = cfg.alerts.route(route)
+    r = alerts_config(cfg).route(route)
     if r is None:
-        known = ", ".join(x.name for x in cfg.alerts.routes) or "none configured"
+        known = ", ".join(x.name for x in alerts_config(cfg).routes) or "none configured"
         raise ValueError(f"unknown route {route!r} (routes: {known})")
     now = time.time()
     n = test_notification(route, tuple(r.receivers), now, who)
-    tz = cfg.alerts.timezone or cfg.timezone
-    rendered = render(n, cfg.alerts.templates, tz=tz, org=cfg.organisation, now=now)
+    tz = alerts_config(cfg).timezone or cfg.timezone
+    rendered = render(n, alerts_config(cfg).templates, tz=tz, org=cfg.organisation, now=now)
     ids = set(await asyncio.to_thread(AlertStore(engine).enqueue, n, rendered, now))
     outbox = OutboxStore(engine)
-    deliverer = Deliverer(cfg.alerts.receivers, cfg.alerts.outbox.timeout)
-    sender = OutboxSender(outbox, send or deliverer.send, cfg.alerts.outbox)
+    deliverer = Deliverer(alerts_config(cfg).receivers, alerts_config(cfg).outbox.timeout)
+    sender = OutboxSender(outbox, send or deliverer.send, alerts_config(cfg).outbox)
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         await sender.run_once(only=ids)

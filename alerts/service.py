@@ -26,9 +26,10 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from alerts.compose import FlipComposer
-from alerts.deliver import Deliverer
-from alerts.model import (
+from threenines.alerts.compose import FlipComposer
+from threenines.alerts.config import alerts_config
+from threenines.alerts.deliver import Deliverer
+from threenines.alerts.model import (
     Ack,
     AddSilence,
     AlertEvent,
@@ -41,15 +42,15 @@ from alerts.model import (
     Silence,
     Window,
 )
-from alerts.outbox import OutboxSender, Send
-from alerts.policy import PolicyContext, decide
-from alerts.render import render
-from alerts.topology import Topology, from_config
-from threenines.config.schema import Config
-from threenines.store.alert_outbox import OutboxStore
-from threenines.store.alerts import AlertStore
-from threenines.store.results import StateChange
-from threenines.store.tables import state_intervals
+from threenines.alerts.outbox import OutboxSender, Send
+from threenines.alerts.outbox_store import OutboxStore
+from threenines.alerts.policy import PolicyContext, decide
+from threenines.alerts.render import render
+from threenines.alerts.store import AlertStore
+from threenines.alerts.topology import Topology, from_config
+from threenines.core.config.schema import Config
+from threenines.core.store import StateChange
+from threenines.core.tables import state_intervals
 
 log = logging.getLogger("threenines.alerts")
 
@@ -72,7 +73,7 @@ class AlertService:
         tick: float = 1.0,
     ):
         self.cfg = cfg
-        self.acfg = cfg.alerts
+        self.acfg = alerts_config(cfg)
         self.engine = engine
         self.store = AlertStore(engine)
         self.deliverer = Deliverer(self.acfg.receivers, self.acfg.outbox.timeout)

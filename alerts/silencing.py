@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import uuid
 
-from alerts.model import Silence
-from threenines.store.alerts import AlertStore
+from threenines.alerts.model import Silence
+from threenines.alerts.store import AlertStore
 
 
 def add_silence(

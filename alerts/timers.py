@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from alerts.grouping import enqueue
-from alerts.lifecycle import resolve
-from alerts.matching import routes_for
-from alerts.model import Flap, Incident
-from alerts.work import Work
+from threenines.alerts.grouping import enqueue
+from threenines.alerts.lifecycle import resolve
+from threenines.alerts.matching import routes_for
+from threenines.alerts.model import Flap, Incident
+from threenines.alerts.work import Work
 
 
 def _escalation_route(w: Work, inc: Incident) -> str | None:

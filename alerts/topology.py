@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from alerts.model import ConditionUpdate, Severity, severity_rank
+from threenines.alerts.model import ConditionUpdate, Severity, severity_rank
 
 if TYPE_CHECKING:
-    from threenines.config.schema import Config
+    from threenines.core.config.schema import Config
 
 _CRITICALITY: dict[str, Severity] = {
     "critical": "critical",

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
-from alerts.config import AlertsConfig
-from alerts.model import (
+from threenines.alerts.config import AlertsConfig
+from threenines.alerts.model import (
     Decision,
     Flap,
     Group,
@@ -23,7 +23,7 @@ from alerts.model import (
     Silence,
     Window,
 )
-from alerts.topology import Topology
+from threenines.alerts.topology import Topology
 
 UTC = ZoneInfo("UTC")
 

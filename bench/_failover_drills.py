@@ -17,12 +17,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from threenines import lab
+
 INTERVAL, CONFIRM = 5.0, 5.0
 GOALS = {"detection": 15.0, "rto": 30.0}
 
 
 def main(drills: int, soak: float) -> int:
-    import lab
 
     if os.geteuid() != 0 or any(shutil.which(c) is None for c in lab.REQUIRED_COMMANDS):
         print("\nlab part skipped: needs root and " + ", ".join(lab.REQUIRED_COMMANDS))
@@ -45,7 +46,7 @@ def main(drills: int, soak: float) -> int:
 
 def _drill(w: Any, i: int) -> dict[str, float | None]:
     from bench._failover_lab import PLAN, until
-    from failover.drill import DrillRunner, load_marks
+    from threenines.failover.drill import DrillRunner, load_marks
 
     until("a healthy estate", lambda: w.all_up() and w.serving_dc() == "dc-main", limit=120)
     runner = DrillRunner(w.orch(), poll=0.5, max_wait=120)
@@ -74,7 +75,6 @@ def _drill(w: Any, i: int) -> dict[str, float | None]:
 
 def _soak(w: Any, seconds: float) -> tuple[int, int, int]:
     """Flap dc-main's portal and make one path lossy; count failover runs and decisions."""
-    import lab
     from bench._failover_lab import until
 
     until("a healthy estate", lambda: w.all_up() and w.serving_dc() == "dc-main", limit=120)
@@ -111,7 +111,7 @@ def _downs(w: Any, since: float) -> tuple[int, int]:
     """Failed probes of dc-main's portal since ``since``, and from how many vantage points."""
     import sqlalchemy as sa
 
-    from threenines.store.tables import results
+    from threenines.core.tables import results
 
     q = sa.select(results.c.vantage).where(
         results.c.check_id.like("portal-dc-main/%"),

@@ -24,14 +24,14 @@ from typing import Any
 import sqlalchemy as sa
 import yaml
 
-import lab
-from failover.orchestrator import Orchestrator
-from lab import topology
-from threenines.config import Config, load_config
-from threenines.store.db import make_engine, migrate
-from threenines.store.failover import failover_runs
-from threenines.store.tables import events, state_intervals
-from threenines.store.tokens import TokenStore
+from threenines import lab
+from threenines.agents.tokens import TokenStore
+from threenines.app.config import Config, load_config
+from threenines.app.db import make_engine, migrate
+from threenines.core.tables import events, state_intervals
+from threenines.failover.orchestrator import Orchestrator
+from threenines.failover.store import failover_runs
+from threenines.lab import topology
 
 ROOT = Path(__file__).resolve().parent.parent
 SITES = ("lib-grays", "hub-tilbury", "depot")
@@ -57,7 +57,7 @@ def lab_config(
     alerts: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """config/lab.yaml, cut to the portal checks, with ``interval`` probes and test guards."""
-    cfg = yaml.safe_load((ROOT / "config" / "lab.yaml").read_text())
+    cfg = yaml.safe_load((ROOT / "config" / "threenines.lab.yaml").read_text())
     cfg["storage"] = {"url": f"sqlite:///{tmp}/lab.db", "flush_interval": "200ms",
                       "spool": str(tmp / "spool.jsonl")}  # fmt: skip
     cfg["server"]["listen"] = f"{topology.HOST_ADDR}:{port}"

@@ -19,21 +19,21 @@ from typing import Any
 
 import psutil
 
-from threenines.config import Config
-from threenines.metrics import CheckLabels, Metrics
-from threenines.scheduler import Job, Scheduler
+from threenines.app.config import Config
+from threenines.core.metrics import CheckLabels, Metrics
+from threenines.core.scheduler import Job, Scheduler
 
 
 def _probe_kind(kind: str, url: str, port: int) -> tuple[str, Any, Any]:
     """``kind`` "http" (falling back to tcp while probes/http.py does not exist) or "tcp"."""
     if kind == "http":
         try:
-            from probes import http
+            from threenines.probes import http
         except ImportError:
             kind = "tcp"
         else:
             return "http", http, http.Config(type="http", name="t", url=url)
-    from probes import tcp
+    from threenines.probes import tcp
 
     return "tcp", tcp, tcp.Config(type="tcp", name="t", host="127.0.0.1", port=port)
 
@@ -90,7 +90,7 @@ def _scale_config(n: int, targets: list[tuple[str, int]], db: Path) -> Config:
 
 async def scale(n: int, targets: list[tuple[str, int]], seconds: float) -> dict[str, Any]:
     """The whole service (scheduler, writer to SQLite, HTTP server) with ``n`` checks."""
-    from threenines import service
+    from threenines.core import service
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.monotonic()

@@ -20,11 +20,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from alerts.service import AlertService
-from threenines.config import parse_config
-from threenines.results import Status
-from threenines.store.db import make_engine, migrate
-from threenines.store.results import StateChange
+from threenines.alerts.service import AlertService
+from threenines.app.config import parse_config
+from threenines.app.db import make_engine, migrate
+from threenines.core.results import Status
+from threenines.core.store import StateChange
 
 
 def _receiver() -> tuple[ThreadingHTTPServer, list[tuple[float, dict[str, Any]]]]:

@@ -27,8 +27,8 @@ import time
 from datetime import date
 from pathlib import Path
 
+from threenines.app.config import Config
 from threenines.availability.periods import local_midnight, parse_period
-from threenines.config.schema import Config
 
 DAY = 86400.0
 NOW_DAY = date(2026, 11, 15)  # history ends here: the report is for October 2026
@@ -99,7 +99,7 @@ def _intervals(events, start: float, end: float, key: tuple[str, str]):
 
 
 def generate(path: Path, cfg: Config, raw_services: int, per_month: float) -> dict[str, int]:
-    from threenines.store.db import make_engine, migrate
+    from threenines.app.db import make_engine, migrate
 
     engine = make_engine(f"sqlite:///{path}")
     migrate(engine)
@@ -162,9 +162,9 @@ def _timed(fn):
 
 
 def run(args: argparse.Namespace) -> None:
+    from threenines.core.db import make_engine
     from threenines.reports.data import load_estate, summarise_days
     from threenines.reports.deliver import board_report, render
-    from threenines.store.db import make_engine
 
     folder = Path(args.keep or tempfile.mkdtemp(prefix="avail-bench-"))
     path = folder / "bench.db"

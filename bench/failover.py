@@ -31,8 +31,8 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from failover.config import PlaybookRun
-from failover.runner import run_playbook
+from threenines.failover.config import PlaybookRun
+from threenines.failover.runner import run_playbook
 
 PLAYBOOKS = Path(__file__).resolve().parent.parent / "playbooks"
 

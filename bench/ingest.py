@@ -50,8 +50,8 @@ def _config(tmp: Path, port: int, vantages: dict[str, int]) -> Path:
 
 
 def _tokens(db_url: str, vantages: list[str]) -> dict[str, str]:
-    from threenines.store.db import make_engine, migrate
-    from threenines.store.tokens import TokenStore
+    from threenines.agents.tokens import TokenStore
+    from threenines.app.db import make_engine, migrate
 
     engine = make_engine(db_url)
     migrate(engine)
@@ -71,7 +71,7 @@ def _body(i: int, check: int, ts: float) -> str:
 
 def _poster(url: str, vantage: str, token: str, seconds: float, batch: int, q: Any) -> None:
     """One posting process: the agent's sender, one batch in flight, until ``seconds``."""
-    from threenines.agent.sender import AgentClient, Outcome
+    from threenines.agents.sender import AgentClient, Outcome
 
     async def run() -> tuple[int, int, float]:
         client = AgentClient(url, vantage, token)
@@ -120,9 +120,9 @@ def bench_ingest(url: str, tokens: dict[str, str], seconds: float, batch: int, d
 
 
 def bench_catchup(url: str, token: str, checks: int, tmp: Path, db: Path) -> dict[str, Any]:
-    from threenines.agent.delivery import Delivery
-    from threenines.agent.queue import DiskQueue
-    from threenines.agent.sender import AgentClient
+    from threenines.agents.delivery import Delivery
+    from threenines.agents.queue import DiskQueue
+    from threenines.agents.sender import AgentClient
 
     queue = DiskQueue(tmp / "catchup.queue")
     now = time.time()

@@ -19,9 +19,9 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 
-from collectors.security import scapy_net
-from collectors.security.config import Scope
-from collectors.security.testnet import TestNet
+from threenines.security import scapy_net
+from threenines.security.config import Scope
+from threenines.security.testnet import TestNet
 
 HOSTS, OPEN = 50, (22, 80, 443)
 LISTEN = """

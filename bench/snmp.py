@@ -29,12 +29,12 @@ from typing import Any
 import httpx
 
 from bench import _snmp_lab as lab
-from collectors.config import SnmpConfig, Traps
-from collectors.sink import MemorySink, StoreSink
-from collectors.snmp_poll import SnmpPoller
-from collectors.snmp_traps import TrapReceiver
-from threenines.store.db import make_engine, migrate
-from threenines.store.snmp import recent_events
+from threenines.app.db import make_engine, migrate
+from threenines.collectors.config import SnmpConfig, Traps
+from threenines.collectors.sink import MemorySink, StoreSink
+from threenines.collectors.snmp_poll import SnmpPoller
+from threenines.collectors.snmp_traps import TrapReceiver
+from threenines.collectors.store import recent_events
 
 
 async def bench_threenines(address: str, port: int, communities: list[str], seconds: float):
@@ -192,7 +192,7 @@ async def bench_traps(rate: int, seconds: float, db: Path, queue: int) -> dict[s
 
 
 def lab_drops(rx: TrapReceiver) -> int:
-    from collectors.snmp_traps import socket_drops
+    from threenines.collectors.snmp_traps import socket_drops
 
     return socket_drops(rx._inode) or 0
 

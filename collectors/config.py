@@ -10,15 +10,20 @@ This module is imported by the config schema, so it stays light: no pysnmp impor
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from threenines.core.config.schema import Config
+
 import os
 import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from threenines.config.base import Name, StrictModel
-from threenines.config.secrets import Secret
-from threenines.durations import Duration
+from threenines.core.config.base import Name, StrictModel
+from threenines.core.config.secrets import Secret
+from threenines.core.durations import Duration
 
 Loc = tuple[str | int, ...]
 ProfileName = Literal["system", "interfaces", "host-resources", "ucd", "ups", "environment"]
@@ -200,3 +205,8 @@ def cross_check(snmp: SnmpConfig, sites: set[str]) -> list[tuple[Loc, str]]:
                     ((*loc, "auth"), f"v3 user {auth.user!r} is used elsewhere with other keys")
                 )
     return out
+
+
+def snmp_config(cfg: Config) -> SnmpConfig:
+    """The ``snmp`` section of a composed configuration."""
+    return cfg.section("snmp", SnmpConfig)

@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import asyncio
 
-from collectors.host import register_host_metrics
-from collectors.sink import StoreSink
-from collectors.snmp_metrics import register_metrics
-from collectors.snmp_poll import SnmpPoller
-from collectors.snmp_traps import TrapReceiver
-from threenines.context import ServiceContext
+from threenines.collectors.config import snmp_config
+from threenines.collectors.host import register_host_metrics
+from threenines.collectors.sink import StoreSink
+from threenines.collectors.snmp_metrics import register_metrics
+from threenines.collectors.snmp_poll import SnmpPoller
+from threenines.collectors.snmp_traps import TrapReceiver
+from threenines.core.context import ServiceContext
 
 
 def setup(ctx: ServiceContext) -> None:
     cfg = ctx.config
     register_host_metrics(ctx.metrics.registry)
-    snmp = cfg.snmp
+    snmp = snmp_config(cfg)
+    # device results are written from this vantage point: their silence is "no data" after
+    # 2 x their poll interval (the rule the availability engine applies to them)
+    ctx.max_gaps += [2 * (d.interval or snmp.defaults.interval) for d in snmp.devices]
     if not snmp.devices and not snmp.traps.enabled:
         return
     metrics = register_metrics(ctx.metrics.registry)

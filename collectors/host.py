@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
-from threenines.config.base import CheckBase, StrictModel
-from threenines.results import ProbeResult, Status
+from threenines.core.config.base import CheckBase, StrictModel
+from threenines.core.results import ProbeResult, Status
 
 # psutil and prometheus_client are imported where they are used: this module is in the probe
 # registry, so every configuration load (every CLI command) would otherwise pay for them.

@@ -18,8 +18,14 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
-from threenines.store.results import ResultRecord, ResultStore
-from threenines.store.snmp import EventRecord, Reading, Summariser, insert_events, insert_summaries
+from threenines.collectors.store import (
+    EventRecord,
+    Reading,
+    Summariser,
+    insert_events,
+    insert_summaries,
+)
+from threenines.core.store import ResultRecord, ResultStore
 
 log = logging.getLogger("threenines.collectors.sink")
 

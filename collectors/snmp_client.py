@@ -36,7 +36,7 @@ from pysnmp.hlapi.v3arch.asyncio import (
 from pysnmp.hlapi.v3arch.asyncio.cmdgen import LCD
 from pysnmp.proto import errind, rfc1902, rfc1905
 
-from collectors.config import V3, V2c
+from threenines.collectors.config import V3, V2c
 
 AUTH = {"SHA": USM_AUTH_HMAC96_SHA, "SHA-256": USM_AUTH_HMAC192_SHA256}
 # net-snmp's "AES-256" uses Blumenthal key extension; "AES-256-C" is the Cisco (Reeder) one.

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from collectors.snmp_profiles import PROFILES
+from threenines.collectors.snmp_profiles import PROFILES
 
 BASE = ("device", "site")
 TRAP_OUTCOMES = (

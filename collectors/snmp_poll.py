@@ -22,14 +22,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from collectors.config import Device, SnmpConfig
-from collectors.sink import Sink
-from collectors.snmp_client import SnmpClient, SnmpError
-from collectors.snmp_metrics import SnmpMetrics
-from collectors.snmp_profiles import PROFILES, Context, Fetched, Outcome, Profile
-from collectors.snmp_profiles.system import SYSTEM, device_down, did_restart
-from threenines.store.results import ResultRecord
-from threenines.store.snmp import Reading
+from threenines.collectors.config import Device, SnmpConfig
+from threenines.collectors.sink import Sink
+from threenines.collectors.snmp_client import SnmpClient, SnmpError
+from threenines.collectors.snmp_metrics import SnmpMetrics
+from threenines.collectors.snmp_profiles import PROFILES, Context, Fetched, Outcome, Profile
+from threenines.collectors.snmp_profiles.system import SYSTEM, device_down, did_restart
+from threenines.collectors.store import Reading
+from threenines.core.store import ResultRecord
 
 log = logging.getLogger("threenines.collectors.snmp_poll")
 

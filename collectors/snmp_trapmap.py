@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from collectors.config import Device, TrapMapping
-from threenines.store.snmp import EventRecord
+from threenines.collectors.config import Device, TrapMapping
+from threenines.collectors.store import EventRecord
 
 SNMP_TRAP_OID = "1.3.6.1.6.3.1.1.4.1.0"
 SNMP_TRAP_ADDRESS = "1.3.6.1.6.3.18.1.3.0"

@@ -29,13 +29,13 @@ from pysnmp.entity import config as pconfig
 from pysnmp.entity.engine import SnmpEngine
 from pysnmp.entity.rfc3413 import ntfrcv
 
-from collectors.config import Device, Traps
-from collectors.sink import Sink
-from collectors.snmp_client import to_python
-from collectors.snmp_metrics import SnmpMetrics
-from collectors.snmp_trapmap import Notification, to_event
-from collectors.snmp_trapusm import UsmLearner
-from collectors.udpsock import enlarge_buffer, is_ip, socket_drops
+from threenines.collectors.config import Device, Traps
+from threenines.collectors.sink import Sink
+from threenines.collectors.snmp_client import to_python
+from threenines.collectors.snmp_metrics import SnmpMetrics
+from threenines.collectors.snmp_trapmap import Notification, to_event
+from threenines.collectors.snmp_trapusm import UsmLearner
+from threenines.collectors.udpsock import enlarge_buffer, is_ip, socket_drops
 
 log = logging.getLogger("threenines.collectors.snmp_traps")
 _COUNTERS = {

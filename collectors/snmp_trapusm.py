@@ -20,8 +20,8 @@ from pysnmp.hlapi.v3arch.asyncio import USM_AUTH_NONE, USM_KEY_TYPE_MASTER, USM_
 from pysnmp.proto.mpmod.rfc3412 import SNMPv3Message
 from pysnmp.proto.secmod.rfc3414.service import UsmSecurityParameters
 
-from collectors.config import UsmUser
-from collectors.snmp_client import AUTH, PRIV
+from threenines.collectors.config import UsmUser
+from threenines.collectors.snmp_client import AUTH, PRIV
 
 
 class UsmLearner:

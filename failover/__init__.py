@@ -5,7 +5,3 @@ lease, ``runner`` = ansible-runner, verification, events + audit) -> alerts cons
 ``extension`` runs the orchestrator's loop inside ``threenines run``; the CLI (``threenines
 failover``, ``threenines drill``) and the API (``/api/v1/failover``) act on the same store.
 """
-
-# The config schema imports ``failover.config``, which imports ``threenines.config.base``; loading
-# the config package first makes either import order work without a cycle.
-import threenines.config  # noqa: F401

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from threenines.failover.config import failover_config
+
 if TYPE_CHECKING:
-    from failover.orchestrator import Orchestrator
+    from threenines.failover.orchestrator import Orchestrator
 
 
 def recover(orch: Orchestrator) -> list[int]:
@@ -20,7 +22,7 @@ def recover(orch: Orchestrator) -> list[int]:
     for row in orch.ledger.interrupted_candidates(now):
         msg = f"run {row.id} ({row.kind}) was interrupted: {row.owner} stopped mid-run"
         if orch.ledger.update_run(row.id, state="interrupted", finished=now, error=msg):
-            plan = orch.cfg.failover.plan(row.plan)
+            plan = failover_config(orch.cfg).plan(row.plan)
             orch.ledger.stage(
                 now,
                 row.plan,
@@ -61,7 +63,7 @@ def cancel(orch: Orchestrator, name: str | None = None, by: str | None = None) -
     ids = orch.ledger.request_cancel(now, name)
     for run_id in ids:
         row = orch.ledger.run(run_id)
-        plan = orch.cfg.failover.plan(row.plan) if row is not None else None
+        plan = failover_config(orch.cfg).plan(row.plan) if row is not None else None
         orch.ledger.stage(
             now,
             row.plan if row is not None else str(name),

@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
-from threenines.config.base import Name, StrictModel
-from threenines.config.secrets import Secret
-from threenines.durations import Duration
+from threenines.core.config.base import Name, StrictModel
+from threenines.core.config.secrets import Secret
+from threenines.core.durations import Duration
 
 if TYPE_CHECKING:
-    from threenines.config.schema import Config
+    from threenines.core.config.schema import Config
 
 Loc = tuple[str | int, ...]
 
@@ -200,7 +200,7 @@ def cross_check(cfg: Config) -> list[tuple[Loc, str]]:
     vantages = {v.name for v in cfg.vantage_points} | {cfg.server.vantage}
     checks = {f"{svc.name}/{c.name}" for svc, c in cfg.iter_checks()}
     seen: set[str] = set()
-    for i, plan in enumerate(cfg.failover.plans):
+    for i, plan in enumerate(failover_config(cfg).plans):
         base: Loc = ("failover", "plans", i)
         if plan.name in seen:
             out.append(((*base, "name"), f"duplicate name {plan.name!r}"))
@@ -238,3 +238,8 @@ def cross_check(cfg: Config) -> list[tuple[Loc, str]]:
         if not trigger_services(plan, cfg) and trig.datacentre is not None:
             out.append(((*base, "trigger", "datacentre"), "this site has no services to watch"))
     return out
+
+
+def failover_config(cfg: Config) -> FailoverConfig:
+    """The ``failover`` section of a composed configuration."""
+    return cfg.section("failover", FailoverConfig)

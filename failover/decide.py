@@ -22,8 +22,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from failover.config import Plan
-from failover.quorum import Observation, TriggerState, evaluate_trigger, healthy_vantages
+from threenines.failover.config import Plan
+from threenines.failover.quorum import Observation, TriggerState, evaluate_trigger, healthy_vantages
 
 Action = Literal["fail_over", "wait", "refuse"]
 DAY = 86400.0

@@ -22,17 +22,17 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from failover import observe, preflight
-from failover.config import Plan
-from failover.decide import FailoverDecision
-from failover.faults import Faults
-from failover.orchestrator import Orchestrator, RunOutcome
-from failover.quorum import evaluate_trigger
-from failover.timeline import MARKS, Mark, summarise
 from threenines.availability.schedule import Exclusion
-from threenines.store.availability import add_drill, drill_periods
-from threenines.store.failover import drill_marks, drills, failover_runs
-from threenines.store.tables import results
+from threenines.availability.store import add_drill, drill_periods
+from threenines.core.tables import results
+from threenines.failover import observe, preflight
+from threenines.failover.config import Plan
+from threenines.failover.decide import FailoverDecision
+from threenines.failover.faults import Faults
+from threenines.failover.orchestrator import Orchestrator, RunOutcome
+from threenines.failover.quorum import evaluate_trigger
+from threenines.failover.store import drill_marks, drills, failover_runs
+from threenines.failover.timeline import MARKS, Mark, summarise
 
 SCENARIOS = ("dc-cut", "service-stop", "tabletop")
 # Refusals worth waiting out during a drill (the rest end it, as a problem in the report).

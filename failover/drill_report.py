@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
-from failover.timeline import MARKS, Mark
+from threenines.failover.timeline import MARKS, Mark
 
 CSS = """
 body{font-family:DejaVu Sans,Arial,sans-serif;color:#222;margin:24px;font-size:12px}

@@ -11,13 +11,13 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from failover.config import Plan
-from failover.decide import FailoverDecision
-from failover.lease import Lease
-from failover.runner import PlaybookResult, TaskEvent
+from threenines.failover.config import Plan, failover_config
+from threenines.failover.decide import FailoverDecision
+from threenines.failover.lease import Lease
+from threenines.failover.runner import PlaybookResult, TaskEvent
 
 if TYPE_CHECKING:
-    from failover.orchestrator import Orchestrator, RunOutcome
+    from threenines.failover.orchestrator import Orchestrator, RunOutcome
 
 _STATE = {"successful": "succeeded", "timeout": "timeout", "canceled": "canceled"}
 
@@ -34,7 +34,7 @@ async def run_stages(
     lease: Lease,
     lost: threading.Event,
 ) -> RunOutcome | None:
-    from failover.orchestrator import RunOutcome
+    from threenines.failover.orchestrator import RunOutcome
 
     led, now = orch.ledger, orch.clock()
     info = {"action": decision.action, "reason": decision.reason} if decision else {}
@@ -94,7 +94,7 @@ async def run_stages(
 async def _verify(
     orch: Orchestrator, plan: Plan, run_id: int, result: PlaybookResult, stage: _Stager
 ) -> RunOutcome:
-    from failover.orchestrator import RunOutcome
+    from threenines.failover.orchestrator import RunOutcome
 
     v = plan.verification
     checks = orch.checks(plan)
@@ -149,8 +149,8 @@ async def _play(
         return await asyncio.to_thread(
             orch.run_playbook,
             orch.spec(plan, kind),
-            project_dir=orch.cfg.failover.project_dir,
-            data_dir=orch.cfg.failover.data_dir,
+            project_dir=failover_config(orch.cfg).project_dir,
+            data_dir=failover_config(orch.cfg).data_dir,
             ident=f"run-{run_id}-{int(orch.clock())}",
             check=check,
             on_event=on_event,

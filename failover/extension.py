@@ -1,5 +1,5 @@
 """Plug the failover orchestrator into ``threenines run``: ``setup(ctx)`` is listed in
-``threenines.service.EXTENSIONS``.
+``threenines.core.service.EXTENSIONS``.
 
 With at least one plan in ``failover.plans`` it adds one background task, ``failover``, that
 first marks runs left 'running' by a dead instance as interrupted (and pages), then evaluates
@@ -13,14 +13,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from failover.orchestrator import Orchestrator
+from threenines.failover.config import failover_config
+from threenines.failover.orchestrator import Orchestrator
 
 if TYPE_CHECKING:
-    from threenines.context import ServiceContext
+    from threenines.core.context import ServiceContext
 
 
 def setup(ctx: ServiceContext) -> Orchestrator | None:
-    if not ctx.config.failover.plans:
+    if not failover_config(ctx.config).plans:
         return None
     orch = Orchestrator(ctx.config, ctx.engine)
     ctx.add_task("failover", lambda: orch.serve(ctx.stopping))

@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from failover.config import Plan, PlaybookRun
+from threenines.failover.config import Plan, PlaybookRun, failover_config
 
 if TYPE_CHECKING:
-    from failover.orchestrator import Orchestrator
+    from threenines.failover.orchestrator import Orchestrator
 
 
 class Faults:
@@ -25,7 +25,7 @@ class Faults:
 
     def _lab(self) -> Any:
         try:
-            import lab
+            from threenines import lab
         except ImportError:
             return None
         root = Path(self.lab_dir or lab.DEFAULT_DIR)
@@ -56,7 +56,7 @@ class Faults:
             self.injected = False
 
     def _play(self, spec: PlaybookRun, what: str) -> Any:
-        cfg = self.orch.cfg.failover
+        cfg = failover_config(self.orch.cfg)
         return self.orch.run_playbook(
             spec,
             project_dir=cfg.project_dir,

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
-from threenines.store.failover import failover_leases as leases
+from threenines.failover.store import failover_leases as leases
 
 
 class Lease:

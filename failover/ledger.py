@@ -19,10 +19,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from failover.decide import ApprovalRecord, RunRecord
-from failover.runner import TaskEvent
-from threenines.store.availability import drill_periods
-from threenines.store.failover import (
+from threenines.availability.store import drill_periods
+from threenines.core.tables import events
+from threenines.failover.decide import ApprovalRecord, RunRecord
+from threenines.failover.runner import TaskEvent
+from threenines.failover.store import (
     drills,
     failover_approvals,
     failover_audit,
@@ -30,7 +31,6 @@ from threenines.store.failover import (
     failover_run_events,
     failover_runs,
 )
-from threenines.store.tables import events
 
 
 class Ledger:

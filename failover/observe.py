@@ -13,8 +13,8 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from failover.quorum import Observation
-from threenines.store.tables import state_intervals
+from threenines.core.tables import state_intervals
+from threenines.failover.quorum import Observation
 
 _RANK = {"up": 0, "degraded": 1, "unknown": 2, "down": 3}
 

@@ -25,16 +25,22 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from failover import actions, observe, preflight
-from failover.config import Plan, PlaybookRun, mirror_services, trigger_services
-from failover.decide import DAY, FailoverDecision, PreflightFacts, Subjects, decide
-from failover.execute import run_stages
-from failover.lease import Heartbeat, Lease
-from failover.ledger import Ledger
-from failover.quorum import evaluate_trigger
-from failover.runner import PlaybookResult, run_playbook
-from failover.verify import VerifyResult, resolve, verify
-from threenines.config.schema import Config
+from threenines.core.config.schema import Config
+from threenines.failover import actions, observe, preflight
+from threenines.failover.config import (
+    Plan,
+    PlaybookRun,
+    failover_config,
+    mirror_services,
+    trigger_services,
+)
+from threenines.failover.decide import DAY, FailoverDecision, PreflightFacts, Subjects, decide
+from threenines.failover.execute import run_stages
+from threenines.failover.lease import Heartbeat, Lease
+from threenines.failover.ledger import Ledger
+from threenines.failover.quorum import evaluate_trigger
+from threenines.failover.runner import PlaybookResult, run_playbook
+from threenines.failover.verify import VerifyResult, resolve, verify
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +74,7 @@ class Orchestrator:
         self._last: dict[str, tuple[str, str]] = {}
 
     def plan(self, name: str) -> Plan:
-        plan = self.cfg.failover.plan(name)
+        plan = failover_config(self.cfg).plan(name)
         if plan is None:
             raise KeyError(f"no failover plan {name!r}")
         return plan
@@ -162,7 +168,7 @@ class Orchestrator:
     async def serve(self, stop: asyncio.Event) -> None:
         """The automatic loop (one task per plan), for the service runner."""
         await asyncio.to_thread(self.recover)
-        await asyncio.gather(*(self._loop(p.name, stop) for p in self.cfg.failover.plans))
+        await asyncio.gather(*(self._loop(p.name, stop) for p in failover_config(self.cfg).plans))
 
     async def _loop(self, name: str, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -171,7 +177,7 @@ class Orchestrator:
             except Exception:  # a bug or a database outage must not end the loop
                 log.exception("failover evaluation of %s failed", name)
             try:
-                await asyncio.wait_for(stop.wait(), self.cfg.failover.evaluate_every)
+                await asyncio.wait_for(stop.wait(), failover_config(self.cfg).evaluate_every)
             except TimeoutError:
                 pass
 
@@ -237,7 +243,9 @@ class Orchestrator:
     ) -> RunOutcome | None:
         """Run the plan's playbook under its lease; None when another run holds or did it."""
         requested = self.clock()
-        lease = Lease(self.engine, f"plan:{plan.name}", self.actor, self.cfg.failover.lease_ttl)
+        lease = Lease(
+            self.engine, f"plan:{plan.name}", self.actor, failover_config(self.cfg).lease_ttl
+        )
         if not await asyncio.to_thread(lease.acquire, requested):
             return None
         lost = threading.Event()

@@ -12,8 +12,8 @@ import subprocess
 
 import sqlalchemy as sa
 
-from failover.config import Capacity, Plan, ReplicationLag
-from failover.decide import PreflightFacts
+from threenines.failover.config import Capacity, Plan, ReplicationLag
+from threenines.failover.decide import PreflightFacts
 
 
 def measure(plan: Plan) -> PreflightFacts:

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from failover.config import Trigger
+from threenines.failover.config import Trigger
 
 HEALTHY = frozenset({"up", "degraded"})
 

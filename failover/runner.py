@@ -23,7 +23,7 @@ from typing import Any
 import ansible_runner
 import psutil
 
-from failover.config import PlaybookRun
+from threenines.failover.config import PlaybookRun
 
 # Events worth storing: the rest (verbose, debug, deprecated warnings) only add noise.
 _SKIP = frozenset({"verbose", "debug", "deprecated", "warning", "runner_on_start"})

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from failover.config import Plan
+from threenines.failover.config import Plan
 
 # The marks, in the order a drill normally produces them, with the label a report shows.
 MARKS: dict[str, str] = {

@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from probes import PROBES
-from threenines.config.base import CheckBase
-from threenines.config.schema import Config
+from threenines.core.config.base import CheckBase
+from threenines.core.config.schema import Config
+from threenines.probes import PROBES
 
 
 @dataclass(frozen=True, slots=True)

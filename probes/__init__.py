@@ -2,15 +2,15 @@
 
 Each module exports ``Config`` (a ``CheckBase`` subclass with ``type: Literal["<kind>"]``),
 ``async def probe(cfg, *, timeout) -> ProbeResult`` and ``from_target(target, name)`` for the
-one-off ``threenines check`` command. Adding a kind is one module and one line here.
+one-off ``threenines check`` command. Adding a kind is one module and one line here; the
+composition root merges this registry with the other areas' kinds (``host`` is the collectors').
 """
 
 from __future__ import annotations
 
 from types import ModuleType
 
-from collectors import host
-from probes import dns, http, icmp, journey, tcp, tls
+from threenines.probes import dns, http, icmp, journey, tcp, tls
 
 PROBES: dict[str, ModuleType] = {
     "http": http,
@@ -19,5 +19,4 @@ PROBES: dict[str, ModuleType] = {
     "dns": dns,
     "icmp": icmp,
     "tls": tls,
-    "host": host,
 }

@@ -18,8 +18,8 @@ from typing import Annotated, Any, TypeVar, cast
 import httpx
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
 
-from threenines.config.secrets import Secret
-from threenines.results import ProbeResult
+from threenines.core.config.secrets import Secret
+from threenines.core.results import ProbeResult
 
 log = logging.getLogger(__name__)
 

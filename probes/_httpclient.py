@@ -18,9 +18,9 @@ from typing import Any, Protocol
 
 import httpx
 
-from probes import _tls
-from probes._common import first_ssl_error, root_cause, status_matches
-from probes._transport import ProbeTransport, resolve
+from threenines.probes import _tls
+from threenines.probes._common import first_ssl_error, root_cause, status_matches
+from threenines.probes._transport import ProbeTransport, resolve
 
 __all__ = [
     "ClientOptions",

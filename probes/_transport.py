@@ -31,7 +31,7 @@ import h11
 import httpx
 
 if TYPE_CHECKING:
-    from probes._httpclient import Timings
+    from threenines.probes._httpclient import Timings
 
 READ_SIZE = 64 * 1024
 MAX_EVENT = 100 * 1024  # largest response head accepted (httpcore's limit)

@@ -22,10 +22,10 @@ import dns.exception
 import dns.name
 from pydantic import Field, field_validator
 
-from probes._common import guarded
-from threenines.config.base import CheckBase
-from threenines.durations import Duration
-from threenines.results import ProbeResult
+from threenines.core.config.base import CheckBase
+from threenines.core.durations import Duration
+from threenines.core.results import ProbeResult
+from threenines.probes._common import guarded
 
 if TYPE_CHECKING:
     import dns.message

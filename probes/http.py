@@ -22,11 +22,11 @@ import httpx
 from jsonpath_ng.ext import parse as jsonpath_parse
 from pydantic import Field, field_validator
 
-from probes import _httpclient as hc
-from probes._common import CaFile, HttpUrl, Regex, SecretHeaders, StatusSpec, guarded
-from threenines.config.base import CheckBase, StrictModel
-from threenines.durations import Duration
-from threenines.results import ProbeResult
+from threenines.core.config.base import CheckBase, StrictModel
+from threenines.core.durations import Duration
+from threenines.core.results import ProbeResult
+from threenines.probes import _httpclient as hc
+from threenines.probes._common import CaFile, HttpUrl, Regex, SecretHeaders, StatusSpec, guarded
 
 Method = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 

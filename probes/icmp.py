@@ -20,12 +20,12 @@ from typing import Any, Literal
 import icmplib
 from pydantic import Field, model_validator
 
-from probes._common import guarded
-from probes._httpclient import resolve
-from threenines.config.base import CheckBase
-from threenines.config.loader import LocatedError
-from threenines.durations import Duration
-from threenines.results import ProbeResult
+from threenines.core.config.base import CheckBase
+from threenines.core.config.loader import LocatedError
+from threenines.core.durations import Duration
+from threenines.core.results import ProbeResult
+from threenines.probes._common import guarded
+from threenines.probes._httpclient import resolve
 
 
 class Config(CheckBase):

@@ -20,8 +20,13 @@ from typing import Any, Literal
 import httpx
 from pydantic import Field, field_validator, model_validator
 
-from probes import _httpclient as hc
-from probes._common import (
+from threenines.core.config.base import CheckBase, Name, StrictModel
+from threenines.core.config.loader import LocatedError
+from threenines.core.config.secrets import Secret
+from threenines.core.durations import Duration
+from threenines.core.results import ProbeResult
+from threenines.probes import _httpclient as hc
+from threenines.probes._common import (
     CaFile,
     Headers,
     HttpUrl,
@@ -30,11 +35,6 @@ from probes._common import (
     StatusSpec,
     guarded,
 )
-from threenines.config.base import CheckBase, Name, StrictModel
-from threenines.config.loader import LocatedError
-from threenines.config.secrets import Secret
-from threenines.durations import Duration
-from threenines.results import ProbeResult
 
 _VAR = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -14,9 +14,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from probes._common import guarded
-from threenines.config.base import CheckBase
-from threenines.results import ProbeResult
+from threenines.core.config.base import CheckBase
+from threenines.core.results import ProbeResult
+from threenines.probes._common import guarded
 
 
 class Config(CheckBase):

@@ -21,11 +21,11 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from probes import _tls
-from probes._common import CaFile, guarded
-from probes._httpclient import resolve
-from threenines.config.base import CheckBase
-from threenines.results import ProbeResult
+from threenines.core.config.base import CheckBase
+from threenines.core.results import ProbeResult
+from threenines.probes import _tls
+from threenines.probes._common import CaFile, guarded
+from threenines.probes._httpclient import resolve
 
 
 class Config(CheckBase):

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from threenines import lab
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_URL = os.environ.get("THREENINES_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -86,7 +88,6 @@ def lab_estate() -> Iterator[object]:
     """
     require_root()
     require_command("ip", "tc", "haproxy", "snmpd", "iptables", "ping")
-    import lab
 
     with lab.session(wait=240) as state:
         yield state

@@ -18,7 +18,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from threenines.cli import app
+from threenines.app.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
 # Never needed to print help or load a configuration.
@@ -66,7 +66,7 @@ def _modules_after(*argv: str) -> set[str]:
         "atexit.register(lambda: print('MODULES=' + json.dumps(sorted(sys.modules)),"
         " file=sys.stderr))\n"
         f"sys.argv = ['threenines', *{list(argv)!r}]\n"
-        "from threenines.cli import app\n"
+        "from threenines.app.cli import app\n"
         "app()\n"
     )
     res = subprocess.run(
@@ -84,16 +84,16 @@ def test_start_up_imports_nothing_heavy(argv: tuple[str, ...]) -> None:
     loaded = _modules_after(*argv)
     assert sorted(m for m in HEAVY if m in loaded) == []
     if argv[0] == "--help":
-        assert "threenines.config.schema" not in loaded and "probes" not in loaded
+        assert "threenines.core.config.schema" not in loaded and "probes" not in loaded
 
 
 def test_help_texts_spelt_out_for_speed_match_their_sources() -> None:
-    from failover.drill import SCENARIOS
-    from lab.faults import KINDS
-    from lab.state import DEFAULT_DIR
-    from probes import PROBES
-    from threenines.cli import check, drill, lab, token
-    from threenines.store.tokens import ROLES
+    from threenines.agents.tokens import ROLES
+    from threenines.app.cli import check, drill, lab, token
+    from threenines.failover.drill import SCENARIOS
+    from threenines.lab.faults import KINDS
+    from threenines.lab.state import DEFAULT_DIR
+    from threenines.probes import PROBES
 
     assert check.KINDS_HELP == ", ".join(PROBES)
     assert drill.SCENARIO_HELP == " | ".join(SCENARIOS)

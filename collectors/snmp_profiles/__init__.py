@@ -6,12 +6,12 @@ pure ``interpret``. ``system`` is always polled first (reachability and restart 
 
 from __future__ import annotations
 
-from collectors.snmp_profiles.base import Context, Fetched, MetricSpec, Outcome, Profile
-from collectors.snmp_profiles.environment import ENVIRONMENT
-from collectors.snmp_profiles.hosts import HOST_RESOURCES, UCD
-from collectors.snmp_profiles.interfaces import INTERFACES
-from collectors.snmp_profiles.system import SYSTEM
-from collectors.snmp_profiles.ups import UPS
+from threenines.collectors.snmp_profiles.base import Context, Fetched, MetricSpec, Outcome, Profile
+from threenines.collectors.snmp_profiles.environment import ENVIRONMENT
+from threenines.collectors.snmp_profiles.hosts import HOST_RESOURCES, UCD
+from threenines.collectors.snmp_profiles.interfaces import INTERFACES
+from threenines.collectors.snmp_profiles.system import SYSTEM
+from threenines.collectors.snmp_profiles.ups import UPS
 
 PROFILES: dict[str, Profile] = {
     "system": SYSTEM,

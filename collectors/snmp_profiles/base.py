@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from threenines.results import ProbeResult
-from threenines.store.snmp import EventRecord
+from threenines.collectors.store import EventRecord
+from threenines.core.results import ProbeResult
 
 
 @dataclass(frozen=True, slots=True)

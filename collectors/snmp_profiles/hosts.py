@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from collectors.snmp_profiles.base import Context, Fetched, MetricSpec, Outcome, Profile, num
+from threenines.collectors.snmp_profiles.base import (
+    Context,
+    Fetched,
+    MetricSpec,
+    Outcome,
+    Profile,
+    num,
+)
 
 # -- host-resources (HOST-RESOURCES-MIB) ----------------------------------------------------
 

@@ -13,9 +13,16 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
-from collectors.counters import CounterSample, counter_rate, link_max_bps
-from collectors.snmp_profiles.base import Context, Fetched, MetricSpec, Outcome, Profile, num
-from threenines.results import ProbeResult
+from threenines.collectors.counters import CounterSample, counter_rate, link_max_bps
+from threenines.collectors.snmp_profiles.base import (
+    Context,
+    Fetched,
+    MetricSpec,
+    Outcome,
+    Profile,
+    num,
+)
+from threenines.core.results import ProbeResult
 
 UP, DOWN = 1, 2
 OPER = {1: "up", 2: "down", 3: "testing", 4: "unknown", 5: "dormant", 6: "notPresent"}

@@ -8,10 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from collectors.counters import restarted
-from collectors.snmp_profiles.base import Context, Fetched, MetricSpec, Outcome, Profile, num
-from threenines.durations import format_duration
-from threenines.results import ProbeResult, Status
+from threenines.collectors.counters import restarted
+from threenines.collectors.snmp_profiles.base import (
+    Context,
+    Fetched,
+    MetricSpec,
+    Outcome,
+    Profile,
+    num,
+)
+from threenines.core.durations import format_duration
+from threenines.core.results import ProbeResult, Status
 
 
 @dataclass(frozen=True, slots=True)

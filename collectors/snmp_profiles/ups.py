@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from collectors.snmp_profiles.base import Context, Fetched, MetricSpec, Outcome, Profile, num
+from threenines.collectors.snmp_profiles.base import (
+    Context,
+    Fetched,
+    MetricSpec,
+    Outcome,
+    Profile,
+    num,
+)
 
 ON_BATTERY = 5  # upsOutputSource: battery(5)
 BATTERY_LOW = (3, 4)  # upsBatteryStatus: batteryLow(3), batteryDepleted(4)

@@ -13,10 +13,11 @@ from typing import Any
 
 import httpx
 
-from threenines.config import Config
-from threenines.service import bind, build_context, serve
-from threenines.store.db import migrate
-from threenines.store.tokens import TokenStore
+from threenines.agents.tokens import TokenStore
+from threenines.app.config import Config
+from threenines.app.db import migrate
+from threenines.app.service import build_context, serve
+from threenines.core.service import bind
 
 
 def free_port() -> int:
@@ -66,7 +67,7 @@ services:
 
 
 def load(text: str) -> Config:
-    from threenines.config.loader import parse_text
+    from threenines.core.config.loader import parse_text
 
     return parse_text(text, Config)
 

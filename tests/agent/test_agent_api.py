@@ -11,8 +11,8 @@ import httpx
 import pytest
 from agent_support import Listener, config_yaml, load, result, rows, service, tls_front, token
 
-from threenines.store.db import make_engine
-from threenines.store.tokens import TokenStore
+from threenines.agents.tokens import TokenStore
+from threenines.core.db import make_engine
 
 
 def _cfg(tmp: Path, port: int, extra: str = ""):
@@ -155,7 +155,7 @@ async def test_malformed_or_oversized_batches_store_nothing(
 
 
 async def test_agent_client_over_https_with_a_ca_file(tmp_path: Path) -> None:
-    from threenines.agent.sender import AgentClient, Outcome
+    from threenines.agents.sender import AgentClient, Outcome
 
     async with service(_cfg(tmp_path, 9)) as (ctx, url):
         _, tok = token(ctx, "agent", "v1")
@@ -180,7 +180,7 @@ async def test_agent_client_over_https_with_a_ca_file(tmp_path: Path) -> None:
 def test_token_cli_create_list_revoke(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from threenines.cli import app
+    from threenines.app.cli import app
 
     cfg = tmp_path / "c.yaml"
     cfg.write_text(config_yaml(tmp_path, 9, {"a": ["v1"]}))

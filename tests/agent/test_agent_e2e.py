@@ -18,7 +18,7 @@ import pytest
 from agent_support import Listener, config_yaml, free_port, rows
 from typer.testing import CliRunner
 
-from threenines.cli import app
+from threenines.app.cli import app
 
 EXE = str(Path(sys.executable).parent / "threenines")
 

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from agent_support import rows
 
-import lab
-from lab import topology
-from threenines.store.db import make_engine, migrate
-from threenines.store.tokens import TokenStore
+from threenines import lab
+from threenines.agents.tokens import TokenStore
+from threenines.app.db import make_engine, migrate
+from threenines.lab import topology
 
 pytestmark = [pytest.mark.slow, pytest.mark.root, pytest.mark.timeout(300)]
 SITES = ("lib-grays", "hub-tilbury", "depot")
@@ -70,7 +70,7 @@ def _until(what: str, cond, limit: float = 60.0) -> None:
 
 def test_one_site_cut_off_is_seen_only_there_and_loses_nothing(lab_estate, tmp_path) -> None:
     port = _free_lab_port()
-    cfg, db = _config(tmp_path, port), tmp_path / "lab.db"
+    cfg, db = _config(tmp_path, port), tmp_path / "threenines.lab.db"
     engine = make_engine(f"sqlite:///{db}")
     migrate(engine)
     for site in SITES:

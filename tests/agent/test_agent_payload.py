@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from agent_support import result
 
-from threenines.agent import payload, wire
-from threenines.agent.status import agent_rows, overlay
-from threenines.config import load_config
-from threenines.scheduler import jobs_for
-from threenines.store.status import compose_status, configured_checks
+from threenines.agents import payload, wire
+from threenines.agents.status import agent_rows, overlay
+from threenines.app.config import load_config
+from threenines.availability.status import compose_status, configured_checks
+from threenines.core.scheduler import jobs_for
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "example.yaml"
 
@@ -81,7 +81,7 @@ def test_wire_check_names_each_refused_result() -> None:
 
 
 def test_a_silent_agent_makes_its_checks_unknown_not_down(example) -> None:
-    from threenines.store.status import IntervalRow
+    from threenines.availability.status import IntervalRow
 
     now = 10_000.0
     heard = {"lib-grays": {"last_heard": now - 5, "results": 3}, "depot": {"last_heard": now - 900}}

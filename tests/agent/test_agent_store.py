@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from threenines.agent.queue import DiskQueue
-from threenines.store.db import make_engine, migrate
-from threenines.store.tokens import (
+from threenines.agents.queue import DiskQueue
+from threenines.agents.tokens import (
     HeartbeatStore,
     TokenError,
     TokenStore,
@@ -17,6 +16,7 @@ from threenines.store.tokens import (
     role_allows,
     token_hash,
 )
+from threenines.app.db import make_engine, migrate
 
 
 def test_tokens_hashed_verified_revoked(db_url: str) -> None:

@@ -10,11 +10,11 @@ import asyncio
 import sys
 import time
 
-from alerts.deliver import Message
-from alerts.model import ConditionUpdate
-from alerts.service import AlertService
-from threenines.config import load_config
-from threenines.store.db import make_engine
+from threenines.alerts.deliver import Message
+from threenines.alerts.model import ConditionUpdate
+from threenines.alerts.service import AlertService
+from threenines.app.config import load_config
+from threenines.core.db import make_engine
 
 
 async def main(config: str, url: str, phase: str) -> None:

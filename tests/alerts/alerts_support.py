@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from alerts.config import AlertsConfig
-from alerts.model import ConditionUpdate, Input, Notification, PolicyState, Window
-from alerts.policy import PolicyContext, decide
-from alerts.topology import Topology
+from threenines.alerts.config import AlertsConfig
+from threenines.alerts.model import ConditionUpdate, Input, Notification, PolicyState, Window
+from threenines.alerts.policy import PolicyContext, decide
+from threenines.alerts.topology import Topology
 
 T0 = 1_780_000_000.0  # a fixed instant (2026-05-28): tests never read the clock
 

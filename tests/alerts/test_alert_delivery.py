@@ -15,12 +15,12 @@ import pytest
 import sqlalchemy as sa
 from alerts_receivers import JsonReceiver, SmtpReceiver, json_receiver, smtp_receiver
 
-from alerts.service import AlertService
-from threenines.config import Config, parse_config
-from threenines.results import Status
-from threenines.store.alert_tables import alert_attempts, alert_deliveries
-from threenines.store.db import make_engine, migrate
-from threenines.store.results import StateChange
+from threenines.alerts.service import AlertService
+from threenines.alerts.tables import alert_attempts, alert_deliveries
+from threenines.app.config import Config, parse_config
+from threenines.app.db import make_engine, migrate
+from threenines.core.results import Status
+from threenines.core.store import StateChange
 
 T0 = 1_780_000_000.0
 HERE = Path(__file__).parent
@@ -306,8 +306,8 @@ alerts:
 async def test_unreachable_receiver_error_names_no_credentials() -> None:
     import socket
 
-    from alerts.config import Receiver
-    from alerts.deliver import Deliverer, Message
+    from threenines.alerts.config import Receiver
+    from threenines.alerts.deliver import Deliverer, Message
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

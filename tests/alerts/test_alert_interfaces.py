@@ -17,16 +17,16 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, generate_latest
 from typer.testing import CliRunner
 
-from alerts.extension import MaintenanceFeed, setup, windows_from
-from alerts.metrics import register_metrics
-from alerts.model import ConditionUpdate, Window
-from alerts.service import AlertService
-from threenines.api import alerts as api
-from threenines.api.deps import context
+from threenines.alerts import api as api
+from threenines.alerts.extension import MaintenanceFeed, setup, windows_from
+from threenines.alerts.metrics import register_metrics
+from threenines.alerts.model import ConditionUpdate, Window
+from threenines.alerts.service import AlertService
+from threenines.app.cli import app
+from threenines.app.config import Config, load_config
+from threenines.app.db import make_engine, migrate
 from threenines.availability.schedule import Exclusion
-from threenines.cli import app
-from threenines.config import Config, load_config
-from threenines.store.db import make_engine, migrate
+from threenines.core.deps import context
 
 
 @pytest.fixture

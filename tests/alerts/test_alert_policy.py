@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from alerts_support import T0, Sim, acfg, down, summary, up
 
-from alerts.model import Ack, AddSilence, RemoveSilence, Resolve, Silence, Window
+from threenines.alerts.model import Ack, AddSilence, RemoveSilence, Resolve, Silence, Window
 
 ROUTES_ESC = [
     {

@@ -6,8 +6,8 @@ from alerts_support import T0, Sim, acfg, down
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts.model import AddSilence, ConditionUpdate, Silence
-from alerts.policy import PolicyContext, decide
+from threenines.alerts.model import AddSilence, ConditionUpdate, Silence
+from threenines.alerts.policy import PolicyContext, decide
 
 KEYS = ["service:a", "service:b", "service:c", "service:wan"]
 PARENTS = {"service:a": ["service:wan"], "service:b": ["service:wan"]}

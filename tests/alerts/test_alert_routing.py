@@ -9,11 +9,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from alerts_support import T0, Sim, acfg, down
 
-from alerts.matching import routes_for
-from alerts.model import AlertEvent, ConditionUpdate, Incident, Item, Notification
-from alerts.render import SMS_LIMIT, render
-from alerts.topology import Topology, from_config, severity_for
-from threenines.config import ConfigError, parse_config
+from threenines.alerts.matching import routes_for
+from threenines.alerts.model import AlertEvent, ConditionUpdate, Incident, Item, Notification
+from threenines.alerts.render import SMS_LIMIT, render
+from threenines.alerts.topology import Topology, from_config, severity_for
+from threenines.app.config import parse_config
+from threenines.core.config import ConfigError
 
 LONDON = ZoneInfo("Europe/London")
 ROUTES = [
@@ -314,7 +315,7 @@ def _note(n_children: int, title: str = "service wan-library-north") -> Notifica
 
 
 def test_render_title_body_short() -> None:
-    from alerts.config import Templates
+    from threenines.alerts.config import Templates
 
     t = Templates(runbook_url="https://wiki.example.org/runbooks/{{ service }}")
     r = render(_note(2), t, tz="Europe/London", now=T0)

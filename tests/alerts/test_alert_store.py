@@ -8,11 +8,11 @@ import pytest
 from alerts_support import T0, Sim, acfg, down
 from sqlalchemy import Engine
 
-from alerts.model import Silence
-from alerts.render import render
-from threenines.store.alert_outbox import OutboxStore
-from threenines.store.alerts import AlertStore
-from threenines.store.db import make_engine, migrate
+from threenines.alerts.model import Silence
+from threenines.alerts.outbox_store import OutboxStore
+from threenines.alerts.render import render
+from threenines.alerts.store import AlertStore
+from threenines.app.db import make_engine, migrate
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def engine(db_url: str) -> Iterator[Engine]:
 def _decision(receivers: list[str]) -> tuple[Sim, object]:
     routes = [{"name": "ops", "receivers": receivers, "group_wait": "0s"}]
     sim = Sim(acfg(routes=routes))
-    from alerts.policy import decide
+    from threenines.alerts.policy import decide
 
     d = decide(sim.state, [down("service:a", T0, cause="refused")], T0, sim.ctx)
     return sim, d
@@ -98,8 +98,8 @@ def test_failures_retry_then_fail_for_good(engine: Engine) -> None:
 def test_held_notifications_are_recorded_without_outbox_rows(engine: Engine) -> None:
     routes = [{"name": "ops", "receivers": ["ops"], "group_wait": "0s"}]
     sim = Sim(acfg(routes=routes))
-    from alerts.model import AddSilence
-    from alerts.policy import decide
+    from threenines.alerts.model import AddSilence
+    from threenines.alerts.policy import decide
 
     silence = Silence.make("s1", {"site": "lib"}, T0, T0 + 60, "alice", "swap")
     d = decide(sim.state, [AddSilence(silence), down("service:a", T0)], T0, sim.ctx)

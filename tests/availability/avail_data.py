@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+from threenines.app.config import parse_config
+from threenines.app.db import make_engine, migrate
 from threenines.availability.periods import parse_period
-from threenines.config import parse_config
-from threenines.store.db import make_engine, migrate
-from threenines.store.tables import state_intervals
+from threenines.core.tables import state_intervals
 
 CONFIG = """
 organisation: Example Borough Council

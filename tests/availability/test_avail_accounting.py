@@ -9,12 +9,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from threenines.availability.accounting import account, allowed_downtime
-from threenines.availability.config import HoursRule, MaintenanceWindow
 from threenines.availability.intervals import intersect, normalise, total
 from threenines.availability.periods import local_midnight, parse_period
 from threenines.availability.schedule import expand, outside_hours
 from threenines.availability.timeline import Seg
-from threenines.durations import format_duration
+from threenines.core.config.calendar import HoursRule, MaintenanceWindow
+from threenines.core.durations import format_duration
 
 LONDON = ZoneInfo("Europe/London")
 

@@ -10,8 +10,8 @@ import pytest
 from avail_data import CONFIG, OCT, populate
 from typer.testing import CliRunner
 
-from threenines.cli import app
-from threenines.store.availability import read_daily
+from threenines.app.cli import app
+from threenines.availability.store import read_daily
 
 runner = CliRunner()
 
@@ -114,7 +114,7 @@ def test_report_command_writes_each_format(setup, tmp_path):
 
 def test_daily_summaries_written_for_complete_days(setup):
     cfg_path, engine = setup
-    from threenines.config import load_config
+    from threenines.app.config import load_config
     from threenines.reports.data import summarise_days
 
     cfg = load_config(cfg_path)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from threenines.config import ConfigError, parse_config
+from threenines.app.config import parse_config
+from threenines.core.config import ConfigError
 
 BASE = """
 sites: [{name: dc1, kind: datacentre}]

@@ -14,15 +14,16 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from threenines.app.cli import app
+from threenines.app.config import parse_config
+from threenines.app.db import make_engine, migrate
 from threenines.availability.engine import Estate, Inputs
 from threenines.availability.timeline import IntervalRow, Seg
-from threenines.cli import app
-from threenines.config import ConfigError, parse_config
+from threenines.core.config import ConfigError
+from threenines.core.results import ProbeResult, Status
+from threenines.core.store import ResultRecord, ResultStore
 from threenines.reports.data import interval_keys, load_estate
 from threenines.reports.deliver import render_report
-from threenines.results import ProbeResult, Status
-from threenines.store.db import make_engine, migrate
-from threenines.store.results import ResultRecord, ResultStore
 
 H = 3600.0
 CONFIG = """

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from threenines.app.config import parse_config
 from threenines.availability.engine import Estate, Inputs
 from threenines.availability.incidents import estate_reliability, reliability
 from threenines.availability.periods import parse_period
 from threenines.availability.schedule import Exclusion
 from threenines.availability.timeline import IntervalRow, Seg
-from threenines.config import parse_config
 
 CONFIG = """
 timezone: Europe/London

@@ -14,10 +14,10 @@ import pytest
 from avail_data import CONFIG, OCT, H, config, populate
 from conftest import require_command
 
-from collectors.security.findings import Finding, RunResult
-from threenines.config import parse_config
+from threenines.app.config import parse_config
 from threenines.reports.deliver import board_report, render, render_report
-from threenines.store.security import SecurityStore
+from threenines.security.findings import Finding, RunResult
+from threenines.security.store import SecurityStore
 
 NOW = OCT.end + 86400
 DAY = 86400.0

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from threenines.app.db import make_engine, migrate
 from threenines.availability.schedule import Exclusion
-from threenines.store.availability import (
+from threenines.availability.store import (
     DailySummary,
     add_drill,
     add_window,
@@ -17,8 +18,7 @@ from threenines.store.availability import (
     remove_window,
     write_daily,
 )
-from threenines.store.db import make_engine, migrate
-from threenines.store.tables import state_intervals
+from threenines.core.tables import state_intervals
 
 
 def _engine(url):
@@ -139,7 +139,7 @@ def test_migration_matches_the_table_definitions(db_url):
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from threenines.store.tables import metadata
+    from threenines.core.tables import metadata
 
     engine = _engine(db_url)
     mine = {"maintenance_windows", "drill_periods", "availability_daily"}

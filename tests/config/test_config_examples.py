@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from threenines.config import ConfigError, load_config
+from threenines.app.config import load_config
+from threenines.core.config import ConfigError
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 EXAMPLES = sorted(CONFIG_DIR.glob("*.yaml"))
@@ -26,7 +27,7 @@ def env_refs(path: Path) -> set[str]:
 
 def test_the_expected_examples_are_there() -> None:
     names = {p.name for p in EXAMPLES}
-    assert {"demo.yaml", "example.yaml", "lab.yaml", "security.example.yaml"} <= names
+    assert {"demo.yaml", "example.yaml", "threenines.lab.yaml", "security.example.yaml"} <= names
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from threenines.config import ConfigError, parse_config
+from threenines.app.config import parse_config
+from threenines.core.config import ConfigError
 
 HERE = Path(__file__).parent / "invalid"
 CASES = sorted(HERE.glob("*.yaml"))

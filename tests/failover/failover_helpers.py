@@ -213,7 +213,7 @@ def mark(
     vantages: tuple[str, ...] = VANTAGES,
 ) -> None:
     """Open state intervals for ``check_id`` as seen from ``vantages``."""
-    from threenines.store.tables import state_intervals
+    from threenines.core.tables import state_intervals
 
     with engine.begin() as conn:
         conn.execute(

@@ -11,9 +11,9 @@ import asyncio
 import sys
 import time
 
-from failover.orchestrator import Orchestrator, RunOutcome
-from threenines.config import load_config
-from threenines.store.db import make_engine
+from threenines.app.config import load_config
+from threenines.core.db import make_engine
+from threenines.failover.orchestrator import Orchestrator, RunOutcome
 
 
 async def main(path: str, action: str, start_at: float) -> None:

@@ -26,16 +26,16 @@ from failover_helpers import (
     start_front_door,
 )
 
-from alerts.extension import MaintenanceFeed
-from alerts.service import AlertService
-from failover.drill import DrillRunner, Faults
-from failover.orchestrator import Orchestrator, RunOutcome
-from threenines.config import parse_config
-from threenines.results import Status
-from threenines.store.alerts import AlertStore
-from threenines.store.db import make_engine, migrate
-from threenines.store.failover import drills
-from threenines.store.results import StateChange
+from threenines.alerts.extension import MaintenanceFeed
+from threenines.alerts.service import AlertService
+from threenines.alerts.store import AlertStore
+from threenines.app.config import parse_config
+from threenines.app.db import make_engine, migrate
+from threenines.core.results import Status
+from threenines.core.store import StateChange
+from threenines.failover.drill import DrillRunner, Faults
+from threenines.failover.orchestrator import Orchestrator, RunOutcome
+from threenines.failover.store import drills
 
 PLAN = "main-to-mirror"
 JsonReceiver = Any  # alerts_receivers.JsonReceiver

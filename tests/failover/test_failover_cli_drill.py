@@ -13,13 +13,13 @@ import sqlalchemy as sa
 from failover_helpers import FrontDoor, config_yaml, primary_down, start_front_door
 from typer.testing import CliRunner
 
-from failover.config import Plan
-from failover.drill_report import render_html, timeline_svg
-from failover.timeline import Mark, summarise
-from threenines.cli import app
-from threenines.store.availability import drill_periods
-from threenines.store.db import make_engine, migrate
-from threenines.store.tables import events
+from threenines.app.cli import app
+from threenines.app.db import make_engine, migrate
+from threenines.availability.store import drill_periods
+from threenines.core.tables import events
+from threenines.failover.config import Plan
+from threenines.failover.drill_report import render_html, timeline_svg
+from threenines.failover.timeline import Mark, summarise
 
 cli = CliRunner()
 

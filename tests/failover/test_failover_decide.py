@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from failover.config import Plan
-from failover.decide import (
+from threenines.failover.config import Plan
+from threenines.failover.decide import (
     DAY,
     ApprovalRecord,
     PreflightFacts,
@@ -17,7 +17,7 @@ from failover.decide import (
     Subjects,
     decide,
 )
-from failover.quorum import Observation, evaluate_trigger
+from threenines.failover.quorum import Observation, evaluate_trigger
 
 NOW = 1_800_000_000.0
 VPS = ("central", "lib-grays", "hub-tilbury", "depot")

@@ -23,14 +23,14 @@ import pytest
 import sqlalchemy as sa
 from failover_helpers import alerts_receivers
 
-import lab
 from bench._failover_lab import EXE, PLAN, SITES, Watched, until, watched
-from failover.drill import load_marks
-from failover.drill_report import render_html
-from failover.timeline import MARKS
+from threenines import lab
+from threenines.core.tables import results, state_intervals
+from threenines.failover.drill import load_marks
+from threenines.failover.drill_report import render_html
+from threenines.failover.store import drills
+from threenines.failover.timeline import MARKS
 from threenines.reports.data import load_estate
-from threenines.store.failover import drills
-from threenines.store.tables import results, state_intervals
 
 pytestmark = [pytest.mark.slow, pytest.mark.root, pytest.mark.timeout(300)]
 INTERVAL, CONFIRM, COOLDOWN = 1.0, 3.0, 40.0

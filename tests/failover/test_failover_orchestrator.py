@@ -18,13 +18,13 @@ from failover_helpers import (
     start_front_door,
 )
 
-from failover.decide import FailoverDecision
-from failover.lease import Lease
-from failover.orchestrator import Orchestrator, RunOutcome
-from threenines.config import parse_config
-from threenines.store.db import make_engine, migrate
-from threenines.store.failover import failover_run_events, failover_runs
-from threenines.store.tables import events
+from threenines.app.config import parse_config
+from threenines.app.db import make_engine, migrate
+from threenines.core.tables import events
+from threenines.failover.decide import FailoverDecision
+from threenines.failover.lease import Lease
+from threenines.failover.orchestrator import Orchestrator, RunOutcome
+from threenines.failover.store import failover_run_events, failover_runs
 
 
 def setup(tmp: Path, fd: FrontDoor, db_url: str, **kw):

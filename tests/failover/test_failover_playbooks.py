@@ -21,8 +21,8 @@ from failover_helpers import (
     venv_bin,
 )
 
-from failover.config import PlaybookRun
-from failover.runner import TaskEvent, run_playbook
+from threenines.failover.config import PlaybookRun
+from threenines.failover.runner import TaskEvent, run_playbook
 
 SLOW = Path(__file__).parent / "playbooks"
 SECONDS = f"60.{os.getpid()}"  # a unique sleep, so the test can tell its own process apart

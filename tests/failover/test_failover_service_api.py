@@ -20,18 +20,21 @@ import psutil
 import pytest
 from failover_helpers import SLOW_PLAYBOOK, FrontDoor, config_yaml, primary_down, start_front_door
 
-from failover import extension as failover_extension
-from threenines.config import parse_config
-from threenines.service import EXTENSIONS, bind, build_context, serve
-from threenines.store.db import migrate
-from threenines.store.tokens import TokenStore
+from threenines.agents.tokens import TokenStore
+from threenines.app.config import parse_config
+from threenines.app.db import migrate
+from threenines.app.service import build_context, serve
+from threenines.core.service import bind
+from threenines.failover import extension as failover_extension
 
 PLAN = "main-to-mirror"
 ON = ", vantage: [lib-grays, hub-tilbury, depot]"  # the service's own vantage runs no check
 
 
 def test_the_extension_is_wired_into_the_service() -> None:
-    assert failover_extension.setup in EXTENSIONS
+    from threenines.app.areas import AREAS
+
+    assert [a.name for a in AREAS if a.setup].count("failover") == 1
 
 
 def test_no_plans_add_no_task(tmp_path: Path) -> None:
@@ -179,7 +182,7 @@ async def test_a_running_playbook_never_stalls_the_service_and_is_cancelled(
 
 
 def _orch(ctx: Any) -> Any:
-    from failover.orchestrator import Orchestrator
+    from threenines.failover.orchestrator import Orchestrator
 
     return Orchestrator(ctx.config, ctx.engine)
 

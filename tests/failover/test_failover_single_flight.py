@@ -20,13 +20,13 @@ from failover_helpers import (
     start_front_door,
 )
 
-from failover.decide import FailoverDecision
-from failover.lease import Lease
-from failover.orchestrator import Orchestrator
-from threenines.config import load_config
-from threenines.store.db import make_engine, migrate
-from threenines.store.failover import failover_runs
-from threenines.store.tables import events
+from threenines.app.config import load_config
+from threenines.app.db import make_engine, migrate
+from threenines.core.tables import events
+from threenines.failover.decide import FailoverDecision
+from threenines.failover.lease import Lease
+from threenines.failover.orchestrator import Orchestrator
+from threenines.failover.store import failover_runs
 
 PROC = Path(__file__).parent / "failover_proc.py"
 

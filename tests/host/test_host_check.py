@@ -9,10 +9,11 @@ import time
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from collectors import host
-from probes import PROBES
-from threenines.config import ConfigError, parse_config
-from threenines.results import Status
+from threenines.app.config import parse_config
+from threenines.collectors import host
+from threenines.core.config import ConfigError
+from threenines.core.results import Status
+from threenines.probes import PROBES
 
 FACTS = {
     "cpu_percent": 10.0,

@@ -15,17 +15,17 @@ from pathlib import Path
 
 import pytest
 
-import lab
-from lab import topology
-from threenines.config import load_config
+from threenines import lab
+from threenines.app.config import load_config
+from threenines.lab import topology
 
 pytestmark = [pytest.mark.slow, pytest.mark.root, pytest.mark.timeout(300)]
 
-CONFIG = Path(__file__).resolve().parents[2] / "config" / "lab.yaml"
+CONFIG = Path(__file__).resolve().parents[2] / "config" / "threenines.lab.yaml"
 RUNNER = """
 import asyncio, json, sys
-from probes import PROBES
-from threenines.config import load_config
+from threenines.probes import PROBES
+from threenines.app.config import load_config
 
 async def main(path, vantage):
     cfg = load_config(path)

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from conftest import require_command, require_root
 
-import lab
-from lab import netns, procs, topology
+from threenines import lab
+from threenines.lab import netns, procs, topology
 
 pytestmark = [pytest.mark.slow, pytest.mark.root, pytest.mark.timeout(300)]
 
@@ -76,7 +76,7 @@ def test_down_after_a_crash_finds_everything_by_name(exclusive_lab: lab.State) -
 def test_cli_up_status_fault_down(exclusive_lab: lab.State) -> None:
     from typer.testing import CliRunner
 
-    from threenines.cli import app
+    from threenines.app.cli import app
 
     runner = CliRunner()
 

@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 import pytest
 
-import lab
-from lab import services, topology
+from threenines import lab
+from threenines.lab import services, topology
 
 pytestmark = [pytest.mark.slow, pytest.mark.root, pytest.mark.timeout(300)]
 

@@ -18,8 +18,8 @@ import httpx
 import pytest
 from conftest import require_command
 
-import lab
-from lab import services, topology
+from threenines import lab
+from threenines.lab import services, topology
 
 pytestmark = [pytest.mark.slow, pytest.mark.root, pytest.mark.timeout(300)]
 

@@ -6,8 +6,8 @@ import ipaddress
 
 import pytest
 
-from lab import faults, services, topology
-from lab.state import LabError, State
+from threenines.lab import faults, services, topology
+from threenines.lab.state import LabError, State
 
 LAB = ipaddress.ip_network("198.18.0.0/15")
 

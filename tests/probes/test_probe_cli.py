@@ -7,8 +7,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from threenines.cli import app
-from threenines.cli.check import guess_type
+from threenines.app.cli import app
+from threenines.probes.cli import guess_type
 
 runner = CliRunner()
 

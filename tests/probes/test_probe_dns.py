@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from probes import dns as dns_probe
-from threenines.results import Status
+from threenines.core.results import Status
+from threenines.probes import dns as dns_probe
 
 
 def cfg(port: int, query: str, **kw: Any) -> dns_probe.Config:

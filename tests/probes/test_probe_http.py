@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from probes import http
-from threenines.results import Status
+from threenines.core.results import Status
+from threenines.probes import http
 
 
 def cfg(url: str, **kw: Any) -> http.Config:

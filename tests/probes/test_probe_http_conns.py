@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from probes import http, journey
-from threenines.results import Status
+from threenines.core.results import Status
+from threenines.probes import http, journey
 
 
 class CountingServer:

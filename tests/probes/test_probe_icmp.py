@@ -8,8 +8,8 @@ import pytest
 from conftest import require
 from pydantic import ValidationError
 
-from probes import icmp
-from threenines.results import Status
+from threenines.core.results import Status
+from threenines.probes import icmp
 
 
 def _icmp_allowed() -> bool:

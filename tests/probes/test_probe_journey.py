@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from probes import journey
-from threenines.results import Status
+from threenines.core.results import Status
+from threenines.probes import journey
 
 LOGIN: list[dict[str, Any]] = [
     {

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from probes import tcp
-from threenines.results import Status
+from threenines.core.results import Status
+from threenines.probes import tcp
 
 
 async def test_banner(banner_port: int) -> None:

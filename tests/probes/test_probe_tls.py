@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from probes import tls
-from threenines.results import Status
+from threenines.core.results import Status
+from threenines.probes import tls
 
 
 def cfg(port: int, **kw: Any) -> tls.Config:

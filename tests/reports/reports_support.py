@@ -20,10 +20,10 @@ from zoneinfo import ZoneInfo
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine
 
+from threenines.app.config import Config, parse_config
+from threenines.app.db import make_engine, migrate
 from threenines.availability.periods import parse_period
-from threenines.config import Config, parse_config
-from threenines.store.db import make_engine, migrate
-from threenines.store.tables import state_intervals
+from threenines.core.tables import state_intervals
 
 LONDON = ZoneInfo("Europe/London")
 OCT = parse_period("2026-10", LONDON)

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine
 
-from threenines.store.db import make_engine, migrate
-from threenines.store.report_deliveries import ReportDeliveryStore
+from threenines.app.db import make_engine, migrate
+from threenines.reports.store import ReportDeliveryStore
 
 T = 1_800_000_000.0
 END = T - 86400
@@ -101,7 +101,7 @@ def test_migration_matches_the_table_definition(store: ReportDeliveryStore) -> N
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from threenines.store.tables import metadata
+    from threenines.core.tables import metadata
 
     engine: Engine = store.engine
     with engine.connect() as conn:

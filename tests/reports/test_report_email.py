@@ -120,9 +120,9 @@ async def test_stopping_mid_send_gives_back_only_the_receivers_not_yet_tried(
 async def test_the_service_extension_sends_when_due_and_not_again_after_restart(
     tmp_path: Path,
 ) -> None:
+    from threenines.app.db import migrate
+    from threenines.app.service import build_context
     from threenines.reports import extension
-    from threenines.service import build_context
-    from threenines.store.db import migrate
 
     today = datetime.now(LONDON)
     last = latest_complete("monthly", time.time(), LONDON)
@@ -155,7 +155,7 @@ async def test_the_service_extension_sends_when_due_and_not_again_after_restart(
 
 
 def test_cli_send_records_so_the_scheduler_does_not_resend(tmp_path: Path) -> None:
-    from threenines.cli import app
+    from threenines.app.cli import app
 
     runner = CliRunner()
     url = f"sqlite:///{tmp_path}/cli.db"

@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from threenines.app.config import parse_config
 from threenines.availability.periods import parse_period
-from threenines.config import ConfigError, parse_config
+from threenines.core.config import ConfigError
 from threenines.reports.config import ReportSchedule
 from threenines.reports.schedule import due, latest_complete, next_send, send_at
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collectors.security.arp import ArpPacket, Known, inventory_findings, learn, spoof_findings
+from threenines.security.arp import ArpPacket, Known, inventory_findings, learn, spoof_findings
 
 GW, GW_MAC, ROGUE = "198.18.1.1", "02:00:00:00:00:01", "02:00:00:00:00:66"
 SUBNETS = ["198.18.1.0/24"]

@@ -13,13 +13,13 @@ from fastapi.testclient import TestClient
 from sec_servers import HttpServer
 from typer.testing import CliRunner
 
-from collectors.security.findings import Finding, RunResult
-from threenines.api import security as api
-from threenines.cli import app
-from threenines.config import load_config
-from threenines.store.db import make_engine, migrate
-from threenines.store.security import SecurityStore
-from threenines.store.security_baselines import BaselineStore
+from threenines.app.cli import app
+from threenines.app.config import load_config
+from threenines.app.db import make_engine, migrate
+from threenines.security import api as api
+from threenines.security.findings import Finding, RunResult
+from threenines.security.store import SecurityStore
+from threenines.security.store_baselines import BaselineStore
 
 runner = CliRunner()
 
@@ -196,6 +196,6 @@ def test_api_reads_openly_and_decisions_need_an_operator(tmp_path: Path) -> None
 
 
 def load_config_empty():
-    from threenines.config import parse_config
+    from threenines.app.config import parse_config
 
     return parse_config("organisation: test\n")

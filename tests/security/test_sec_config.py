@@ -7,8 +7,9 @@ import textwrap
 
 import pytest
 
-from collectors.security.config import OutOfScope, Scope, format_ports, parse_ports
-from threenines.config import ConfigError, parse_config
+from threenines.app.config import parse_config
+from threenines.core.config import ConfigError
+from threenines.security.config import OutOfScope, Scope, format_ports, parse_ports
 
 BASE = """\
 sites: [{name: dc-main, kind: datacentre}]

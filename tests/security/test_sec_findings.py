@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from collectors.security.findings import Change, Finding, State, transition
+from threenines.security.findings import Change, Finding, State, transition
 
 
 def seen(severity: str = "major") -> Finding:

@@ -18,11 +18,11 @@ import pytest
 import sqlalchemy as sa
 from conftest import require_command, require_root
 
-from collectors.security.config import OutOfScope, SecurityConfig
-from collectors.security.runner import SecurityMonitor
-from collectors.security.testnet import TestNet
-from threenines.store.db import make_engine, migrate
-from threenines.store.tables import events
+from threenines.app.db import make_engine, migrate
+from threenines.core.tables import events
+from threenines.security.config import OutOfScope, SecurityConfig
+from threenines.security.runner import SecurityMonitor
+from threenines.security.testnet import TestNet
 
 pytestmark = [pytest.mark.slow, pytest.mark.root]
 GW_MAC, SRV_MAC, ROGUE_MAC = "02:00:00:00:fe:01", "02:00:00:00:0a:01", "b8:27:eb:00:66:66"
@@ -215,14 +215,14 @@ async def test_new_listening_port_found_and_agrees_with_nmap(
 async def test_scans_refuse_addresses_outside_scope_or_interface(
     net: TestNet, engine: sa.Engine
 ) -> None:
-    from collectors.security import scapy_net
+    from threenines.security import scapy_net
 
     mon = SecurityMonitor(config(net), engine)
     with pytest.raises(OutOfScope):
         await scapy_net.syn_scan_async(["198.19.1.1"], [22], mon.scope, 100, 0.2)
     with pytest.raises(OutOfScope, match="do not route via lo"):
         await scapy_net.syn_scan_async([net.addr(10)], [22], mon.scope, 100, 0.2, "lo")
-    from collectors.security.exposure import connect_scan
+    from threenines.security.exposure import connect_scan
 
     with pytest.raises(OutOfScope):
         await connect_scan(["127.0.0.1"], [22], mon.scope, 100, 0.2)

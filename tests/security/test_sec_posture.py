@@ -13,7 +13,7 @@ import trustme
 from conftest import require, require_command
 from sec_servers import DnsServer, HttpServer, Snmpd, TlsServer, self_signed, server_context
 
-from collectors.security import posture_dns, posture_http, posture_snmp, posture_tls
+from threenines.security import posture_dns, posture_http, posture_snmp, posture_tls
 
 
 def kinds(run) -> set[str]:

@@ -9,11 +9,11 @@ from pathlib import Path
 from prometheus_client import generate_latest
 from sec_servers import HttpServer
 
-from collectors.security import service
-from threenines.config import parse_config
-from threenines.service import build_context
-from threenines.store.db import migrate
-from threenines.store.security import SecurityStore
+from threenines.app.config import parse_config
+from threenines.app.db import migrate
+from threenines.app.service import build_context
+from threenines.security import service
+from threenines.security.store import SecurityStore
 
 
 async def test_setup_runs_posture_checks_and_exports_metrics(tmp_path: Path) -> None:

@@ -8,14 +8,14 @@ import pytest
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry
 
-from collectors.security import metrics, snmp_auth
-from collectors.security.findings import Change, Finding, RunResult
-from collectors.security.report import security_summary
-from threenines.store.db import make_engine, migrate
-from threenines.store.security import SecurityStore
-from threenines.store.security_arp import ArpBindings
-from threenines.store.security_baselines import BaselineStore
-from threenines.store.tables import events
+from threenines.app.db import make_engine, migrate
+from threenines.core.tables import events
+from threenines.security import metrics, snmp_auth
+from threenines.security.findings import Change, Finding, RunResult
+from threenines.security.report import security_summary
+from threenines.security.store import SecurityStore
+from threenines.security.store_arp import ArpBindings
+from threenines.security.store_baselines import BaselineStore
 
 
 @pytest.fixture

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from snmpd_lab import COMMUNITY, snmpd_factory
 
-from collectors.sink import MemorySink
-from collectors.snmp_poll import SnmpPoller
-from threenines.config import parse_config
+from threenines.app.config import parse_config
+from threenines.app.db import make_engine, migrate
+from threenines.collectors.sink import MemorySink
+from threenines.collectors.snmp_poll import SnmpPoller
+from threenines.core.results import ProbeResult
+from threenines.core.store import ResultRecord, ResultStore
 from threenines.reports.data import load_estate
-from threenines.results import ProbeResult
-from threenines.store.db import make_engine, migrate
-from threenines.store.results import ResultRecord, ResultStore
 
 __all__ = ["snmpd_factory"]
 pytestmark = [pytest.mark.snmpd]

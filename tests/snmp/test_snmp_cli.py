@@ -8,7 +8,7 @@ import pytest
 from snmpd_lab import COMMUNITY, V3_AUTH, V3_PRIV, V3_USER, snmpd_factory
 from typer.testing import CliRunner
 
-from threenines.cli import app
+from threenines.app.cli import app
 
 __all__ = ["snmpd_factory"]
 pytestmark = [pytest.mark.snmpd]

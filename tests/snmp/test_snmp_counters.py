@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collectors.counters import (
+from threenines.collectors.counters import (
     TICKS_WRAP,
     WRAP32,
     CounterSample,
@@ -14,7 +14,7 @@ from collectors.counters import (
     link_max_bps,
     restarted,
 )
-from collectors.snmp_profiles.environment import sensor_value
+from threenines.collectors.snmp_profiles.environment import sensor_value
 
 
 def s(value: int, ts: float, bits: int = 32, disc: int | None = None) -> CounterSample:

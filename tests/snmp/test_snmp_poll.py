@@ -9,11 +9,11 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from snmpd_lab import COMMUNITY, V3_AUTH, V3_PRIV, V3_USER, V3_USER256, snmpd_factory
 
-from collectors.config import SnmpConfig
-from collectors.sink import MemorySink
-from collectors.snmp_metrics import register_metrics
-from collectors.snmp_poll import SnmpPoller
-from threenines.results import Status
+from threenines.collectors.config import SnmpConfig
+from threenines.collectors.sink import MemorySink
+from threenines.collectors.snmp_metrics import register_metrics
+from threenines.collectors.snmp_poll import SnmpPoller
+from threenines.core.results import Status
 
 __all__ = ["snmpd_factory"]
 pytestmark = [pytest.mark.snmpd]

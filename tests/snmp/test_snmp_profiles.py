@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collectors.config import Device, TrapMapping
-from collectors.snmp_profiles import PROFILES, Context, Fetched
-from collectors.snmp_trapmap import SNMP_TRAP_OID, Notification, to_event
-from threenines.results import Status
+from threenines.collectors.config import Device, TrapMapping
+from threenines.collectors.snmp_profiles import PROFILES, Context, Fetched
+from threenines.collectors.snmp_trapmap import SNMP_TRAP_OID, Notification, to_event
+from threenines.core.results import Status
 
 IFACES = PROFILES["interfaces"]
 

@@ -8,15 +8,15 @@ import pytest
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, generate_latest
 
-from collectors.config import Device, Traps
-from collectors.sink import StoreSink
-from collectors.snmp_metrics import register_metrics
-from collectors.snmp_traps import TrapReceiver
-from threenines.results import ProbeResult
-from threenines.store.db import make_engine, migrate
-from threenines.store.results import ResultRecord
-from threenines.store.snmp import EventRecord, Reading, Summariser, readings, recent_events
-from threenines.store.tables import state_intervals
+from threenines.app.db import make_engine, migrate
+from threenines.collectors.config import Device, Traps
+from threenines.collectors.sink import StoreSink
+from threenines.collectors.snmp_metrics import register_metrics
+from threenines.collectors.snmp_traps import TrapReceiver
+from threenines.collectors.store import EventRecord, Reading, Summariser, readings, recent_events
+from threenines.core.results import ProbeResult
+from threenines.core.store import ResultRecord
+from threenines.core.tables import state_intervals
 
 
 def test_summariser_closes_periods() -> None:

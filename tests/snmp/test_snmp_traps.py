@@ -13,9 +13,9 @@ import pytest
 from pyasn1.codec.ber import encoder
 from pysnmp.proto.api import v2c as api
 
-from collectors.config import Device, Traps
-from collectors.sink import MemorySink
-from collectors.snmp_traps import TrapReceiver
+from threenines.collectors.config import Device, Traps
+from threenines.collectors.sink import MemorySink
+from threenines.collectors.snmp_traps import TrapReceiver
 
 pytestmark = [pytest.mark.snmpd]
 COMMUNITY = "trap-community"

@@ -11,9 +11,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from threenines.config import Config
-from threenines.results import ProbeResult, Status
-from threenines.store.results import ResultRecord
+from threenines.app.config import Config
+from threenines.core.results import ProbeResult, Status
+from threenines.core.store import ResultRecord
 
 
 def rec(check: str, ts: float, status: Status = Status.UP, vantage: str = "central", **kw: Any):

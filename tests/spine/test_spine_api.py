@@ -7,11 +7,11 @@ from pathlib import Path
 import httpx
 from spine_support import rec, tcp_config
 
-from threenines.api import create_app
-from threenines.metrics import CheckLabels
-from threenines.results import ProbeResult, Status
-from threenines.service import build_context
-from threenines.store.db import migrate
+from threenines.app.api import create_app
+from threenines.app.db import migrate
+from threenines.app.service import build_context
+from threenines.core.metrics import CheckLabels
+from threenines.core.results import ProbeResult, Status
 
 
 def _ctx(tmp_path: Path, db: str = "api.db"):

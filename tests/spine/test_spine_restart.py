@@ -12,8 +12,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from spine_support import rec, tcp_config
 
-from threenines.service import build_context, central_max_gap
-from threenines.store.tables import state_intervals
+from threenines.core.service import build_context, central_max_gap
+from threenines.core.tables import state_intervals
 
 
 def _intervals(engine: sa.Engine) -> list[tuple]:
@@ -72,7 +72,7 @@ async def test_prepare_leaves_agent_intervals_open(db_url: str, tmp_path: Path) 
 
 def test_stale_after_covers_snmp_devices_polled_from_here() -> None:
     cfg = tcp_config([{"name": "ok", "host": "127.0.0.1", "port": 9}])
-    from threenines.scheduler import jobs_for
+    from threenines.core.scheduler import jobs_for
 
     jobs = jobs_for(cfg, cfg.server.vantage)
     assert central_max_gap(cfg, jobs) == max(j.max_gap for j in jobs)

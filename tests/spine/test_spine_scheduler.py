@@ -10,12 +10,12 @@ import time
 import sqlalchemy as sa
 from spine_support import BannerServer, tcp_config
 
-from threenines.config.schema import Storage
-from threenines.scheduler import Job, Scheduler, jitter_offset, jobs_for, next_slot, slot_time
-from threenines.store.db import make_engine, migrate
-from threenines.store.results import ResultRecord, ResultStore
-from threenines.store.tables import results, state_intervals
-from threenines.writer import BatchWriter
+from threenines.app.db import make_engine, migrate
+from threenines.core.config.schema import Storage
+from threenines.core.scheduler import Job, Scheduler, jitter_offset, jobs_for, next_slot, slot_time
+from threenines.core.store import ResultRecord, ResultStore
+from threenines.core.tables import results, state_intervals
+from threenines.core.writer import BatchWriter
 
 # -- pure parts -------------------------------------------------------------------------------
 

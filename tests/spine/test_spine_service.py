@@ -18,9 +18,9 @@ import sqlalchemy as sa
 from spine_support import BannerServer, outage
 from typer.testing import CliRunner
 
-from threenines.cli import app
-from threenines.store.db import make_engine
-from threenines.store.tables import results
+from threenines.app.cli import app
+from threenines.core.db import make_engine
+from threenines.core.tables import results
 
 RESULT_LINE = re.compile(r"^\d\d:\d\d:\d\d (up|degraded|down|unknown) +(\S+) @central ")
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 from spine_support import rec
 
-from threenines.results import Status
-from threenines.store.db import make_engine, migrate
-from threenines.store.results import ResultStore, prune_results
-from threenines.store.status import ConfiguredCheck, compose_status, latest_intervals
-from threenines.store.tables import results, state_intervals
+from threenines.app.db import make_engine, migrate
+from threenines.availability.status import ConfiguredCheck, compose_status, latest_intervals
+from threenines.core.results import Status
+from threenines.core.store import ResultStore, prune_results
+from threenines.core.tables import results, state_intervals
 
 UP, DOWN, DEG = Status.UP, Status.DOWN, Status.DEGRADED
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import sqlalchemy as sa
 from spine_support import outage, rec
 
-from threenines.config.schema import Storage
-from threenines.metrics import Metrics
-from threenines.results import ProbeResult, Status
-from threenines.store.db import make_engine, migrate
-from threenines.store.results import ResultRecord, ResultStore
-from threenines.store.tables import results
-from threenines.writer import BatchWriter, retention_loop
+from threenines.app.db import make_engine, migrate
+from threenines.core.config.schema import Storage
+from threenines.core.metrics import Metrics
+from threenines.core.results import ProbeResult, Status
+from threenines.core.store import ResultRecord, ResultStore
+from threenines.core.tables import results
+from threenines.core.writer import BatchWriter, retention_loop
 
 
 def _store(db_url: str) -> ResultStore:

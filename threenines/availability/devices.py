@@ -14,35 +14,16 @@ by the config schema, so it stays light.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
-from pydantic import BeforeValidator
-
-from threenines.config.base import _NAME
+from threenines.collectors.config import snmp_config
+from threenines.core.config.devices import IF, PREFIX
 
 if TYPE_CHECKING:
-    from collectors.config import SnmpConfig
-    from threenines.config.schema import Config, Service
+    from threenines.collectors.config import SnmpConfig
+    from threenines.core.config.schema import Config, Service
 
 Loc = tuple[str | int, ...]
-PREFIX = "device:"  # check_id prefix of SNMP availability results (collectors/snmp_poll.py)
-IF = "/if:"
-
-
-def _ref(value: object) -> str:
-    if not isinstance(value, str):
-        raise ValueError("a device reference is a string: DEVICE or DEVICE/if:IFNAME")
-    ref = value.removeprefix(PREFIX)  # "device:core-sw1" (as in /metrics and status) is fine too
-    name, sep, ifname = ref.partition(IF)
-    if not _NAME.match(name) or (sep and not ifname.strip()):
-        raise ValueError(
-            f"{value!r} is not a device reference: use DEVICE or DEVICE/if:IFNAME "
-            "(e.g. core-sw1 or wan-rtr/if:ge0), DEVICE being a name in snmp.devices"
-        )
-    return ref
-
-
-DeviceRef = Annotated[str, BeforeValidator(_ref)]
 
 
 def component_ids(refs: list[str]) -> list[str]:
@@ -69,8 +50,8 @@ def all_components(cfg: Config) -> list[str]:
 def grace(cfg: Config, component: str) -> float:
     """How long a device result holds without a newer one: 2 x its poll interval."""
     name = component.removeprefix(PREFIX).partition(IF)[0]
-    dev = cfg.snmp.device(name)
-    interval = (dev.interval if dev else None) or cfg.snmp.defaults.interval
+    dev = snmp_config(cfg).device(name)
+    interval = (dev.interval if dev else None) or snmp_config(cfg).defaults.interval
     return 2 * interval
 
 
@@ -97,5 +78,5 @@ def cross_check(cfg: Config) -> list[tuple[Loc, str]]:
         refs += [(("sites", i, "devices", k), ref) for k, ref in enumerate(site.devices)]
     for i, svc in enumerate(cfg.services):
         refs += [(("services", i, "devices", k), ref) for k, ref in enumerate(svc.devices)]
-    problems = ((loc, _problem(cfg.snmp, ref)) for loc, ref in refs)
+    problems = ((loc, _problem(snmp_config(cfg), ref)) for loc, ref in refs)
     return [(loc, p) for loc, p in problems if p is not None]

@@ -3,7 +3,7 @@
 ``Estate`` builds every timeline once over a span (quorum per check, combination per service,
 exclusions per service) and then answers figures for any window inside that span, cheaply:
 the monthly report, its daily heatmap and its burn rates all reuse one ``Estate``. Pure: the
-caller loads the rows (``threenines.store.availability``) and passes ``now``.
+caller loads the rows (``threenines.availability.store``) and passes ``now``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from threenines.availability.timeline import (
 )
 
 if TYPE_CHECKING:
-    from threenines.config.schema import Config, Service
+    from threenines.core.config.schema import Config, Service
 
 BURN_WINDOWS = {"1h": 3600.0, "6h": 6 * 3600.0, "1d": 86400.0, "3d": 3 * 86400.0}
 

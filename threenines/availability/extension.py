@@ -14,7 +14,7 @@ from threenines.availability.metrics import (
     register_availability_metrics,
     update_availability_metrics,
 )
-from threenines.context import ServiceContext
+from threenines.core.context import ServiceContext
 
 log = logging.getLogger("threenines.availability")
 GAUGE_PERIOD = 300.0

@@ -19,7 +19,7 @@ from threenines.availability.engine import Estate
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from threenines.config.schema import Config
+    from threenines.core.config.schema import Config
 
 WINDOW = 30 * 86400.0
 WINDOW_LABEL = "30d"

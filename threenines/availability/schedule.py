@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
-from threenines.availability.config import HoursRule, MaintenanceWindow
 from threenines.availability.intervals import IntervalSet, normalise, subtract
 from threenines.availability.periods import local_days
+from threenines.core.config.calendar import HoursRule, MaintenanceWindow
 
 MAX_OCCURRENCES = 100_000  # a '* * * * *' window over years must not run away
 

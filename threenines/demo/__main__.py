@@ -17,7 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from threenines.cli.core import load_or_exit
+from threenines.app.areas import COMPOSITION
+from threenines.core.cli import load_or_exit
 
 STATE = Path("data/demo")
 
@@ -41,9 +42,9 @@ def _lab_possible() -> bool:
 
 
 def loopback(seconds: float | None) -> int:
-    from threenines import service
+    from threenines.app import service
 
-    cfg = load_or_exit(Path("config/demo.yaml"))
+    cfg = load_or_exit(Path("config/demo.yaml"), COMPOSITION)
     STATE.mkdir(parents=True, exist_ok=True)
     print("threenines demo (loopback): targets on 127.0.0.1:18080/18443/18025/18053")
     print(f"metrics: http://{cfg.server.listen}/metrics   status API: /api/v1/status")
@@ -64,7 +65,7 @@ def loopback(seconds: float | None) -> int:
 def _summary() -> None:
     from typer.testing import CliRunner
 
-    from threenines.cli import app
+    from threenines.app.cli import app
 
     runner = CliRunner()
     for args in (["status"], ["availability", "--window", "1h"]):

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-import lab
-from lab import topology
-from threenines.cli.core import load_or_exit
-from threenines.store.db import make_engine, migrate
-from threenines.store.tables import results
-from threenines.store.tokens import TokenStore
+from threenines import lab
+from threenines.agents.tokens import TokenStore
+from threenines.app.areas import COMPOSITION
+from threenines.app.db import make_engine, migrate
+from threenines.core.cli import load_or_exit
+from threenines.core.tables import results
+from threenines.lab import topology
 
 CONFIG = Path("config/lab.yaml")
 STATE = Path("data/lab-demo")
@@ -78,7 +79,7 @@ def _wait(seconds: float, what: str) -> None:
 
 
 def run_lab_demo() -> int:
-    cfg = load_or_exit(CONFIG)
+    cfg = load_or_exit(CONFIG, COMPOSITION)
     STATE.mkdir(parents=True, exist_ok=True)
     port = cfg.server.listen.rpartition(":")[2]
     server_url = f"http://{topology.HOST_ADDR}:{port}"

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator
 
-from alerts.config import Outbox
-from threenines.config.base import Name, StrictModel
-from threenines.durations import Duration
+from threenines.alerts.config import Outbox, alerts_config
+from threenines.core.config.base import Name, StrictModel
+from threenines.core.durations import Duration
 
 if TYPE_CHECKING:
-    from threenines.config.schema import Config
+    from threenines.core.config.schema import Config
 
 Loc = tuple[str | int, ...]
 PeriodKind = Literal["monthly", "quarterly", "yearly"]
@@ -88,10 +88,10 @@ class ReportsConfig(StrictModel):
 def cross_check(cfg: Config) -> list[tuple[Loc, str]]:
     """Unknown receivers and sites, duplicate schedule names."""
     out: list[tuple[Loc, str]] = []
-    receivers = {r.name for r in cfg.alerts.receivers}
+    receivers = {r.name for r in alerts_config(cfg).receivers}
     sites = {s.name for s in cfg.sites}
     seen: set[str] = set()
-    for i, sched in enumerate(cfg.reports.schedules):
+    for i, sched in enumerate(reports_config(cfg).schedules):
         if sched.name in seen:
             out.append((("reports", "schedules", i, "name"), f"duplicate name {sched.name!r}"))
         seen.add(sched.name)
@@ -106,3 +106,8 @@ def cross_check(cfg: Config) -> list[tuple[Loc, str]]:
                     )
                 )
     return out
+
+
+def reports_config(cfg: Config) -> ReportsConfig:
+    """The ``reports`` section of a composed configuration."""
+    return cfg.section("reports", ReportsConfig)

@@ -14,9 +14,7 @@ from sqlalchemy import Engine
 from threenines.availability import devices
 from threenines.availability.engine import Estate, Inputs
 from threenines.availability.periods import local_days, local_midnight
-from threenines.availability.timeline import Timeline
-from threenines.config.schema import Config
-from threenines.store.availability import (
+from threenines.availability.store import (
     DailySummary,
     drill_periods,
     list_windows,
@@ -24,6 +22,8 @@ from threenines.store.availability import (
     maintenance_windows,
     write_daily,
 )
+from threenines.availability.timeline import Timeline
+from threenines.core.config.schema import Config
 
 
 def interval_keys(cfg: Config, services: list[str] | None = None) -> list[tuple[str, str]]:

@@ -15,9 +15,10 @@ from sqlalchemy import Engine
 
 from threenines.availability.periods import Period, parse_period, previous
 from threenines.availability.timeline import Timeline
-from threenines.config.schema import Config
+from threenines.core.config.schema import Config
 from threenines.reports.board import TREND_PERIODS, BoardReport, build
 from threenines.reports.data import load_estate
+from threenines.security.config import security_config
 
 FORMATS = ("html", "pdf", "csv", "json")
 MEDIA_TYPES = {
@@ -52,10 +53,10 @@ def security_section(cfg: Config, engine: Engine, period: Period, now: float) ->
     findings open at the period's end (or now, for the current period), mean time to resolve.
     ``monitored`` says whether any security checks are configured, so that "0 open" from an
     estate nobody watches is not read as good news."""
-    from collectors.security.report import security_summary
+    from threenines.security.report import security_summary
 
     summary = security_summary(engine, period.start, min(period.end, now)).to_dict()
-    sec = cfg.security
+    sec = security_config(cfg)
     summary["monitored"] = bool(sec.sites or sec.scans or sec.posture or sec.protected)
     return summary
 

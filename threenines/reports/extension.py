@@ -1,5 +1,5 @@
 """Plug scheduled reports into ``threenines run``: ``setup(ctx)`` is listed in
-``threenines.service.EXTENSIONS``.
+``threenines.core.service.EXTENSIONS``.
 
 With at least one schedule under ``reports.schedules`` (and ``reports.enabled``), it runs a
 ``ReportSender`` as a background task and adds a gauge of report deliveries by state, read from
@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from threenines.reports.config import reports_config
 from threenines.reports.sender import ReportSender
-from threenines.store.report_deliveries import ReportDeliveryStore
+from threenines.reports.store import ReportDeliveryStore
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from threenines.context import ServiceContext
+    from threenines.core.context import ServiceContext
 
 STATES = ("pending", "sending", "sent", "failed")
 
@@ -52,7 +53,7 @@ class ReportCollector(Collector):
 
 
 def setup(ctx: ServiceContext) -> ReportSender | None:
-    reports = ctx.config.reports
+    reports = reports_config(ctx.config)
     if not reports.enabled or not reports.schedules:
         return None
     sender = ReportSender(ctx.config, ctx.engine)

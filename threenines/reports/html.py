@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from threenines.durations import format_duration
+from threenines.core.durations import format_duration
 from threenines.reports import svg
 from threenines.reports.board import BoardReport, Row
 

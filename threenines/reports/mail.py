@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from alerts.deliver import Attachment, Message
+from threenines.alerts.deliver import Attachment, Message
 from threenines.availability.periods import parse_period
-from threenines.config.schema import Config
-from threenines.durations import format_duration
+from threenines.core.config.schema import Config
+from threenines.core.durations import format_duration
 from threenines.reports.board import BoardReport
 from threenines.reports.config import ReportSchedule
 from threenines.reports.deliver import MEDIA_TYPES, board_report, filename, render

@@ -20,12 +20,14 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from alerts.deliver import Deliverer, Message
-from alerts.outbox import backoff
+from threenines.alerts.config import alerts_config
+from threenines.alerts.deliver import Deliverer, Message
+from threenines.alerts.outbox import backoff
 from threenines.availability.periods import Period, PeriodError
-from threenines.config.schema import Config
+from threenines.core.config.schema import Config
+from threenines.reports.config import reports_config
 from threenines.reports.schedule import due, next_send
-from threenines.store.report_deliveries import ClaimedReport, ReportDeliveryStore
+from threenines.reports.store import ClaimedReport, ReportDeliveryStore
 
 log = logging.getLogger("threenines.reports")
 
@@ -61,7 +63,7 @@ class ReportSender:
         self.engine = engine
         self.store = ReportDeliveryStore(engine)
         self.deliverer = deliverer or Deliverer(
-            cfg.alerts.receivers, timeout=cfg.reports.delivery.timeout
+            alerts_config(cfg).receivers, timeout=reports_config(cfg).delivery.timeout
         )
         self.owner = owner or f"reports-{uuid.uuid4().hex[:12]}"
         self.clock = clock
@@ -71,7 +73,7 @@ class ReportSender:
     def queue_due(self, now: float) -> list[tuple[str, str]]:
         """Queue every period due now; the (schedule, period) pairs queued. Blocking."""
         out: list[tuple[str, str]] = []
-        for sched in self.cfg.reports.schedules:
+        for sched in reports_config(self.cfg).schedules:
             recorded = self.store.periods(sched.name)
             for period in due(sched, self.cfg.tz, now, recorded):
                 added = self.store.enqueue(
@@ -93,7 +95,7 @@ class ReportSender:
         return outcomes
 
     async def _send_period(self, schedule: str, period: str) -> list[Outcome]:
-        d = self.cfg.reports.delivery
+        d = reports_config(self.cfg).delivery
         claimed = await asyncio.to_thread(
             self.store.claim, schedule, period, self.owner, self.clock(), d.lease
         )
@@ -101,7 +103,7 @@ class ReportSender:
             return []  # another sender has them
         untried = list(claimed)
         try:
-            sched = self.cfg.reports.schedule(schedule)
+            sched = reports_config(self.cfg).schedule(schedule)
             msg, error = await self._compose(schedule, period)
             outcomes = []
             for c in claimed:
@@ -120,7 +122,7 @@ class ReportSender:
 
     async def _compose(self, schedule: str, period: str) -> tuple[Message | None, str | None]:
         """(the message, None) or (None, why it could not be made)."""
-        sched = self.cfg.reports.schedule(schedule)
+        sched = reports_config(self.cfg).schedule(schedule)
         if sched is None:
             return None, f"schedule {schedule!r} is no longer configured"
         from threenines.reports.mail import compose
@@ -136,7 +138,7 @@ class ReportSender:
         return msg, None
 
     async def _finish(self, c: ClaimedReport, error: str | None, *, final: bool) -> Outcome:
-        d = self.cfg.reports.delivery
+        d = reports_config(self.cfg).delivery
         now = self.clock()
         retry_at = None
         if error is not None and not final and c.attempts < d.max_attempts:
@@ -158,7 +160,7 @@ class ReportSender:
         """Send ``schedule``'s report of ``period`` now (``threenines report send``): queued
         again for receivers that already had it, and recorded, so the scheduler does not
         send it a second time. A receiver being sent to right now is left to its sender."""
-        sched = self.cfg.reports.schedule(schedule)
+        sched = reports_config(self.cfg).schedule(schedule)
         if sched is None:
             raise LookupError(f"unknown schedule {schedule!r}")
         receivers = list(sched.receivers)
@@ -178,10 +180,10 @@ class ReportSender:
     def _wait(self, next_row: float | None) -> float:
         """Seconds to sleep: until the next send time or retry, at most ``poll_interval``."""
         now = self.clock()
-        wakes = [next_send(s, self.cfg.tz, now) for s in self.cfg.reports.schedules]
+        wakes = [next_send(s, self.cfg.tz, now) for s in reports_config(self.cfg).schedules]
         if next_row is not None:
             wakes.append(next_row)
-        wait = self.cfg.reports.delivery.poll_interval
+        wait = reports_config(self.cfg).delivery.poll_interval
         return max(1.0, min([wait, *(w - now for w in wakes)]))
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -1,0 +1,203 @@
+"""The agents' side of the API: ``POST /api/v1/ingest``, ``GET /api/v1/agent/config``, and
+``GET /api/v1/agents`` (who was heard from when).
+
+Ingest acknowledges only stored data: accepted results go to the service's ``BatchWriter``
+(the same path, state intervals and flips as the server's own probes) and the 200 is sent once
+the writer has committed them. A refused batch (400 malformed, 403 wrong vantage, 413 too
+large) stores nothing; 503 (database down, service stopping, or not stored within
+``agents.ingest_wait``) means "keep it and retry", so an agent never drops on a 5xx. Delivery
+is therefore at-least-once: a result is stored twice only if the server commits it and dies
+before the reply (or commits it after a 503 timeout).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from threenines.agents import payload, wire
+from threenines.agents.auth import _client, require_agent, require_viewer
+from threenines.agents.config import agent_vantages, agents_config
+from threenines.agents.tokens import HeartbeatStore, Principal
+from threenines.core.context import ServiceContext
+from threenines.core.deps import context
+from threenines.core.metrics import CheckLabels
+from threenines.core.scheduler import jobs_for
+from threenines.core.store import ResultRecord
+
+log = logging.getLogger("threenines.ingest")
+router = APIRouter(tags=["agents"])
+HEARTBEAT_EVERY = 5.0  # seconds between heartbeat writes per vantage (counts are carried over)
+
+
+class _Pending:
+    def __init__(self, records: list[ResultRecord]):
+        self.records = records  # held so their ids stay unique while pending
+        self.left = len(records)
+        self.rejected = 0
+        self.done = asyncio.get_running_loop().create_future()
+
+
+class AgentPlane:
+    """Per-app state: write tracking, per-vantage caches and heartbeat throttling."""
+
+    def __init__(self, ctx: ServiceContext):
+        self.ctx = ctx
+        self._pending: dict[int, _Pending] = {}
+        self._known: dict[str, dict[str, float]] = {}
+        self._labels: dict[tuple[str, str], CheckLabels] = {}
+        self._docs: dict[str, dict[str, Any]] = {}
+        self._beats: dict[str, tuple[float, int]] = {}
+        ctx.writer.on_written.append(self._written)
+
+    def _written(self, records: Sequence[ResultRecord], stored: bool) -> None:
+        for rec in records:
+            p = self._pending.pop(id(rec), None)
+            if p is None:
+                continue
+            p.left -= 1
+            p.rejected += not stored
+            if p.left == 0 and not p.done.done():
+                p.done.set_result(None)
+
+    async def store(self, records: list[ResultRecord], wait: float) -> int | None:
+        """Submit and wait until written; the number rejected by the database, or None."""
+        if self.ctx.stopping.is_set():  # checked with no await before submit: the writer's
+            return None  # final flush (after ``stopping``) is then sure to include these
+        p = _Pending(records)
+        for rec in records:
+            self._pending[id(rec)] = p
+            self.ctx.writer.submit(rec)
+        try:
+            await asyncio.wait_for(asyncio.shield(p.done), wait)
+        except TimeoutError:
+            for rec in records:
+                self._pending.pop(id(rec), None)
+            return None
+        return p.rejected
+
+    def known(self, vantage: str) -> dict[str, float]:
+        """The vantage's check ids and their max_gap (as its scheduler would have them)."""
+        if vantage not in self._known:
+            jobs = jobs_for(self.ctx.config, vantage)
+            self._known[vantage] = {j.check_id: j.max_gap for j in jobs}
+            self._labels.update({(j.check_id, vantage): j.labels for j in jobs})
+            for j in jobs:
+                self.ctx.metrics.declare(j.labels)
+        return self._known[vantage]
+
+    def observe(self, records: list[ResultRecord]) -> None:
+        """The newest result per check goes to /metrics, as the server's own probes do."""
+        newest = {(r.check_id, r.vantage): r for r in sorted(records, key=lambda r: r.ts)}
+        for key, rec in newest.items():
+            self.ctx.metrics.observe(self._labels[key], rec.result, rec.attempts)
+
+    def document(self, vantage: str) -> dict[str, Any]:
+        if vantage not in self._docs:
+            self._docs[vantage] = payload.build(self.ctx.config, vantage)
+        return self._docs[vantage]
+
+    async def heard(self, vantage: str, kind: str, address: str, results: int = 0) -> None:
+        now = time.time()
+        last, carried = self._beats.get(vantage, (0.0, 0))
+        if kind == "ingest" and now - last < HEARTBEAT_EVERY:
+            self._beats[vantage] = (last, carried + results)
+            return
+        self._beats[vantage] = (now, 0)
+        try:
+            await asyncio.to_thread(
+                HeartbeatStore(self.ctx.engine).heard,
+                vantage, now=now, kind=kind, address=address, results=carried + results,
+            )  # fmt: skip
+        except Exception as exc:  # a heartbeat is never worth failing a request for
+            log.warning("heartbeat for %s not recorded: %s", vantage, type(exc).__name__)
+
+
+def plane(request: Request, ctx: ServiceContext = Depends(context)) -> AgentPlane:
+    state = request.app.state
+    if getattr(state, "agent_plane", None) is None:
+        state.agent_plane = AgentPlane(ctx)
+    p: AgentPlane = state.agent_plane
+    return p
+
+
+async def _read(request: Request, limit: int) -> bytes:
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > limit):
+        raise HTTPException(413, f"body larger than the {limit}-byte limit")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise HTTPException(413, f"body larger than the {limit}-byte limit")
+    return bytes(body)
+
+
+@router.post("/api/v1/ingest", response_model=None)
+async def ingest(
+    request: Request,
+    agent: Principal = Depends(require_agent),
+    ap: AgentPlane = Depends(plane),
+) -> dict[str, Any] | JSONResponse:
+    ctx, limits = ap.ctx, agents_config(ap.ctx.config)
+    if ctx.stopping.is_set() or not ctx.writer.db_ok:
+        raise HTTPException(503, "not accepting results now (stopping or database down); retry")
+    body = await _read(request, limits.max_body)
+    try:
+        batch = wire.WireBatch.model_validate_json(body, strict=True)
+    except ValidationError as exc:
+        rej = wire.validation_rejection(exc)
+        log.warning("400 ingest from %s (token %s): %s", agent.vantage, agent.id, rej.message)
+        return JSONResponse(rej.to_dict(), status_code=400)
+    if batch.vantage != agent.vantage:
+        log.warning("403 ingest: token %s is bound to %r, batch is for %r",
+                    agent.id, agent.vantage, batch.vantage)  # fmt: skip
+        raise HTTPException(403, f"this token may only submit results for {agent.vantage!r}")
+    if len(batch.results) > limits.max_batch:
+        raise HTTPException(413, f"{len(batch.results)} results; at most {limits.max_batch}")
+    known = ap.known(batch.vantage)
+    refused = wire.check(batch, known, time.time())
+    if refused is not None:
+        log.warning("400 ingest from %s: %s", batch.vantage, refused.message)
+        return JSONResponse(refused.to_dict(), status_code=400)
+    records = wire.records(batch, known)
+    rejected = await ap.store(records, limits.ingest_wait)
+    await ap.heard(batch.vantage, "ingest", _client(request), len(records))
+    if rejected is None:
+        raise HTTPException(503, "results not stored (service stopping or database slow); retry")
+    ap.observe(records)
+    return {"stored": len(records) - rejected, "rejected": rejected}
+
+
+@router.get("/api/v1/agent/config", response_model=None)
+async def agent_config(
+    request: Request,
+    vantage: str,
+    agent: Principal = Depends(require_agent),
+    ap: AgentPlane = Depends(plane),
+) -> Response:
+    if vantage != agent.vantage:
+        raise HTTPException(403, f"this token is bound to vantage {agent.vantage!r}")
+    doc = ap.document(vantage)
+    etag = f'"{doc["version"]}"'
+    await ap.heard(vantage, "config", _client(request))
+    headers = {"ETag": etag, "Cache-Control": "no-store"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return JSONResponse(doc, headers=headers)
+
+
+@router.get("/api/v1/agents", dependencies=[Depends(require_viewer)])
+async def agents(ctx: ServiceContext = Depends(context)) -> list[dict[str, Any]]:
+    from threenines.agents.status import agent_rows
+
+    heard = await asyncio.to_thread(HeartbeatStore(ctx.engine).all)
+    rows = agent_rows(agent_vantages(ctx.config), heard, ctx.config, time.time())
+    return [r.to_dict() for r in rows]

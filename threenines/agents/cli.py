@@ -1,0 +1,130 @@
+"""``threenines agent``: run this vantage point's checks and send the results to the server."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.table import Table
+
+from threenines.core.cli import err
+
+if TYPE_CHECKING:
+    from threenines.agents.status import AgentStatus
+    from threenines.core.config import Config
+
+app = typer.Typer(help="Run a remote vantage point (a probe agent) for a threenines server.")
+
+
+def _token(token_file: Path | None, token_env: str | None) -> str:
+    if (token_file is None) == (token_env is None):
+        err.print("give exactly one of --token-file and --token-env", style="red")
+        raise typer.Exit(2)
+    if token_file is not None:
+        try:
+            token = token_file.read_text().strip()
+        except OSError as exc:
+            err.print(f"--token-file: cannot read {token_file}: {exc.strerror}", style="red")
+            raise typer.Exit(2) from None
+    else:
+        assert token_env is not None
+        token = os.environ.get(token_env, "").strip()
+    if not token:
+        err.print("the agent token is empty", style="red")
+        raise typer.Exit(2)
+    return token
+
+
+def _duration(option: str, value: str) -> float:
+    from threenines.core.durations import parse_duration
+
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        err.print(f"{option}: {exc}", style="red", markup=False)
+        raise typer.Exit(2) from None
+
+
+@app.callback(invoke_without_command=True)
+def agent(
+    server: str = typer.Option(..., "--server", help="Server URL, e.g. https://tn.example:9339"),
+    vantage: str = typer.Option(..., "--vantage", help="This agent's vantage point name"),
+    token_file: Path | None = typer.Option(None, "--token-file", help="File holding the token"),
+    token_env: str | None = typer.Option(None, "--token-env", help="Env var holding the token"),
+    queue: Path | None = typer.Option(
+        None, "--queue", help="Queue file (default data/agent-<vantage>.queue)"
+    ),
+    max_queue_age: str = typer.Option("24h", "--max-queue-age", help="Oldest result kept queued"),
+    max_queue_items: int = typer.Option(5_000_000, "--max-queue-items", min=1000),
+    ca_file: Path | None = typer.Option(None, "--ca-file", help="CA bundle for an https server"),
+    refresh: str = typer.Option("60s", "--refresh", help="How often to re-fetch the config"),
+    batch_size: int = typer.Option(1000, "--batch-size", min=1, max=10_000),
+) -> None:
+    """Fetch the checks assigned to VANTAGE, run them, deliver results (queued on disk)."""
+    import asyncio
+
+    from threenines.agents.queue import DiskQueue
+    from threenines.agents.runner import Agent
+    from threenines.agents.sender import AgentClient
+    from threenines.core.cli import composition
+
+    root = composition().config_model
+
+    token = _token(token_file, token_env)
+    age, every = _duration("--max-queue-age", max_queue_age), _duration("--refresh", refresh)
+    if ca_file is not None and not ca_file.is_file():
+        err.print(f"--ca-file: {ca_file} is not a readable file", style="red")
+        raise typer.Exit(2)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # request lines carry no token, but noise
+    path = queue or Path(f"data/agent-{vantage}.queue")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)  # it caches the config, secrets included
+    os.chmod(path, 0o600)
+    q = DiskQueue(path, max_age=age, max_items=max_queue_items)
+    if len(q):
+        logging.getLogger("threenines.agents").warning(
+            "%d result(s) queued from before; delivering them first", len(q)
+        )
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        client = AgentClient(server, vantage, token, ca_file=str(ca_file) if ca_file else None)
+        try:
+            await Agent(client, q, root=root, refresh=every, batch_size=batch_size).run(stop)
+        finally:
+            await client.close()
+
+    try:
+        asyncio.run(main())
+    finally:
+        q.close()
+
+
+def agents_table(agents: list[AgentStatus], cfg: Config, now: float) -> Table:
+    """The agents' part of ``threenines status``: when each was last heard from."""
+    from threenines.core.durations import format_duration
+
+    table = Table(title="agents (remote vantage points)", title_justify="left")
+    for col in ("vantage", "site", "state", "last heard", "address", "results"):
+        table.add_column(col)
+    for a in agents:
+        state = "[bold red]silent[/]" if a.silent else "[green]ok[/]"
+        when = (
+            datetime.fromtimestamp(a.last_heard, cfg.tz).strftime("%Y-%m-%d %H:%M:%S")
+            if a.last_heard
+            else "never"
+        )
+        ago = f" ({format_duration(round(now - a.last_heard))} ago)" if a.last_heard else ""
+        table.add_row(a.vantage, a.site or "", state, when + ago, a.address or "", str(a.results))
+    return table

@@ -1,0 +1,186 @@
+"""The agent process: fetch the checks for this vantage point, run them, deliver the results.
+
+The checks run on ``threenines.core.scheduler.Scheduler``, the server's own scheduler, with a sink
+instead of the writer: each counted result is queued on disk (``DiskQueue``) within
+``FLUSH_EVERY`` (all an agent killed with SIGKILL can lose; SIGTERM loses nothing), and
+``Delivery`` sends the queue in order. The config is re-fetched every
+``refresh`` seconds with its ETag (and at once when the server refuses results as no longer
+assigned); a new version replaces the scheduler after the running probes have finished. The
+last config is kept in the queue file, so an agent restarted while the server is down keeps
+measuring. Unusable checks (e.g. a ``ca_file`` missing on this host) report ``unknown``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any
+
+from threenines.agents import payload
+from threenines.agents.delivery import Delivery, wait_any
+from threenines.agents.queue import DiskQueue
+from threenines.agents.sender import AgentClient
+from threenines.agents.wire import WireResult
+from threenines.core.config.base import CheckBase
+from threenines.core.config.schema import Config
+from threenines.core.metrics import CheckLabels
+from threenines.core.results import ProbeResult, Status
+from threenines.core.scheduler import Job, Scheduler, jitter_offset, jobs_for
+from threenines.core.store import ResultRecord
+
+log = logging.getLogger("threenines.agents")
+FLUSH_EVERY = 0.25
+GRACE = 10.0
+
+
+def _unusable_job(u: payload.Unusable, vantage: str) -> Job:
+    async def report(_cfg: CheckBase, *, timeout: float) -> ProbeResult:
+        return ProbeResult.make(Status.UNKNOWN, 0.0, "internal", u.reason)
+
+    return Job(
+        check_id=u.check_id,
+        labels=CheckLabels(u.service, u.site, u.base.name, vantage, u.kind),
+        check=u.base,
+        probe=report,
+        target=u.check_id,
+        offset=jitter_offset(f"{u.check_id}@{vantage}", u.base.interval, 1.0),
+    )
+
+
+class Agent:
+    def __init__(
+        self,
+        client: AgentClient,
+        queue: DiskQueue,
+        *,
+        root: type[Config],
+        refresh: float = 60.0,
+        batch_size: int = 1000,
+    ):
+        self.root = root
+        self.client, self.queue, self.vantage = client, queue, client.vantage
+        self.refresh = refresh
+        self.delivery = Delivery(queue, client, batch_size=batch_size, on_refused=self._refetch)
+        self.version: str | None = None
+        self.scheduler: Scheduler | None = None
+        self.produced = 0
+        self._etag: str | None = None
+        self._fetch_failing = False
+        self._mem: list[dict[str, Any]] = []
+        self._refresh_now = asyncio.Event()
+        self._sched_task: asyncio.Task[None] | None = None
+
+    def _refetch(self) -> None:
+        self._refresh_now.set()
+
+    def _sink(self, rec: ResultRecord, _job: Job) -> None:
+        self._mem.append(WireResult.from_record(rec))
+        self.produced += 1
+
+    async def _flush(self) -> None:
+        batch, self._mem = self._mem, []
+        if batch:
+            await asyncio.to_thread(self.queue.put, batch, time.time())
+            self.delivery.wake.set()
+
+    async def _flusher(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await asyncio.sleep(FLUSH_EVERY)
+            await self._flush()
+
+    async def _start(self, doc: dict[str, Any]) -> None:
+        """Run ``doc``'s checks (after the previous scheduler's probes have finished)."""
+        cfg, unusable = payload.load(doc, self.vantage, self.root)
+        for u in unusable:
+            log.error("%s: %s; reporting it as unknown", u.check_id, u.reason)
+        jobs = jobs_for(cfg, self.vantage) + [_unusable_job(u, self.vantage) for u in unusable]
+        await self._stop_scheduler()
+        self.scheduler = Scheduler(jobs, cfg.scheduler, vantage=self.vantage,
+                                   on_result=[self._sink])  # fmt: skip
+        self._sched_task = asyncio.create_task(self.scheduler.run(), name="scheduler")
+        self.version = str(doc["version"])
+        log.info("config %s: running %d check(s) from vantage %r", self.version[:12],
+                 len(jobs), self.vantage)  # fmt: skip
+
+    async def _stop_scheduler(self) -> None:
+        if self.scheduler is not None and self._sched_task is not None:
+            await self.scheduler.stop(GRACE)
+            await self._sched_task
+        self.scheduler = self._sched_task = None
+
+    async def fetch(self) -> dict[str, Any] | None:
+        """The config if it changed since the last fetch (saved to the queue file), else None."""
+        res = await self.client.fetch_config(self._etag)
+        if res.status is not None and res.status < 500:
+            self.delivery.retry_now.set()  # the server is back: deliver without waiting
+        if res.status == 304:
+            self._fetch_failing = False
+            return None
+        if res.doc is None:
+            if not self._fetch_failing:  # once per outage, not every refresh
+                log.error("cannot fetch the config: %s", res.message or f"HTTP {res.status}")
+            self._fetch_failing = True
+            return None
+        self._fetch_failing = False
+        self._etag = res.etag
+        if res.doc.get("version") == self.version:
+            return None
+        await asyncio.to_thread(self.queue.set_meta, "config", json.dumps(res.doc))
+        return res.doc
+
+    async def _first_config(self, stop: asyncio.Event) -> dict[str, Any] | None:
+        doc = await self.fetch()
+        if doc is None:
+            cached = await asyncio.to_thread(self.queue.get_meta, "config")
+            if cached:
+                log.warning("server unavailable: running the last known config")
+                return dict(json.loads(cached))
+        delay = 1.0
+        while doc is None and not stop.is_set():
+            await _wait(stop, delay)
+            delay = min(delay * 2, 30.0)
+            doc = await self.fetch()
+        return doc
+
+    async def _refresher(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await wait_any(stop, self._refresh_now, self.refresh)
+            self._refresh_now.clear()
+            if stop.is_set():
+                return
+            doc = await self.fetch()
+            if doc is not None:
+                await self._start(doc)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Measure and deliver until ``stop`` is set; then finish probes, queue, try a last send."""
+        doc = await self._first_config(stop)
+        if doc is None:
+            return
+        await self._start(doc)
+        tasks = [
+            asyncio.create_task(self.delivery.run(stop), name="delivery"),
+            asyncio.create_task(self._flusher(stop), name="flusher"),
+            asyncio.create_task(self._refresher(stop), name="refresh"),
+        ]
+        try:
+            await stop.wait()
+        finally:
+            await self._stop_scheduler()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self._flush()
+            if not await self.delivery.drain(5.0):
+                log.warning("%d result(s) stay queued in %s for the next start",
+                            len(self.queue), self.queue.path)  # fmt: skip
+            log.info("agent stopped: %d result(s) produced, %d delivered, %d refused, %d "
+                     "dropped from the queue", self.produced, self.delivery.delivered,
+                     self.delivery.refused, self.queue.dropped)  # fmt: skip
+
+
+async def _wait(event: asyncio.Event, timeout: float) -> None:
+    try:
+        await asyncio.wait_for(event.wait(), timeout)
+    except TimeoutError:
+        pass

@@ -1,0 +1,131 @@
+"""The ingest wire format, validated strictly, and its conversion to ``ResultRecord``s.
+
+``parse`` is pure (explicit ``now``): it either accepts the whole batch or says why not, per
+result, so the server can refuse the batch with nothing stored and the agent can drop exactly
+the results that can never be accepted (e.g. a check since removed from its vantage point).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from threenines.core.config.base import Name
+from threenines.core.results import ProbeResult, Status
+from threenines.core.store import ResultRecord
+
+MAX_FUTURE = 300.0  # agents' clocks may run a little ahead; further is a bug or a bad clock
+MAX_AGE = 31 * 86400.0  # older than any agent queue keeps
+MAX_DETAILS = 16 * 1024  # bytes of JSON per result's details
+
+Short = Annotated[str, Field(max_length=64)]
+
+
+class WireResult(BaseModel):
+    """One counted result as an agent sends it (same fields as ``ResultRecord``)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    check_id: str = Field(min_length=3, max_length=200)
+    ts: float
+    status: Literal["up", "degraded", "down", "unknown"]
+    error: str | None = Field(None, max_length=32)
+    reason: str = Field("", max_length=2000)
+    duration: float = Field(ge=0, le=86400)
+    attempts: int = Field(1, ge=1, le=100)
+    phases: dict[Short, float] = Field(default_factory=dict, max_length=64)
+    details: dict[Short, Any] = Field(default_factory=dict, max_length=64)
+
+    @field_validator("ts", "duration")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
+    @field_validator("details")
+    @classmethod
+    def _small(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if len(json.dumps(value, separators=(",", ":"))) > MAX_DETAILS:
+            raise ValueError(f"larger than {MAX_DETAILS} bytes of JSON")
+        return value
+
+    @classmethod
+    def from_record(cls, rec: ResultRecord) -> dict[str, Any]:
+        """JSON-ready dict for ``rec`` (what the agent queues and sends)."""
+        r = rec.result
+        return {
+            "check_id": rec.check_id, "ts": rec.ts, "status": r.status.value, "error": r.error,
+            "reason": r.reason[:2000], "duration": r.duration, "attempts": rec.attempts,
+            "phases": dict(r.phases), "details": dict(r.details),
+        }  # fmt: skip
+
+
+class WireBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    vantage: Name
+    results: list[WireResult] = Field(min_length=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why a batch was refused: a message, and per-result reasons (index -> reason)."""
+
+    message: str
+    results: Mapping[int, str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "detail": self.message,
+            "rejected": [{"index": i, "reason": r} for i, r in sorted(self.results.items())],
+        }
+
+
+def validation_rejection(exc: ValidationError, limit: int = 20) -> Rejection:
+    """A ``Rejection`` naming the first ``limit`` problems (field path: message)."""
+    per: dict[int, str] = {}
+    lines = []
+    for e in exc.errors(include_url=False, include_input=False)[:limit]:
+        loc = e["loc"]
+        lines.append(f"{'.'.join(str(x) for x in loc) or 'body'}: {e['msg']}")
+        if len(loc) >= 2 and loc[0] == "results" and isinstance(loc[1], int):
+            per.setdefault(loc[1], f"{'.'.join(str(x) for x in loc[2:])}: {e['msg']}")
+    return Rejection("malformed batch: " + "; ".join(lines), per)
+
+
+def check(batch: WireBatch, known: Mapping[str, float], now: float) -> Rejection | None:
+    """None if every result is for a check ``known`` at this vantage and has a sane time.
+
+    ``known`` maps the vantage's check ids to their ``max_gap``.
+    """
+    per: dict[int, str] = {}
+    for i, r in enumerate(batch.results):
+        if r.check_id not in known:
+            per[i] = f"check {r.check_id!r} is not assigned to vantage {batch.vantage!r}"
+        elif r.ts > now + MAX_FUTURE:
+            per[i] = f"ts {r.ts:.0f} is {r.ts - now:.0f}s in the future"
+        elif r.ts < now - MAX_AGE:
+            per[i] = f"ts {r.ts:.0f} is older than {MAX_AGE / 86400:.0f} days"
+    if not per:
+        return None
+    first = ", ".join(f"#{i}: {m}" for i, m in list(per.items())[:5])
+    return Rejection(f"{len(per)} result(s) refused, nothing stored: {first}", per)
+
+
+def records(batch: WireBatch, known: Mapping[str, float]) -> list[ResultRecord]:
+    """The batch as ``ResultRecord``s for the writer (call after ``check`` passed)."""
+    out = []
+    for r in batch.results:
+        result = ProbeResult.make(
+            Status(r.status), r.duration, r.error, r.reason, phases=r.phases, details=r.details
+        )
+        out.append(
+            ResultRecord(r.check_id, batch.vantage, r.ts, result, r.attempts, known[r.check_id])
+        )
+    return out

@@ -1,0 +1,114 @@
+"""``threenines status``: the current state of every service and check, from the store."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from threenines.agents.cli import agents_table
+from threenines.core.cli import ConfigOption, err, load_or_exit, out
+
+if TYPE_CHECKING:  # imported inside the commands: the CLI's start-up stays fast
+    from threenines.availability.status import CheckStatus
+    from threenines.core.config import Config
+    from threenines.core.config.schema import Service
+
+STYLES = {"up": "green", "degraded": "yellow", "down": "bold red", "unknown": "dim"}
+
+
+def status(
+    config: Path = ConfigOption,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table"),
+) -> None:
+    """Current state of every service and check per vantage point, from the store."""
+    from threenines.agents.status import overlay, read_agents
+    from threenines.availability.status import compose_status, configured_checks, latest_intervals
+    from threenines.core.db import make_engine
+
+    cfg = load_or_exit(config)
+    try:
+        engine = make_engine(cfg.storage.url)
+    except Exception as exc:  # messages may quote the URL with its password: name the type only
+        err.print(f"storage.url: cannot use it: {type(exc).__name__}")
+        raise typer.Exit(2) from None
+    now = time.time()
+    try:
+        rows = latest_intervals(engine)
+        agents = read_agents(engine, cfg, now)  # a silent agent's checks become "unknown"
+    except Exception as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        err.print(f"cannot read the store: {first}", markup=False)
+        err.print("(has `threenines run` written results yet?)")
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    checks = overlay(compose_status(configured_checks(cfg), rows, now), agents, now)
+    if as_json:
+        agent_dicts = [a.to_dict() for a in agents]
+        doc = {"generated": now, "checks": [c.to_dict() for c in checks], "agents": agent_dicts}
+        print(json.dumps(doc, indent=2))
+        return
+    out.print(_table(cfg, checks, now))
+    if agents:
+        out.print(agents_table(agents, cfg, now))
+
+
+def _table(cfg: Config, checks: list[CheckStatus], now: float) -> Table:
+    from threenines.core.durations import format_duration
+
+    table = Table(title=f"{cfg.organisation}: current state", title_justify="left")
+    for col in ("service", "check", "vantage", "state", "since", "for", "reason"):
+        table.add_column(col, overflow="fold")
+    by_service: dict[str, list[CheckStatus]] = {}
+    for c in checks:
+        by_service.setdefault(c.service, []).append(c)
+    for svc in cfg.services:
+        rows = by_service.get(svc.name, [])
+        state, why = service_state(svc, rows)
+        name = Text(svc.name, style="bold") + Text(f" ({svc.site})", style="dim")
+        table.add_row(name, "", "", _state(state), "", "", Text(why))
+        for c in rows:
+            since = _when(c.since, cfg, now)
+            held = format_duration(round(now - c.since)) if c.since else ""
+            table.add_row("", Text(c.check), Text(c.vantage), _state(c.state), since, held,
+                          Text(c.reason))  # fmt: skip
+    return table
+
+
+def service_state(svc: Service, rows: list[CheckStatus]) -> tuple[str, str]:
+    """The service's state now, by its quorum and combine rules (as availability counts it)."""
+    from threenines.availability.timeline import service_state_now
+
+    per_check: dict[str, dict[str, tuple[str, str]]] = {}
+    for c in rows:
+        per_check.setdefault(c.check, {})[c.vantage] = (c.state, c.reason)
+    return service_state_now(
+        per_check,
+        k=svc.quorum,
+        mode=svc.combine,
+        weights=svc.weights,
+        threshold=svc.weighted_threshold,
+    )
+
+
+def _state(state: str) -> str:
+    return f"[{STYLES.get(state, '')}]{state}[/]"
+
+
+def _when(ts: float | None, cfg: Config, now: float) -> str:
+    if ts is None:
+        return "never"
+    dt = datetime.fromtimestamp(ts, cfg.tz)
+    fmt = "%H:%M:%S" if now - ts < 86400 else "%Y-%m-%d %H:%M"
+    return dt.strftime(fmt)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(status)

@@ -1,0 +1,104 @@
+"""Core commands (validate, schema) and the helpers every area's commands use.
+
+The composition (which areas make up the configuration root and the schema) reaches commands
+through the CLI's root context object, set by the composition root's callback: an area's
+command calls ``load_or_exit`` and ``open_store`` and never imports the root.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+import typer
+from rich.console import Console
+
+from threenines.core.area import Composition
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from threenines.core.config import Config
+
+err = Console(stderr=True)
+out = Console()
+
+ConfigOption = typer.Option(
+    Path("config/demo.yaml"), "--config", "-c", help="YAML configuration file", exists=False
+)
+
+
+def composition() -> Composition:
+    """The composition the running CLI was built from (the root context's object)."""
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_root().obj if ctx is not None else None
+    if not isinstance(obj, Composition):
+        raise RuntimeError("a threenines command ran outside the threenines CLI")
+    return obj
+
+
+def load_or_exit(path: Path, using: Composition | None = None) -> Config:
+    """Load a config, or print every problem and exit 2. ``using``: the composition, when
+    called outside the CLI (the demo); inside, the CLI's own."""
+    # Imported here, not at the top: the schema pulls in every probe module, and the CLI
+    # imports this module for every command (``--help`` must stay fast).
+    from threenines.core.config import ConfigError
+
+    try:
+        return (using or composition()).load_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), markup=False, highlight=False, soft_wrap=True)
+        err.print(f"{len(exc.problems)} problem(s) in {path}", style="bold red")
+        raise typer.Exit(2) from None
+
+
+def open_store(cfg: Config) -> Engine:
+    """The configured database, migrated to the current schema; or a message and exit 1."""
+    from threenines.core.db import make_engine
+
+    engine = make_engine(cfg.storage.url)
+    try:
+        composition().migrate(engine)
+    except Exception as exc:  # not the URL: it may hold the database password
+        err.print(f"cannot open the store: {str(exc).splitlines()[0]}", markup=False)
+        raise typer.Exit(1) from None
+    return engine
+
+
+def validate(config: Path = typer.Argument(..., help="YAML configuration file")) -> None:
+    """Validate a configuration; print a summary. Exit 0 when valid, 2 otherwise."""
+    cfg = load_or_exit(config)
+    checks = list(cfg.iter_checks())
+    kinds: dict[str, int] = {}
+    for _svc, check in checks:
+        kind = getattr(check, "type", "?")
+        kinds[kind] = kinds.get(kind, 0) + 1
+    dcs = sum(1 for s in cfg.sites if s.kind == "datacentre")
+    out.print(f"{config}: valid")
+    out.print(f"  organisation:   {cfg.organisation} (target {cfg.target}%, {cfg.timezone})")
+    out.print(f"  sites:          {len(cfg.sites)} ({dcs} data centres)")
+    out.print(
+        f"  vantage points: {len({v.name for v in cfg.vantage_points} | {cfg.server.vantage})}"
+    )
+    out.print(f"  services:       {len(cfg.services)}")
+    by_kind = ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
+    out.print(f"  checks:         {len(checks)}" + (f" ({by_kind})" if by_kind else ""))
+
+
+def schema(
+    out_file: Path | None = typer.Option(None, "--out", "-o", help="Write to a file"),
+) -> None:
+    """Print the configuration's JSON Schema (for editors and CI validation)."""
+    text = json.dumps(composition().config_model.model_json_schema(), indent=2)
+    if out_file:
+        out_file.write_text(text + "\n")
+    else:
+        print(text)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(validate)
+    app.command()(schema)

@@ -1,0 +1,52 @@
+"""Building blocks shared by every config model: strict models, names, the common check fields."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from threenines.core.durations import Duration
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+
+
+def _check_name(value: str) -> str:
+    if not _NAME.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid name: use lower-case letters, digits, '-', '_' or '.'"
+        )
+    return value
+
+
+Name = Annotated[str, AfterValidator(_check_name)]
+"""Identifier for sites, services, checks, vantage points, devices (used in metric labels)."""
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors; loaded config is immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CheckBase(StrictModel):
+    """Fields every check has, whatever its ``type``.
+
+    ``retries`` are confirmation retries: a failure is re-tried (after ``retry_interval``) before
+    it counts, and the retries themselves are never recorded as downtime.
+    """
+
+    name: Name
+    interval: Duration = Field(60.0, gt=0, description="How often the check runs")
+    timeout: Duration = Field(10.0, gt=0, description="Deadline for one attempt")
+    retries: int = Field(1, ge=0, le=10, description="Confirmation retries before a failure counts")
+    retry_interval: Duration = Field(2.0, ge=0)
+    vantage: list[Name] | None = Field(
+        None, description="Vantage points that run this check (default: the central one)"
+    )
+    tags: list[str] = Field(default_factory=list)
+
+    def target(self) -> str:
+        """The host or URL this check talks to, for per-target concurrency limits and labels."""
+        raise NotImplementedError

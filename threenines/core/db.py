@@ -1,0 +1,53 @@
+"""Engine creation and schema migration (Alembic), for SQLite (WAL) and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"  # env.py and the core revisions
+
+
+def make_engine(url: str, *, sqlite_busy_timeout: float = 30.0) -> Engine:
+    """An engine for ``url``; SQLite files get WAL, a busy timeout and their folder created."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": sqlite_busy_timeout})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return create_engine(parsed, pool_pre_ping=True)
+
+
+def alembic_config(engine: Engine, locations: Sequence[Path]) -> AlembicConfig:
+    """Alembic on ``engine`` with the revisions in ``locations`` (the core's and each area's,
+    from the composition root)."""
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("version_path_separator", "os")
+    cfg.set_main_option("version_locations", os.pathsep.join(str(p) for p in locations))
+    cfg.attributes["connection_engine"] = engine
+    return cfg
+
+
+def migrate(engine: Engine, locations: Sequence[Path]) -> None:
+    """Bring the schema to the newest revision of every branch (each area has its own)."""
+    command.upgrade(alembic_config(engine, locations), "heads")

@@ -1,0 +1,263 @@
+"""The probe scheduler: every check on its own fixed grid, within concurrency limits.
+
+Each check runs at ``anchor + k * interval`` on the monotonic clock, where ``anchor`` is the
+start-up time plus a deterministic jitter (a hash of the check id, up to ``scheduler.jitter`` of
+the interval, capped at a minute). Slots are computed from the anchor, never by adding sleeps,
+so there is no drift over hours; a slot missed because the previous run overran is skipped,
+never made up in a burst.
+
+A run is one or more attempts: a non-ok result is re-tried ``retries`` times after
+``retry_interval``, and only the final outcome is reported, with ``attempts`` counting them and
+the timestamp of the first attempt's start, so a confirmed-away blip is never downtime.
+Attempts hold a per-target and a global semaphore; the lag (actual start of the first attempt
+minus its planned start) is measured after both are acquired, so it shows saturation too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import heapq
+import logging
+import math
+import sys
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from threenines.core.config.base import CheckBase
+from threenines.core.config.schema import Config
+from threenines.core.config.schema import Scheduler as SchedulerSettings
+from threenines.core.metrics import CheckLabels, Metrics
+from threenines.core.results import ProbeResult
+from threenines.core.store import ResultRecord
+
+log = logging.getLogger("threenines.core.scheduler")
+
+ProbeFn = Callable[..., Awaitable[ProbeResult]]
+ResultListener = Callable[[ResultRecord, "Job"], None]
+TIMEOUT_SLACK = 1.0  # the scheduler's deadline sits just behind the probe's own
+
+
+MAX_SPREAD = 60.0  # a 1-hour TLS check still runs within a minute of start-up
+
+
+def jitter_offset(key: str, interval: float, fraction: float) -> float:
+    """Deterministic offset in ``[0, fraction * min(interval, MAX_SPREAD))`` from a stable hash
+    of ``key``: starts are spread like Prometheus's, but no check waits long for its first run."""
+    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64 * fraction * min(interval, MAX_SPREAD)
+
+
+def next_slot(anchor: float, interval: float, slot: int, now: float) -> int:
+    """The slot to run after ``slot``: the next one, or the first not yet past if runs overran.
+
+    Slot ``k`` is planned at ``anchor + k * interval``; a slot whose time is already past is
+    skipped (no catch-up burst).
+    """
+    nxt = slot + 1
+    if anchor + nxt * interval >= now:
+        return nxt
+    return max(nxt, math.ceil((now - anchor) / interval))
+
+
+def slot_time(anchor: float, interval: float, slot: int) -> float:
+    return anchor + slot * interval
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One check as run from this vantage point."""
+
+    check_id: str
+    labels: CheckLabels
+    check: CheckBase
+    probe: ProbeFn
+    target: str
+    offset: float
+
+    @property
+    def max_gap(self) -> float:
+        """Silence longer than this is "no data": 2 intervals plus a run's worst case."""
+        c = self.check
+        return 2 * c.interval + (c.retries + 1) * c.timeout + c.retries * c.retry_interval
+
+
+def probe_of(check: CheckBase) -> Callable[..., Awaitable[ProbeResult]]:
+    """A check's probe. The plug-in contract: a kind's config model is defined in the module
+    that exports its ``probe`` (``threenines.probes.tcp.Config`` and ``...tcp.probe``), so the
+    core needs no registry of kinds."""
+    module = sys.modules[type(check).__module__]
+    probe: Callable[..., Awaitable[ProbeResult]] = module.probe
+    return probe
+
+
+def jobs_for(cfg: Config, vantage: str) -> list[Job]:
+    """The jobs this vantage point runs: checks whose vantages include it."""
+    jobs = []
+    for svc, chk in cfg.iter_checks():
+        if vantage not in cfg.vantages_for(chk):
+            continue
+        kind = getattr(chk, "type", "?")
+        check_id = f"{svc.name}/{chk.name}"
+        try:
+            target = chk.target()
+        except NotImplementedError:
+            target = check_id
+        jobs.append(
+            Job(
+                check_id=check_id,
+                labels=CheckLabels(svc.name, svc.site, chk.name, vantage, kind),
+                check=chk,
+                probe=probe_of(chk),
+                target=target,
+                offset=jitter_offset(f"{check_id}@{vantage}", chk.interval, cfg.scheduler.jitter),
+            )
+        )
+    return jobs
+
+
+class Scheduler:
+    """Runs ``jobs`` until ``stop``; each counted result goes to every ``on_result`` listener.
+
+    Listeners are called on the event loop and must not block (e.g. ``BatchWriter.submit``).
+    """
+
+    def __init__(
+        self,
+        jobs: Sequence[Job],
+        settings: SchedulerSettings,
+        *,
+        vantage: str,
+        on_result: Sequence[ResultListener] = (),
+        metrics: Metrics | None = None,
+    ):
+        self.jobs = list(jobs)
+        self.settings = settings
+        self.vantage = vantage
+        self.on_result = list(on_result)
+        self.metrics = metrics or Metrics()
+        self._lag_metric = self.metrics.scheduler_lag.labels(vantage)  # not a lookup per run
+        self.recent_lags: deque[float] = deque(maxlen=100_000)
+        self.in_flight = 0
+        self.completed = 0
+        self._global = asyncio.Semaphore(settings.max_concurrency)
+        self._per_target: dict[str, asyncio.Semaphore] = {}
+        self._heap: list[tuple[float, int, int]] = []  # (planned, job index, slot)
+        self._anchors: list[float] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        """Dispatch due runs until ``stop`` is called."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        self._anchors = [start + job.offset for job in self.jobs]
+        self._heap = [(a, i, 0) for i, a in enumerate(self._anchors)]
+        heapq.heapify(self._heap)
+        while not self._stopping.is_set():
+            delay = self._heap[0][0] - loop.time() if self._heap else 3600.0
+            if delay > 0:
+                await _wait(self._wake, delay)
+                self._wake.clear()
+                continue
+            for _ in range(256):  # a burst of due runs yields to the loop every 256 starts
+                if not self._heap or self._heap[0][0] > loop.time():
+                    break
+                planned, i, slot = heapq.heappop(self._heap)
+                task = asyncio.create_task(self._run_job(i, slot, planned))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            await asyncio.sleep(0)
+
+    async def stop(self, grace: float | None = None) -> int:
+        """Stop scheduling; let in-flight runs finish within ``grace``; return how many did not."""
+        self._stopping.set()
+        self._wake.set()
+        pending = set(self._tasks)
+        if not pending:
+            return 0
+        log.info("waiting for %d in-flight probe run(s)", len(pending))
+        _, left = await asyncio.wait(pending, timeout=grace or self.settings.shutdown_grace)
+        for task in left:
+            task.cancel()
+        if left:
+            log.error(
+                "%d probe run(s) did not finish within the grace and were abandoned", len(left)
+            )
+            await asyncio.wait(left)
+        return len(left)
+
+    async def _run_job(self, i: int, slot: int, planned: float) -> None:
+        job = self.jobs[i]
+        self.in_flight += 1
+        try:
+            record = await self._execute(job, planned)
+            self.completed += 1
+            for listener in self.on_result:
+                try:
+                    listener(record, job)
+                except Exception:
+                    log.exception("result listener %r failed", listener)
+        finally:
+            self.in_flight -= 1
+            if not self._stopping.is_set():
+                self._reschedule(i, slot)
+
+    def _reschedule(self, i: int, slot: int) -> None:
+        now = asyncio.get_running_loop().time()
+        interval = self.jobs[i].check.interval
+        nxt = next_slot(self._anchors[i], interval, slot, now)
+        planned = slot_time(self._anchors[i], interval, nxt)
+        if not self._heap or planned < self._heap[0][0]:
+            self._wake.set()
+        heapq.heappush(self._heap, (planned, i, nxt))
+
+    async def _execute(self, job: Job, planned: float) -> ResultRecord:
+        """One run: the first attempt and its confirmation retries, folded into one record."""
+        result, ts = await self._attempt(job, planned)
+        attempts = 1
+        while not result.ok and attempts <= job.check.retries:
+            await asyncio.sleep(job.check.retry_interval)
+            result, _ = await self._attempt(job, None)
+            attempts += 1
+        self.metrics.observe(job.labels, result, attempts)
+        return ResultRecord(job.check_id, self.vantage, ts, result, attempts, job.max_gap)
+
+    async def _attempt(self, job: Job, planned: float | None) -> tuple[ProbeResult, float]:
+        sem = self._per_target.get(job.target)
+        if sem is None:
+            sem = self._per_target[job.target] = asyncio.Semaphore(self.settings.per_target)
+        async with sem, self._global:
+            if planned is not None:
+                lag = max(0.0, asyncio.get_running_loop().time() - planned)
+                self.recent_lags.append(lag)
+                self._lag_metric.observe(lag)
+            wall, start = time.time(), time.perf_counter()
+            return await _probe(job, start), wall
+
+
+async def _probe(job: Job, start: float) -> ProbeResult:
+    """Call the probe under the scheduler's own deadline; a probe bug becomes a result."""
+    timeout = job.check.timeout
+    try:
+        async with asyncio.timeout(timeout + TIMEOUT_SLACK):
+            return await job.probe(job.check, timeout=timeout)
+    except TimeoutError:
+        return ProbeResult.down(
+            time.perf_counter() - start, "timeout", f"probe did not finish within {timeout:g}s"
+        )
+    except Exception as exc:
+        log.exception("probe %s raised (a bug: probes return results)", job.check_id)
+        return ProbeResult.down(
+            time.perf_counter() - start, "internal", f"probe error: {type(exc).__name__}: {exc}"
+        )
+
+
+async def _wait(event: asyncio.Event, timeout: float) -> None:
+    try:
+        await asyncio.wait_for(event.wait(), timeout)
+    except TimeoutError:
+        pass

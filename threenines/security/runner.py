@@ -1,0 +1,238 @@
+"""The security monitor: runs sweeps, listens, scans and posture checks; records findings.
+
+I/O at the edges (scapy adapter, scanners, posture checks, the store, each in its own thread or
+coroutine), pure detectors in between. ``run_once`` is what ``threenines security scan`` calls;
+``run_forever`` is what the service runner schedules (each part at its own interval).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine
+
+from threenines.security import arp, exposure, snmp_auth
+from threenines.security.config import POSTURE, ScanTarget, SecurityConfig, SecuritySite, hosts_of
+from threenines.security.findings import Change, RunResult
+from threenines.security.store import SecurityStore
+from threenines.security.store_arp import ArpBindings
+from threenines.security.store_baselines import BaselineStore
+
+log = logging.getLogger(__name__)
+PARTS = ("arp", "exposure", "posture", "snmp_auth")
+
+
+class SecurityMonitor:
+    def __init__(self, cfg: SecurityConfig, engine: Engine, clock: Callable[[], float] = time.time):
+        self.cfg, self.engine, self.clock = cfg, engine, clock
+        self.scope = cfg.guard()
+        self.store = SecurityStore(engine)
+        self.baselines = BaselineStore(engine)
+        self.bindings = ArpBindings(engine)
+
+    async def record(self, run: RunResult) -> list[tuple[dict[str, Any], Change]]:
+        if run.error:
+            log.warning("security check %s incomplete: %s", run.check, run.error)
+        return await asyncio.to_thread(self.store.record, run, self.clock())
+
+    # -- ARP ------------------------------------------------------------------------------
+
+    def _known(self) -> list[arp.Known]:
+        return [arp.Known(d.name, d.ip, d.mac, d.site) for d in self.cfg.inventory]
+
+    async def _expected(self) -> dict[str, str | None]:
+        learned = await asyncio.to_thread(self.bindings.learned, [p.ip for p in self.cfg.protected])
+        return {p.ip: p.mac or learned.get(p.ip) for p in self.cfg.protected}
+
+    async def analyse_arp(
+        self, site: SecuritySite, packets: list[arp.ArpPacket], complete: bool
+    ) -> list[RunResult]:
+        """Inventory and spoofing findings for packets seen on ``site``'s subnets."""
+        from threenines.security.scapy_net import vendor
+
+        expected = await self._expected()
+        new = arp.learn(expected, packets)
+        if new:
+            await asyncio.to_thread(self.bindings.learn, new, site.site, self.clock())
+            expected.update(new)
+        sp = self.cfg.spoofing
+        check = f"arp:{site.site}"
+        inv = arp.inventory_findings(
+            site.site, site.subnets, packets, self._known(), vendor, check, complete
+        )
+        spoof = arp.spoof_findings(
+            packets,
+            expected,
+            site.site,
+            f"arpspoof:{site.site}",
+            sp.gratuitous_burst,
+            sp.gratuitous_window,
+        )
+        facts = {"packets": len(packets), "devices": len(arp.bindings(packets))}
+        return [
+            RunResult(check, inv, complete, facts=facts),
+            RunResult(f"arpspoof:{site.site}", spoof, complete=False),
+        ]
+
+    def _iface(self, site: SecuritySite) -> str:
+        iface = site.interface or self.cfg.interface
+        if not iface:
+            raise ValueError(f"site {site.site}: no interface configured for ARP")
+        return iface
+
+    async def sweep(self, site: SecuritySite) -> list[RunResult]:
+        from threenines.security import scapy_net
+
+        try:
+            packets = await scapy_net.sweep_async(
+                self._iface(site), site.subnets, self.scope, self.cfg.rate, self.cfg.reply_timeout
+            )
+        except (OSError, ValueError) as exc:  # not root, interface gone, out of scope
+            return [await self._done(RunResult(f"arp:{site.site}", [], False, str(exc)))]
+        results = await self.analyse_arp(site, packets, complete=True)
+        for r in results:
+            await self.record(r)
+        return results
+
+    async def listen(
+        self, site: SecuritySite, started: Callable[[], None] | None = None
+    ) -> list[RunResult]:
+        from threenines.security import scapy_net
+
+        p = site.passive
+        try:
+            packets = await scapy_net.listen_async(
+                self._iface(site), p.window, p.max_packets, started
+            )
+        except (OSError, ValueError) as exc:
+            return [await self._done(RunResult(f"arp:{site.site}", [], False, str(exc)))]
+        results = await self.analyse_arp(site, packets, complete=False)
+        for r in results:
+            await self.record(r)
+        return results
+
+    # -- exposure -------------------------------------------------------------------------
+
+    def configured_allowed(self, host: str, scan: ScanTarget) -> set[int]:
+        b = self.cfg.baselines
+        if host in b.hosts:
+            return set(b.hosts[host])
+        return set(b.roles.get(scan.role, ())) if scan.role else set()
+
+    async def scan(self, scan: ScanTarget) -> RunResult:
+        hosts, ports = hosts_of(scan.hosts), list(scan.ports)
+        check = f"exposure:{scan.name}"
+        try:
+            method, found = await exposure.scan(
+                hosts,
+                ports,
+                self.scope,
+                method=scan.method,
+                rate=self.cfg.rate,
+                timeout=self.cfg.reply_timeout,
+                concurrency=self.cfg.concurrency,
+                iface=scan.interface,
+            )
+        except (OSError, ValueError) as exc:
+            return await self._done(RunResult(check, [], complete=False, error=str(exc)))
+        out = []
+        for host in hosts:
+            allowed = await asyncio.to_thread(
+                self.baselines.allowed, host, self.configured_allowed(host, scan)
+            )
+            drift = exposure.compare(host, ports, found[host], allowed, check, scan.site)
+            await self._propose(host, scan, drift, set(ports))
+            out += drift
+        facts = {"method": method, "open": {h: sorted(p) for h, p in found.items() if p}}
+        return await self._done(RunResult(check, out, facts=facts))
+
+    async def _propose(
+        self, host: str, scan: ScanTarget, drift: list[Any], scanned: set[int]
+    ) -> None:
+        now, keep = self.clock(), set()
+        for f in drift:
+            change = "add" if f.kind == "port_opened" else "remove"
+            keep.add((f.evidence["port"], change))
+            await asyncio.to_thread(
+                self.baselines.propose, host, scan.role, f.evidence["port"], change, f.key, now
+            )
+        await asyncio.to_thread(self.baselines.withdraw, host, keep, scanned)
+
+    async def _done(self, run: RunResult) -> RunResult:
+        await self.record(run)
+        return run
+
+    # -- posture and trap counting --------------------------------------------------------
+
+    async def posture(self, check: Any, timeout: float = 5.0) -> RunResult:
+        module = POSTURE[check.type]
+        try:
+            run = await module.check(check, timeout=timeout, now=self.clock())
+        except Exception as exc:  # a bug in one check must not stop the others
+            log.exception("posture check %s failed", check.name)
+            run = RunResult(f"posture:{check.name}", [], complete=False, error=f"internal: {exc}")
+        return await self._done(run)
+
+    async def snmp_auth(self) -> RunResult:
+        a = self.cfg.auth_failures
+        now = self.clock()
+        counts = await asyncio.to_thread(
+            snmp_auth.count_by_source, self.engine, now - a.window, now
+        )
+        return await self._done(
+            RunResult(
+                "snmp_auth",
+                snmp_auth.findings(counts, a.threshold, a.window, "snmp_auth"),
+                facts={"counts": counts},
+            )
+        )
+
+    async def run_once(self, parts: tuple[str, ...] = PARTS) -> list[RunResult]:
+        """One pass of the chosen parts; ARP sweeps are skipped without an interface."""
+        out: list[RunResult] = []
+        if "arp" in parts:
+            for site in self.cfg.sites:
+                if site.sweep and (site.interface or self.cfg.interface):
+                    out += await self.sweep(site)
+        if "exposure" in parts:
+            for scan in self.cfg.scans:
+                out.append(await self.scan(scan))
+        if "posture" in parts:
+            out += await asyncio.gather(*(self.posture(c) for c in self.cfg.posture))
+        if "snmp_auth" in parts:
+            out.append(await self.snmp_auth())
+        return out
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        """Each part on its own interval, plus passive listening where enabled, until ``stop``."""
+        c = self.cfg
+        loops = [
+            self._every(c.sweep_interval, ("arp",), stop),
+            self._every(c.scan_interval, ("exposure",), stop),
+            self._every(c.posture_interval, ("posture", "snmp_auth"), stop),
+        ]
+        loops += [self._listen_loop(s, stop) for s in c.sites if s.passive.enabled]
+        await asyncio.gather(*loops)
+
+    async def _every(self, interval: float, parts: tuple[str, ...], stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.run_once(parts)
+            except Exception:
+                log.exception("security %s pass failed", "/".join(parts))
+            try:
+                await asyncio.wait_for(stop.wait(), interval)
+            except TimeoutError:
+                pass
+
+    async def _listen_loop(self, site: SecuritySite, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.listen(site)
+            except Exception:
+                log.exception("passive ARP on %s failed", site.site)
+                await asyncio.sleep(5)

@@ -1,0 +1,250 @@
+"""Security findings store: one row per finding key, its lifecycle, and an event per change.
+
+``record`` applies ``collectors.security.findings.transition`` to every key a run reported
+(and, for a complete run, to the producer's open keys it did not report) in one transaction,
+and writes an ``events`` row (source ``security``, category ``security``) for each change, so
+the alerts engine routes security findings like any other event. Synchronous: call it from a
+thread (``asyncio.to_thread``), never on the event loop.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Engine
+
+from threenines.core.tables import Id, events, metadata
+from threenines.security.findings import Change, Finding, RunResult, State, transition
+
+findings = sa.Table(
+    "security_findings",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(300), nullable=False, unique=True),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("severity", sa.String(10), nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),  # open | accepted | resolved
+    sa.Column("check", sa.String(120), nullable=False),  # the producer, e.g. arp:dc-main
+    sa.Column("site", sa.String(64)),
+    sa.Column("subject", sa.String(200), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("evidence", sa.JSON, nullable=False),
+    sa.Column("sticky", sa.Boolean, nullable=False),
+    sa.Column("first_seen", sa.Float, nullable=False),
+    sa.Column("last_seen", sa.Float, nullable=False),
+    sa.Column("resolved_at", sa.Float),
+    sa.Column("accepted_until", sa.Float),
+    sa.Column("accepted_reason", sa.Text),
+    sa.Column("accepted_by", sa.String(64)),
+    sa.Column("occurrences", sa.Integer, nullable=False),
+    sa.Index(None, "status", "severity"),
+    sa.Index(None, "check"),
+)
+
+audit = sa.Table(
+    "security_audit",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("ts", sa.Float, nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("subject", sa.String(300), nullable=False),
+    sa.Column("details", sa.JSON, nullable=False),
+    sa.Index(None, "ts"),
+)
+
+
+def _state(row: Any) -> State:
+    return State(
+        row.status,
+        row.severity,
+        row.first_seen,
+        row.last_seen,
+        row.resolved_at,
+        row.accepted_until,
+        row.occurrences,
+    )
+
+
+def _event(row: dict[str, Any], change: Change, now: float, **extra: Any) -> dict[str, Any]:
+    """The ``events`` row announcing ``change``. Opening, re-opening, expiry and severity
+    changes carry the finding's kind and severity; resolving or accepting is "<kind>_cleared"
+    at severity info (see ``ALERT_RESOLVES``), so alerts clear the incident rather than page."""
+    cleared = change in (Change.RESOLVED, Change.ACCEPTED)
+    return {
+        "ts": now,
+        "source": "security",
+        "kind": f"{row['kind']}_cleared" if cleared else row["kind"],
+        "severity": "info" if cleared else row["severity"],
+        "category": "security",
+        "site": row.get("site"),
+        "device": None,
+        "subject": row["key"],
+        "message": f"[{change.value}] {row['message']}",
+        "details": {
+            "finding_id": row.get("id"),
+            "change": change.value,
+            "status": row["status"],
+            "finding_severity": row["severity"],
+            "check": row["check"],
+            "target": row["subject"],
+            "evidence": row.get("evidence") or {},
+            **extra,
+        },
+    }
+
+
+class SecurityStore:
+    """Findings lifecycle and audit trail on SQLite or PostgreSQL."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def record(self, run: RunResult, now: float) -> list[tuple[dict[str, Any], Change]]:
+        """Apply one producer run; returns the changed rows and what changed."""
+        seen = {f.key: f for f in run.findings}
+        with self.engine.begin() as conn:
+            q = sa.select(findings).where(findings.c.key.in_(list(seen)))
+            rows = {r.key: r for r in conn.execute(q)}
+            if run.complete:  # the producer's live findings it did not report this time
+                q = sa.select(findings).where(
+                    findings.c.check == run.check, findings.c.status != "resolved"
+                )
+                rows.update({r.key: r for r in conn.execute(q)})
+            changes: list[tuple[dict[str, Any], Change]] = []
+            for key in sorted(set(seen) | set(rows)):
+                changed = self._apply(conn, rows.get(key), seen.get(key), now)
+                if changed:
+                    changes.append(changed)
+            if changes:
+                conn.execute(events.insert(), [_event(r, c, now) for r, c in changes])
+        return changes
+
+    def _apply(
+        self, conn: sa.Connection, row: Any, seen: Finding | None, now: float
+    ) -> tuple[dict[str, Any], Change] | None:
+        sticky = bool(row.sticky) if row is not None else False
+        new, change = transition(_state(row) if row is not None else None, seen, now, sticky)
+        if new is None:
+            return None
+        values: dict[str, Any] = {
+            "status": new.status,
+            "severity": new.severity,
+            "last_seen": new.last_seen,
+            "resolved_at": new.resolved_at,
+            "accepted_until": new.accepted_until,
+            "occurrences": new.occurrences,
+        }
+        if seen is not None:
+            values.update(
+                message=seen.message,
+                evidence=dict(seen.evidence),
+                subject=seen.subject,
+                site=seen.site,
+                sticky=seen.sticky,
+            )
+        if row is None:
+            assert seen is not None
+            values.update(key=seen.key, kind=seen.kind, check=seen.check, first_seen=now)
+            pk = conn.execute(findings.insert().values(**values)).inserted_primary_key
+            values["id"] = pk[0] if pk else None
+        else:
+            conn.execute(findings.update().where(findings.c.id == row.id).values(**values))
+            values = {**row._asdict(), **values}
+        return (values, change) if change else None
+
+    # -- reading --------------------------------------------------------------------------
+
+    def find(
+        self,
+        status: str | None = "open",
+        severity: str | None = None,
+        kind: str | None = None,
+        limit: int = 500,
+    ) -> list[dict[str, Any]]:
+        q = sa.select(findings).order_by(findings.c.last_seen.desc()).limit(limit)
+        for col, value in (("status", status), ("severity", severity), ("kind", kind)):
+            if value:
+                q = q.where(findings.c[col] == value)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    def get(self, finding_id: int) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(findings).where(findings.c.id == finding_id)).first()
+        return dict(row._mapping) if row else None
+
+    def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            q = sa.select(audit).order_by(audit.c.id.desc()).limit(limit)
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    # -- people's decisions (audited) -----------------------------------------------------
+
+    def accept(
+        self, finding_id: int, *, by: str, reason: str, until: float | None, now: float
+    ) -> bool:
+        """Accept the risk of an open finding until ``until`` (None: indefinitely)."""
+        return self._decide(
+            finding_id,
+            "open",
+            "accepted",
+            Change.ACCEPTED,
+            by,
+            reason,
+            now,
+            accepted_until=until,
+            accepted_reason=reason,
+            accepted_by=by,
+        )
+
+    def resolve(self, finding_id: int, *, by: str, reason: str, now: float) -> bool:
+        """Close a finding by hand (the way sticky spoofing findings are closed)."""
+        ok = self._decide(
+            finding_id, "open", "resolved", Change.RESOLVED, by, reason, now, resolved_at=now
+        )
+        return ok or self._decide(
+            finding_id, "accepted", "resolved", Change.RESOLVED, by, reason, now, resolved_at=now
+        )
+
+    def _decide(
+        self,
+        finding_id: int,
+        old: str,
+        new: str,
+        change: Change,
+        by: str,
+        reason: str,
+        now: float,
+        **values: Any,
+    ) -> bool:
+        with self.engine.begin() as conn:
+            # Conditional update: two operators (or instances) never both apply a decision.
+            done = conn.execute(
+                findings.update()
+                .where(findings.c.id == finding_id, findings.c.status == old)
+                .values(status=new, **values)
+            ).rowcount
+            if not done:
+                return False
+            row = conn.execute(sa.select(findings).where(findings.c.id == finding_id)).one()
+            data = dict(row._mapping)
+            conn.execute(events.insert().values(**_event(data, change, now, by=by, reason=reason)))
+            write_audit(
+                conn,
+                now,
+                by,
+                f"finding_{change.value}",
+                data["key"],
+                {"finding_id": finding_id, "reason": reason, **values},
+            )
+        return True
+
+
+def write_audit(
+    conn: sa.Connection, ts: float, actor: str, action: str, subject: str, details: dict[str, Any]
+) -> None:
+    conn.execute(
+        audit.insert().values(ts=ts, actor=actor, action=action, subject=subject, details=details)
+    )
