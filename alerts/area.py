@@ -37,9 +37,13 @@ def _cli(app: typer.Typer) -> None:
 
 
 def _api(app: FastAPI) -> None:
-    from threenines.alerts import api
+    from fastapi import Depends
 
-    app.include_router(api.router)
+    from threenines.alerts import api
+    from threenines.core.deps import require_viewer
+
+    # reads need a viewer token; decisions depend on ``deps.require_operator`` in the routes
+    app.include_router(api.router, dependencies=[Depends(require_viewer)])
 
 
 def _setup(ctx: ServiceContext) -> object:

@@ -57,7 +57,7 @@ def lab_config(
     alerts: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """config/lab.yaml, cut to the portal checks, with ``interval`` probes and test guards."""
-    cfg = yaml.safe_load((ROOT / "config" / "threenines.lab.yaml").read_text())
+    cfg = yaml.safe_load((ROOT / "config" / "lab.yaml").read_text())
     cfg["storage"] = {"url": f"sqlite:///{tmp}/lab.db", "flush_interval": "200ms",
                       "spool": str(tmp / "spool.jsonl")}  # fmt: skip
     cfg["server"]["listen"] = f"{topology.HOST_ADDR}:{port}"

@@ -1,22 +1,17 @@
-"""Synthetic probes: one module per kind, one registry.
+"""Synthetic probes: one module per kind, one registry (``PROBES``, in ``registry``).
 
-Each module exports ``Config`` (a ``CheckBase`` subclass with ``type: Literal["<kind>"]``),
-``async def probe(cfg, *, timeout) -> ProbeResult`` and ``from_target(target, name)`` for the
-one-off ``threenines check`` command. Adding a kind is one module and one line here; the
-composition root merges this registry with the other areas' kinds (``host`` is the collectors').
+Light on purpose: the CLI imports ``threenines.probes.cli`` for ``--help``, which must not load
+every probe's libraries. ``from threenines.probes import PROBES`` loads the registry.
 """
 
 from __future__ import annotations
 
-from types import ModuleType
+from typing import Any
 
-from threenines.probes import dns, http, icmp, journey, tcp, tls
 
-PROBES: dict[str, ModuleType] = {
-    "http": http,
-    "journey": journey,
-    "tcp": tcp,
-    "dns": dns,
-    "icmp": icmp,
-    "tls": tls,
-}
+def __getattr__(name: str) -> Any:
+    if name == "PROBES":
+        from threenines.probes.registry import PROBES
+
+        return PROBES
+    raise AttributeError(f"module 'threenines.probes' has no attribute {name!r}")

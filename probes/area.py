@@ -11,7 +11,7 @@ from threenines.core.area import Area
 
 
 def _kinds() -> Mapping[str, ModuleType]:
-    from threenines.probes import PROBES
+    from threenines.probes.registry import PROBES
 
     return PROBES
 

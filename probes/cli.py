@@ -57,12 +57,13 @@ def check(
 
     from pydantic import ValidationError
 
-    from threenines.probes import PROBES
+    from threenines.core.cli import composition
 
+    kinds = composition().kinds()  # every area's check kinds (host is the collectors')
     kind = kind or guess_type(target)
-    module = PROBES.get(kind)
+    module = kinds.get(kind)
     if module is None:
-        err.print(f"unknown probe type {kind!r} (one of: {', '.join(PROBES)})", markup=False)
+        err.print(f"unknown probe type {kind!r} (one of: {', '.join(kinds)})", markup=False)
         raise typer.Exit(2)
     try:
         cfg = module.from_target(target, "adhoc")

@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 HEAVY = (
     "pysnmp", "apprise", "scapy", "ansible_runner", "weasyprint", "sqlalchemy", "alembic",
     "uvicorn", "fastapi", "prometheus_client", "psutil", "jinja2", "croniter", "dns.resolver",
-    "dns.asyncquery", "lab", "failover.orchestrator", "alerts.deliver",
+    "dns.asyncquery", "threenines.lab.control", "threenines.failover.orchestrator",
+    "threenines.alerts.deliver",
 )  # fmt: skip
 
 
@@ -84,18 +85,24 @@ def test_start_up_imports_nothing_heavy(argv: tuple[str, ...]) -> None:
     loaded = _modules_after(*argv)
     assert sorted(m for m in HEAVY if m in loaded) == []
     if argv[0] == "--help":
-        assert "threenines.core.config.schema" not in loaded and "probes" not in loaded
+        assert "threenines.core.config.schema" not in loaded
+        assert "threenines.probes.registry" not in loaded
 
 
 def test_help_texts_spelt_out_for_speed_match_their_sources() -> None:
+    from threenines.agents import token_cli as token
     from threenines.agents.tokens import ROLES
-    from threenines.app.cli import check, drill, lab, token
+    from threenines.app.areas import COMPOSITION
+    from threenines.failover import drill_cli as drill
     from threenines.failover.drill import SCENARIOS
+    from threenines.lab import cli as lab
     from threenines.lab.faults import KINDS
     from threenines.lab.state import DEFAULT_DIR
     from threenines.probes import PROBES
+    from threenines.probes import cli as check
 
-    assert check.KINDS_HELP == ", ".join(PROBES)
+    assert check.KINDS_HELP == ", ".join(COMPOSITION.kinds())
+    assert set(PROBES) < set(COMPOSITION.kinds())
     assert drill.SCENARIO_HELP == " | ".join(SCENARIOS)
     assert lab.FAULT_KINDS == ", ".join(KINDS) and lab.DEFAULT_DIR == DEFAULT_DIR
     assert token.ROLE_HELP == ", ".join(ROLES)

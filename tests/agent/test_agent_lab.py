@@ -70,7 +70,7 @@ def _until(what: str, cond, limit: float = 60.0) -> None:
 
 def test_one_site_cut_off_is_seen_only_there_and_loses_nothing(lab_estate, tmp_path) -> None:
     port = _free_lab_port()
-    cfg, db = _config(tmp_path, port), tmp_path / "threenines.lab.db"
+    cfg, db = _config(tmp_path, port), tmp_path / "lab.db"
     engine = make_engine(f"sqlite:///{db}")
     migrate(engine)
     for site in SITES:

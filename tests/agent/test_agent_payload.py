@@ -11,7 +11,7 @@ from agent_support import result
 
 from threenines.agents import payload, wire
 from threenines.agents.status import agent_rows, overlay
-from threenines.app.config import load_config
+from threenines.app.config import Config, load_config
 from threenines.availability.status import compose_status, configured_checks
 from threenines.core.scheduler import jobs_for
 
@@ -31,14 +31,14 @@ def example(monkeypatch: pytest.MonkeyPatch):
 def test_every_example_check_round_trips_with_its_secrets(example) -> None:
     for vantage in ("lib-grays", "hub-tilbury", "depot", "central"):
         doc = payload.build(example, vantage)
-        cfg, unusable = payload.load(doc, vantage)
+        cfg, unusable = payload.load(doc, vantage, Config)
         assert unusable == []
         want = {j.check_id: j.check for j in jobs_for(example, vantage)}
         got = {j.check_id: j.check for j in jobs_for(cfg, vantage)}
         assert got.keys() == want.keys() and got  # the same jobs, from the same scheduler code
         for cid, check in want.items():
             assert payload.dump_check(got[cid]) == payload.dump_check(check), cid
-    journey = payload.load(payload.build(example, "lib-grays"), "lib-grays")[0].services[0]
+    journey = payload.load(payload.build(example, "lib-grays"), "lib-grays", Config)[0].services[0]
     login = next(c for c in journey.checks if c.name == "login-journey")
     # a secret that looks like a ${reference} is passed as the value, never resolved again
     assert login.variables["password"].get_secret_value() == "${NOT_AN_ENV_REFERENCE}"  # type: ignore[attr-defined]
@@ -57,12 +57,12 @@ def test_a_check_unusable_on_the_agent_is_reported(example, tmp_path: Path) -> N
     ca.write_text("x")
     doc = payload.build(example, "lib-grays")
     doc["services"][0]["checks"][0]["config"]["ca_file"] = str(tmp_path / "missing.pem")
-    cfg, unusable = payload.load(doc, "lib-grays")
+    cfg, unusable = payload.load(doc, "lib-grays", Config)
     assert [u.check_id for u in unusable] == ["citizen-portal/home"]
     assert "ca_file" in unusable[0].reason and unusable[0].base.interval == 30.0
     assert "citizen-portal/home" not in {j.check_id for j in jobs_for(cfg, "lib-grays")}
     with pytest.raises(ValueError, match="not 'depot'"):
-        payload.load(doc, "depot")
+        payload.load(doc, "depot", Config)
 
 
 def test_wire_check_names_each_refused_result() -> None:

@@ -27,7 +27,7 @@ def env_refs(path: Path) -> set[str]:
 
 def test_the_expected_examples_are_there() -> None:
     names = {p.name for p in EXAMPLES}
-    assert {"demo.yaml", "example.yaml", "threenines.lab.yaml", "security.example.yaml"} <= names
+    assert {"demo.yaml", "example.yaml", "lab.yaml", "security.example.yaml"} <= names
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])

@@ -9,6 +9,7 @@ import time
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
+from threenines.app.areas import COMPOSITION
 from threenines.app.config import parse_config
 from threenines.collectors import host
 from threenines.core.config import ConfigError
@@ -49,7 +50,7 @@ def test_evaluate_thresholds(change, status, error) -> None:
 
 
 def test_registered_as_a_probe_kind_and_configurable() -> None:
-    assert PROBES["host"] is host
+    assert COMPOSITION.kinds()["host"] is host and "host" not in PROBES
     config = parse_config(
         """
 sites: [{name: dc, kind: datacentre}]

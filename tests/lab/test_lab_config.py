@@ -21,7 +21,7 @@ from threenines.lab import topology
 
 pytestmark = [pytest.mark.slow, pytest.mark.root, pytest.mark.timeout(300)]
 
-CONFIG = Path(__file__).resolve().parents[2] / "config" / "threenines.lab.yaml"
+CONFIG = Path(__file__).resolve().parents[2] / "config" / "lab.yaml"
 RUNNER = """
 import asyncio, json, sys
 from threenines.probes import PROBES

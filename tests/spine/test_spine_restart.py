@@ -12,7 +12,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from spine_support import rec, tcp_config
 
-from threenines.core.service import build_context, central_max_gap
+from threenines.app.service import build_context
 from threenines.core.tables import state_intervals
 
 
@@ -70,16 +70,19 @@ async def test_prepare_leaves_agent_intervals_open(db_url: str, tmp_path: Path) 
     restarted.engine.dispose()
 
 
-def test_stale_after_covers_snmp_devices_polled_from_here() -> None:
-    cfg = tcp_config([{"name": "ok", "host": "127.0.0.1", "port": 9}])
-    from threenines.core.scheduler import jobs_for
+def test_stale_after_covers_snmp_devices_polled_from_here(tmp_path: Path) -> None:
+    cfg = _cfg(f"sqlite:///{tmp_path}/gap.db", tmp_path)
+    from threenines.collectors import extension
 
-    jobs = jobs_for(cfg, cfg.server.vantage)
-    assert central_max_gap(cfg, jobs) == max(j.max_gap for j in jobs)
+    ctx = build_context(cfg)
+    extension.setup(ctx)
+    assert ctx.max_gaps == []  # no devices: the probes' own gaps decide
     snmp = {
         "credentials": {"lab": {"version": "v2c", "community": "x"}},
         "devices": [{"name": "sw", "address": "127.0.0.1", "site": "dc1", "auth": "lab",
                      "interval": "10m"}],
     }  # fmt: skip
     with_dev = cfg.model_copy(update={"snmp": type(cfg.snmp).model_validate(snmp)})
-    assert central_max_gap(with_dev, jobs) == 1200
+    ctx = build_context(with_dev)
+    extension.setup(ctx)
+    assert ctx.max_gaps == [1200]

@@ -90,7 +90,7 @@ def agent(
     os.chmod(path, 0o600)
     q = DiskQueue(path, max_age=age, max_items=max_queue_items)
     if len(q):
-        logging.getLogger("threenines.agents").warning(
+        logging.getLogger("threenines.agent").warning(
             "%d result(s) queued from before; delivering them first", len(q)
         )
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from threenines.agents.queue import DiskQueue
 from threenines.agents.sender import AgentClient, Outcome
 
-log = logging.getLogger("threenines.agents.delivery")
+log = logging.getLogger("threenines.agent.delivery")
 BACKOFF_MIN, BACKOFF_MAX = 1.0, 30.0
 
 

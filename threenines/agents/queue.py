@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger("threenines.agents.queue")
+log = logging.getLogger("threenines.agent.queue")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (

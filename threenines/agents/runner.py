@@ -30,7 +30,7 @@ from threenines.core.results import ProbeResult, Status
 from threenines.core.scheduler import Job, Scheduler, jitter_offset, jobs_for
 from threenines.core.store import ResultRecord
 
-log = logging.getLogger("threenines.agents")
+log = logging.getLogger("threenines.agent")
 FLUSH_EVERY = 0.25
 GRACE = 10.0
 

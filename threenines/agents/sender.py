@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-log = logging.getLogger("threenines.agents.sender")
+log = logging.getLogger("threenines.agent.sender")
 
 
 class Outcome(enum.Enum):

@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import click
 import typer
 from rich.console import Console
 
@@ -32,7 +31,11 @@ ConfigOption = typer.Option(
 
 def composition() -> Composition:
     """The composition the running CLI was built from (the root context's object)."""
-    ctx = click.get_current_context(silent=True)
+    try:  # typer >= 0.17 ships its own copy of click; older ones use click itself
+        from typer._click.globals import get_current_context
+    except ImportError:  # pragma: no cover
+        from click import get_current_context
+    ctx = get_current_context(silent=True)
     obj = ctx.find_root().obj if ctx is not None else None
     if not isinstance(obj, Composition):
         raise RuntimeError("a threenines command ran outside the threenines CLI")

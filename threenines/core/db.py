@@ -42,7 +42,7 @@ def alembic_config(engine: Engine, locations: Sequence[Path]) -> AlembicConfig:
     from the composition root)."""
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.set_main_option("version_path_separator", "os")
+    cfg.set_main_option("path_separator", "os")
     cfg.set_main_option("version_locations", os.pathsep.join(str(p) for p in locations))
     cfg.attributes["connection_engine"] = engine
     return cfg

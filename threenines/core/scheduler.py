@@ -33,7 +33,7 @@ from threenines.core.metrics import CheckLabels, Metrics
 from threenines.core.results import ProbeResult
 from threenines.core.store import ResultRecord
 
-log = logging.getLogger("threenines.core.scheduler")
+log = logging.getLogger("threenines.scheduler")
 
 ProbeFn = Callable[..., Awaitable[ProbeResult]]
 ResultListener = Callable[[ResultRecord, "Job"], None]

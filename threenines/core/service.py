@@ -33,7 +33,7 @@ from threenines.core.scheduler import Job, Scheduler, jobs_for
 from threenines.core.store import ResultRecord, ResultStore
 from threenines.core.writer import BatchWriter, retention_loop
 
-log = logging.getLogger("threenines.core.service")
+log = logging.getLogger("threenines.service")
 
 Extension = Callable[[ServiceContext], object]
 WRITER_GRACE = 10.0

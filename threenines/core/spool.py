@@ -15,7 +15,7 @@ from pathlib import Path
 from threenines.core.results import ProbeResult, Status
 from threenines.core.store import ResultRecord
 
-log = logging.getLogger("threenines.core.spool")
+log = logging.getLogger("threenines.spool")
 
 
 def dump(path: Path, records: Iterable[ResultRecord]) -> int:

@@ -30,7 +30,7 @@ from threenines.core.config.schema import Storage
 from threenines.core.metrics import Metrics
 from threenines.core.store import ResultRecord, ResultStore, StateChange, prune_results
 
-log = logging.getLogger("threenines.core.writer")
+log = logging.getLogger("threenines.writer")
 
 FlipSubscriber = Callable[[list[StateChange]], Awaitable[None] | None]
 BACKOFF_MIN, BACKOFF_MAX = 0.5, 30.0

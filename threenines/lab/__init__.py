@@ -18,14 +18,15 @@ Addresses and names live in ``lab.topology`` (``ESTATE``, ``site_addresses``...)
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
 
 
 def __getattr__(name: str) -> Any:
     # Lazy: the composition root imports ``threenines.lab.area`` for every command, and the
     # lab's machinery (namespaces, processes) must load only when the lab is used.
-    if name.startswith("__"):
-        raise AttributeError(name)
+    if name.startswith("__") or importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        raise AttributeError(name)  # a submodule: the import system loads it itself
     control = importlib.import_module("threenines.lab.control")
     try:
         return getattr(control, name)

@@ -46,7 +46,7 @@ class State:
 
     @property
     def info_file(self) -> Path:
-        return self.root / "threenines.lab.json"
+        return self.root / "lab.json"
 
     @property
     def haproxy_socket(self) -> Path:

@@ -15,14 +15,12 @@ from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
 
 from threenines.core.context import ServiceContext
-from threenines.core.deps import context, require_operator, require_viewer
+from threenines.core.deps import context, require_operator
 from threenines.security.config import security_config
 from threenines.security.store import SecurityStore
 from threenines.security.store_baselines import BaselineStore
 
-router = APIRouter(
-    prefix="/api/v1/security", tags=["security"], dependencies=[Depends(require_viewer)]
-)
+router = APIRouter(prefix="/api/v1/security", tags=["security"])
 
 
 class Decision(BaseModel):

@@ -37,9 +37,13 @@ def _cli(app: typer.Typer) -> None:
 
 
 def _api(app: FastAPI) -> None:
+    from fastapi import Depends
+
+    from threenines.core.deps import require_viewer
     from threenines.security import api
 
-    app.include_router(api.router)
+    # reads need a viewer token; decisions depend on ``deps.require_operator`` in the routes
+    app.include_router(api.router, dependencies=[Depends(require_viewer)])
 
 
 def _setup(ctx: ServiceContext) -> None:
