@@ -162,8 +162,8 @@ def _timed(fn):
 
 
 def run(args: argparse.Namespace) -> None:
+    from threenines.availability.load import load_estate, summarise_days
     from threenines.core.db import make_engine
-    from threenines.reports.data import load_estate, summarise_days
     from threenines.reports.deliver import board_report, render
 
     folder = Path(args.keep or tempfile.mkdtemp(prefix="avail-bench-"))

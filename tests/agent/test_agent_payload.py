@@ -10,9 +10,9 @@ import pytest
 from agent_support import result
 
 from threenines.agents import payload, wire
-from threenines.agents.status import agent_rows, overlay
+from threenines.agents.status import agent_rows
 from threenines.app.config import Config, load_config
-from threenines.availability.status import compose_status, configured_checks
+from threenines.availability.status import compose_status, configured_checks, overlay
 from threenines.core.scheduler import jobs_for
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "example.yaml"

@@ -115,7 +115,7 @@ def test_report_command_writes_each_format(setup, tmp_path):
 def test_daily_summaries_written_for_complete_days(setup):
     cfg_path, engine = setup
     from threenines.app.config import load_config
-    from threenines.reports.data import summarise_days
+    from threenines.availability.load import summarise_days
 
     cfg = load_config(cfg_path)
     n = summarise_days(engine, cfg, OCT.first, OCT.last, OCT.end + 3600)

@@ -18,11 +18,11 @@ from threenines.app.cli import app
 from threenines.app.config import parse_config
 from threenines.app.db import make_engine, migrate
 from threenines.availability.engine import Estate, Inputs
+from threenines.availability.load import interval_keys, load_estate
 from threenines.availability.timeline import IntervalRow, Seg
 from threenines.core.config import ConfigError
 from threenines.core.results import ProbeResult, Status
 from threenines.core.store import ResultRecord, ResultStore
-from threenines.reports.data import interval_keys, load_estate
 from threenines.reports.deliver import render_report
 
 H = 3600.0

@@ -96,7 +96,7 @@ def test_pdf_has_the_expected_pages(report, tmp_path):
 
 def test_csv_and_json_carry_the_engine_figures(report, estate_db):
     cfg, engine = estate_db
-    from threenines.reports.data import load_estate
+    from threenines.availability.load import load_estate
 
     est = load_estate(engine, cfg, OCT.start, OCT.end, NOW)
     rows = list(csv.DictReader(io.StringIO(render_csv(report))))
@@ -137,7 +137,7 @@ def test_hook_renders_bytes_and_file_name_and_rejects_bad_input(estate_db):
 
 def test_prometheus_gauges(estate_db):
     cfg, engine = estate_db
-    from threenines.reports.data import load_estate
+    from threenines.availability.load import load_estate
 
     registry = CollectorRegistry()
     gauges = register_availability_metrics(registry)

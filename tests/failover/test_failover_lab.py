@@ -25,12 +25,12 @@ from failover_helpers import alerts_receivers
 
 from bench._failover_lab import EXE, PLAN, SITES, Watched, until, watched
 from threenines import lab
+from threenines.availability.load import load_estate
 from threenines.core.tables import results, state_intervals
 from threenines.failover.drill import load_marks
 from threenines.failover.drill_report import render_html
 from threenines.failover.store import drills
 from threenines.failover.timeline import MARKS
-from threenines.reports.data import load_estate
 
 pytestmark = [pytest.mark.slow, pytest.mark.root, pytest.mark.timeout(300)]
 INTERVAL, CONFIRM, COOLDOWN = 1.0, 3.0, 40.0

@@ -13,11 +13,11 @@ from snmpd_lab import COMMUNITY, snmpd_factory
 
 from threenines.app.config import parse_config
 from threenines.app.db import make_engine, migrate
+from threenines.availability.load import load_estate
 from threenines.collectors.sink import MemorySink
 from threenines.collectors.snmp_poll import SnmpPoller
 from threenines.core.results import ProbeResult
 from threenines.core.store import ResultRecord, ResultStore
-from threenines.reports.data import load_estate
 
 __all__ = ["snmpd_factory"]
 pytestmark = [pytest.mark.snmpd]

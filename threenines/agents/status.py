@@ -1,4 +1,4 @@
-"""Agents in the status view: who is silent, and what that does to their checks (pure).
+"""Agents' liveness: who is silent (pure), read from their heartbeats.
 
 An agent not heard from (no ingest, no config fetch) within its threshold is *silent*: the
 state its checks last reported says nothing about now, so they show ``unknown``, never ``down``
@@ -8,11 +8,10 @@ state its checks last reported says nothing about now, so they show ``unknown``,
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from threenines.agents.config import agent_vantages, silent_threshold
-from threenines.availability.status import CheckStatus
 from threenines.core.durations import format_duration
 
 if TYPE_CHECKING:
@@ -55,21 +54,6 @@ def agent_rows(
             AgentStatus(v, sites.get(v), last, last is None or now - last > limit, limit,
                         hb.get("address"), int(hb.get("results") or 0))
         )  # fmt: skip
-    return out
-
-
-def overlay(checks: Iterable[CheckStatus], agents: Iterable[AgentStatus], now: float
-            ) -> list[CheckStatus]:  # fmt: skip
-    """``checks`` with every check of a silent agent turned ``unknown``, saying why."""
-    silent = {a.vantage: a for a in agents if a.silent}
-    out = []
-    for c in checks:
-        a = silent.get(c.vantage)
-        if a is None:
-            out.append(c)
-            continue
-        out.append(replace(c, state="unknown", since=a.last_heard, error=None,
-                           reason=f"{a.describe(now)} (last state: {c.state})"))  # fmt: skip
     return out
 
 

@@ -13,5 +13,5 @@
 - ``metrics``: Prometheus gauges (the one module here that reads the store).
 
 No module here does I/O except ``metrics.update_availability_metrics``; loading from the
-database is ``threenines.reports.data`` and ``threenines.availability.store``.
+database is ``threenines.availability.load`` and ``threenines.availability.store``.
 """

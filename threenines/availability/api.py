@@ -9,8 +9,13 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from threenines.agents.status import overlay, read_agents
-from threenines.availability.status import compose_status, configured_checks, latest_intervals
+from threenines.agents.status import read_agents
+from threenines.availability.status import (
+    compose_status,
+    configured_checks,
+    latest_intervals,
+    overlay,
+)
 from threenines.core.context import ServiceContext
 from threenines.core.deps import context
 

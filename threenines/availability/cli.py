@@ -70,7 +70,7 @@ def availability(
     if ctx.invoked_subcommand:
         return
     from threenines.availability.engine import BURN_WINDOWS
-    from threenines.reports.data import load_estate
+    from threenines.availability.load import load_estate
 
     cfg = load_or_exit(config)
     if service and not cfg.service(service):
@@ -157,7 +157,7 @@ def summarise(
     days: int = typer.Option(7, "--days", min=1, max=3660, help="Local days back from today"),
 ) -> None:
     """Write daily summaries (per check and service) for the last DAYS complete local days."""
-    from threenines.reports.data import summarise_days
+    from threenines.availability.load import summarise_days
 
     cfg = load_or_exit(config)
     now = time.time()

@@ -25,7 +25,7 @@ def setup(ctx: ServiceContext) -> None:
 
     async def refresh() -> None:
         # imported here: the report package pulls in Jinja2 and friends
-        from threenines.reports.data import summarise_days
+        from threenines.availability.load import summarise_days
 
         summarised: dt.date | None = None
         while True:

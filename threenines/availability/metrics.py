@@ -104,7 +104,7 @@ def update_availability_metrics(
     gauges: AvailabilityGauges, engine: Engine, cfg: Config, now: float
 ) -> Estate:
     """Load the last 30 days from the store and publish; returns the estate it built."""
-    from threenines.reports.data import load_estate
+    from threenines.availability.load import load_estate
 
     est = load_estate(engine, cfg, now - WINDOW, now, now)
     publish(gauges, est)

@@ -9,7 +9,7 @@ last time it was seen: silence is never reported as up or down.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from threenines.core.tables import state_intervals
 
 if TYPE_CHECKING:
+    from threenines.agents.status import AgentStatus
     from threenines.core.config import Config
 
 
@@ -163,3 +164,18 @@ def worst(states: Iterable[str]) -> str:
     """
     found = list(states)
     return max(found, key=SEVERITY.__getitem__) if found else "unknown"
+
+
+def overlay(checks: Iterable[CheckStatus], agents: Iterable[AgentStatus], now: float
+            ) -> list[CheckStatus]:  # fmt: skip
+    """``checks`` with every check of a silent agent turned ``unknown``, saying why."""
+    silent = {a.vantage: a for a in agents if a.silent}
+    out = []
+    for c in checks:
+        a = silent.get(c.vantage)
+        if a is None:
+            out.append(c)
+            continue
+        out.append(replace(c, state="unknown", since=a.last_heard, error=None,
+                           reason=f"{a.describe(now)} (last state: {c.state})"))  # fmt: skip
+    return out

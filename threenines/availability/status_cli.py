@@ -28,8 +28,13 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table"),
 ) -> None:
     """Current state of every service and check per vantage point, from the store."""
-    from threenines.agents.status import overlay, read_agents
-    from threenines.availability.status import compose_status, configured_checks, latest_intervals
+    from threenines.agents.status import read_agents
+    from threenines.availability.status import (
+        compose_status,
+        configured_checks,
+        latest_intervals,
+        overlay,
+    )
     from threenines.core.db import make_engine
 
     cfg = load_or_exit(config)

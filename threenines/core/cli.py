@@ -34,7 +34,7 @@ def composition() -> Composition:
     try:  # typer >= 0.17 ships its own copy of click; older ones use click itself
         from typer._click.globals import get_current_context
     except ImportError:  # pragma: no cover
-        from click import get_current_context
+        from click import get_current_context  # type: ignore[no-redef]
     ctx = get_current_context(silent=True)
     obj = ctx.find_root().obj if ctx is not None else None
     if not isinstance(obj, Composition):

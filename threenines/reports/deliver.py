@@ -13,11 +13,11 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from threenines.availability.load import load_estate
 from threenines.availability.periods import Period, parse_period, previous
 from threenines.availability.timeline import Timeline
 from threenines.core.config.schema import Config
 from threenines.reports.board import TREND_PERIODS, BoardReport, build
-from threenines.reports.data import load_estate
 from threenines.security.config import security_config
 
 FORMATS = ("html", "pdf", "csv", "json")

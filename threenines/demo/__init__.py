@@ -1,0 +1,1 @@
+"""The demos: ``python -m threenines.demo`` (loopback, or the lab story as root)."""
