@@ -1,8 +1,9 @@
 """The notification outbox in the database: find due rows, claim them, record attempts.
 
-A claim is a conditional UPDATE: a row is taken only while it is ``pending`` and due, or while
-its ``sending`` lease has expired (its sender died). Two instances therefore never send the
-same row at once, and a row whose receiver confirmed (``sent``) is never taken again.
+Claims, leases and settling are the core outbox's (``threenines.core.outbox``): a row is taken
+only while it is ``pending`` and due, or while its ``sending`` lease has expired (its sender
+died), so two instances never send the same row at once, and a ``sent`` row is never taken
+again.
 Synchronous; call from a thread.
 """
 
@@ -19,6 +20,7 @@ from threenines.alerts.tables import (
     alert_incidents,
     alert_notifications,
 )
+from threenines.core.outbox import Outbox
 
 d = alert_deliveries.c
 
@@ -34,11 +36,7 @@ class Claimed:
     notify_type: str
 
 
-def _claimable(now: float) -> sa.ColumnElement[bool]:
-    return sa.or_(
-        sa.and_(d.state == "pending", d.next_at <= now),
-        sa.and_(d.state == "sending", d.lease_until < now),
-    )
+OUTBOX = Outbox(alert_deliveries)
 
 
 class OutboxStore:
@@ -46,32 +44,19 @@ class OutboxStore:
         self.engine = engine
 
     def due(self, now: float, limit: int = 100) -> list[int]:
-        q = sa.select(d.id).where(_claimable(now)).order_by(d.next_at, d.id).limit(limit)
+        q = sa.select(d.id).where(OUTBOX.claimable(now)).order_by(d.next_at, d.id).limit(limit)
         with self.engine.connect() as conn:
             return [int(x) for x in conn.execute(q).scalars()]
 
     def next_due(self) -> float | None:
         """When the earliest pending row (or lease) becomes claimable."""
         with self.engine.connect() as conn:
-            a = conn.execute(sa.select(sa.func.min(d.next_at)).where(d.state == "pending"))
-            b = conn.execute(sa.select(sa.func.min(d.lease_until)).where(d.state == "sending"))
-            times = [t for t in (a.scalar(), b.scalar()) if t is not None]
-        return min(times) if times else None
+            return OUTBOX.next_due(conn)
 
     def claim(self, delivery_id: int, owner: str, now: float, lease: float) -> Claimed | None:
         """Take one row for sending, or None if another sender has it (or it is done)."""
         with self.engine.begin() as conn:
-            res = conn.execute(
-                alert_deliveries.update()
-                .where(d.id == delivery_id, _claimable(now))
-                .values(
-                    state="sending",
-                    lease_owner=owner,
-                    lease_until=now + lease,
-                    attempts=d.attempts + 1,
-                )
-            )
-            if res.rowcount != 1:
+            if OUTBOX.claim(conn, d.id == delivery_id, owner, now, lease) != 1:
                 return None
             n = alert_notifications.c
             row = conn.execute(
@@ -99,13 +84,6 @@ class OutboxStore:
         retry_at: float | None,
     ) -> str:
         """Record the attempt; the row becomes sent, pending again (``retry_at``) or failed."""
-        state = "sent" if error is None else ("pending" if retry_at is not None else "failed")
-        values: dict[str, object] = {"state": state, "lease_owner": None, "lease_until": None}
-        if error is None:
-            values["sent_at"] = finished
-        else:
-            values["last_error"] = error[:2000]
-            values["next_at"] = retry_at if retry_at is not None else finished
         with self.engine.begin() as conn:
             conn.execute(
                 alert_attempts.insert().values(
@@ -118,11 +96,7 @@ class OutboxStore:
                 )
             )
             # only the lease holder may settle the row (a stolen lease means it was resent)
-            conn.execute(
-                alert_deliveries.update()
-                .where(d.id == claimed.id, d.state == "sending", d.lease_owner == owner)
-                .values(**values)
-            )
+            state, _held = OUTBOX.settle(conn, claimed.id, owner, finished, error, retry_at)
         return state
 
     def counts(self) -> dict[str, int]:

@@ -12,8 +12,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Float, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import JSON, Column, Float, ForeignKey, Index, String, Table, Text
 
+from threenines.core.outbox import outbox_columns
 from threenines.core.tables import Id, metadata
 
 alert_incidents = Table(
@@ -86,13 +87,7 @@ alert_deliveries = Table(
         nullable=False,
     ),
     Column("receiver", String(64), nullable=False),
-    Column("state", String(10), nullable=False),  # pending | sending | sent | failed
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("next_at", Float, nullable=False),
-    Column("lease_owner", String(64)),
-    Column("lease_until", Float),
-    Column("sent_at", Float),
-    Column("last_error", Text),
+    *outbox_columns(),  # claimed and settled by threenines.core.outbox
     Column("created_at", Float, nullable=False),
     Index(None, "state", "next_at"),
     Index(None, "notification_id", "receiver", unique=True),

@@ -13,9 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy import Column, Engine, Float, Index, Integer, String, Table, Text
+from sqlalchemy import Column, Engine, Float, Index, String, Table
 from sqlalchemy.exc import IntegrityError
 
+from threenines.core.outbox import Outbox, outbox_columns
 from threenines.core.tables import Id, metadata
 
 report_deliveries = Table(
@@ -26,13 +27,7 @@ report_deliveries = Table(
     Column("period", String(32), nullable=False),  # 2026-10 | 2026-Q4 | 2026 | A..B
     Column("period_end", Float, nullable=False),
     Column("receiver", String(64), nullable=False),
-    Column("state", String(10), nullable=False),  # pending | sending | sent | failed
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("next_at", Float, nullable=False),
-    Column("lease_owner", String(64)),
-    Column("lease_until", Float),
-    Column("sent_at", Float),
-    Column("last_error", Text),
+    *outbox_columns(),
     Column("created_at", Float, nullable=False),
     Index(None, "schedule", "period", "receiver", unique=True),
     Index(None, "state", "next_at"),
@@ -49,11 +44,7 @@ class ClaimedReport:
     attempts: int
 
 
-def _claimable(now: float) -> sa.ColumnElement[bool]:
-    return sa.or_(
-        sa.and_(r.state == "pending", r.next_at <= now),
-        sa.and_(r.state == "sending", r.lease_until < now),
-    )
+OUTBOX = Outbox(report_deliveries)
 
 
 class ReportDeliveryStore:
@@ -118,7 +109,7 @@ class ReportDeliveryStore:
         end = sa.func.min(r.period_end).label("first_end")
         q = (
             sa.select(r.schedule, r.period, end)
-            .where(_claimable(now))
+            .where(OUTBOX.claimable(now))
             .group_by(r.schedule, r.period)
             .order_by(end, r.schedule)
         )
@@ -128,30 +119,19 @@ class ReportDeliveryStore:
     def next_due(self) -> float | None:
         """When the earliest pending row (or an expired lease) becomes claimable."""
         with self.engine.connect() as conn:
-            a = conn.execute(sa.select(sa.func.min(r.next_at)).where(r.state == "pending"))
-            b = conn.execute(sa.select(sa.func.min(r.lease_until)).where(r.state == "sending"))
-            times = [t for t in (a.scalar(), b.scalar()) if t is not None]
-        return min(times) if times else None
+            return OUTBOX.next_due(conn)
 
     def claim(
         self, schedule: str, period: str, owner: str, now: float, lease: float
     ) -> list[ClaimedReport]:
         """Take every claimable row of (schedule, period); [] if another sender has them."""
         with self.engine.begin() as conn:
-            conn.execute(
-                report_deliveries.update()
-                .where(r.schedule == schedule, r.period == period, _claimable(now))
-                .values(
-                    state="sending",
-                    lease_owner=owner,
-                    lease_until=now + lease,
-                    attempts=r.attempts + 1,
-                )
-            )
+            OUTBOX.claim(conn, sa.and_(r.schedule == schedule, r.period == period), owner, now,
+                         lease)  # fmt: skip
             rows = conn.execute(
                 sa.select(r.id, r.receiver, r.attempts)
                 .where(r.schedule == schedule, r.period == period)
-                .where(r.state == "sending", r.lease_owner == owner)
+                .where(OUTBOX.held_by(owner))
                 .order_by(r.receiver)
             ).all()
         return [
@@ -165,18 +145,7 @@ class ReportDeliveryStore:
         if not claimed:
             return 0
         with self.engine.begin() as conn:
-            res = conn.execute(
-                report_deliveries.update()
-                .where(r.id.in_([c.id for c in claimed]), r.state == "sending")
-                .where(r.lease_owner == owner)
-                .values(
-                    state="pending",
-                    lease_owner=None,
-                    lease_until=None,
-                    attempts=r.attempts - 1,
-                )
-            )
-            return int(res.rowcount)
+            return OUTBOX.release(conn, [c.id for c in claimed], owner)
 
     def finish(
         self, claimed: ClaimedReport, owner: str, now: float, error: str | None,
@@ -184,19 +153,10 @@ class ReportDeliveryStore:
     ) -> str:  # fmt: skip
         """Record the outcome: the row becomes sent, pending again (``retry_at``) or failed.
         Only the lease holder may settle it (a lost lease means another sender took over)."""
-        state = "sent" if error is None else ("pending" if retry_at is not None else "failed")
-        values: dict[str, object] = {"state": state, "lease_owner": None, "lease_until": None}
-        if error is None:
-            values.update(sent_at=now, last_error=None)
-        else:
-            values.update(last_error=error[:2000], next_at=retry_at if retry_at else now)
+        extra = {"last_error": None} if error is None else {}
         with self.engine.begin() as conn:
-            res = conn.execute(
-                report_deliveries.update()
-                .where(r.id == claimed.id, r.state == "sending", r.lease_owner == owner)
-                .values(**values)
-            )
-        return state if res.rowcount == 1 else "lost"
+            state, held = OUTBOX.settle(conn, claimed.id, owner, now, error, retry_at, **extra)
+        return state if held else "lost"
 
     def counts(self) -> dict[str, int]:
         """Rows by state (for the metrics)."""
