@@ -1,5 +1,5 @@
-"""Plug the alerts into ``threenines run``: ``setup(ctx)`` is listed in
-``threenines.core.service.EXTENSIONS``.
+"""Plug the alerts into ``threenines run``: ``setup(ctx)`` is the area's
+``Area.setup`` hook (``area.py``).
 
 It creates the ``AlertService`` on the service's config and engine, subscribes it to the
 writer's flips, runs it as a background task, registers its metrics, and feeds it the

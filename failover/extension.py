@@ -1,5 +1,5 @@
-"""Plug the failover orchestrator into ``threenines run``: ``setup(ctx)`` is listed in
-``threenines.core.service.EXTENSIONS``.
+"""Plug the failover orchestrator into ``threenines run``: ``setup(ctx)`` is the area's
+``Area.setup`` hook (``area.py``).
 
 With at least one plan in ``failover.plans`` it adds one background task, ``failover``, that
 first marks runs left 'running' by a dead instance as interrupted (and pages), then evaluates

@@ -1,14 +1,15 @@
 """The service context: what one running ``threenines run`` holds, passed explicitly to plug-ins.
 
-Other areas plug into the service through an *extension*: a function ``setup(ctx)`` listed in
-``threenines.core.service.EXTENSIONS`` (one line per area). In ``setup`` an area may
+Areas plug into the service through an *extension*: the ``setup(ctx)`` hook of their ``Area``
+(``threenines.core.area``), run in the composition root's order. In ``setup`` an area may
 - subscribe to state changes: ``ctx.subscribe_flips(on_flips)`` (see ``threenines.core.writer``);
 - listen to every counted result: ``ctx.on_result.append(fn)`` (``fn(record, job)``, non-blocking);
 - add a long-running background task: ``ctx.add_task("snmp-poll", factory)`` where ``factory()``
   returns a coroutine; it starts once the writer runs, is restarted with backoff if it raises,
   and is cancelled at shutdown after the probes have drained and the writer has flushed;
-- add metrics on ``ctx.metrics.registry`` and read ``ctx.config``, ``ctx.engine``, ``ctx.store``.
-API routes are not added here but in ``threenines/api/<area>.py`` (see ``threenines.core.api``).
+- add metrics on ``ctx.metrics.registry`` and read ``ctx.config``, ``ctx.engine``, ``ctx.store``;
+- add to ``ctx.max_gaps`` the silence after which results it writes from here are "no data".
+API routes are not added here but by the area's ``Area.api`` hook (see ``threenines.core.api``).
 Nothing here is global: tests build as many contexts as they like.
 """
 

@@ -1,8 +1,8 @@
-"""Core tables: raw results and state intervals, on one shared ``metadata``.
+"""Core tables: raw results, state intervals and events, on one shared ``metadata``.
 
 Times are UTC epoch seconds (double precision): availability math works on them directly and
-they compare the same on every backend. Other areas define their tables in their own module
-under ``threenines/store/`` on this same ``metadata``, each with its own migration branch.
+they compare the same on every backend. Each area defines its own tables in its own package on
+this same ``metadata``, with its own migration branch in its ``migrations/`` folder.
 """
 
 from __future__ import annotations

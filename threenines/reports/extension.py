@@ -1,5 +1,5 @@
-"""Plug scheduled reports into ``threenines run``: ``setup(ctx)`` is listed in
-``threenines.core.service.EXTENSIONS``.
+"""Plug scheduled reports into ``threenines run``: ``setup(ctx)`` is the area's
+``Area.setup`` hook (``area.py``).
 
 With at least one schedule under ``reports.schedules`` (and ``reports.enabled``), it runs a
 ``ReportSender`` as a background task and adds a gauge of report deliveries by state, read from
