@@ -1,91 +1,103 @@
-"""From flips (per check, per vantage point) to service conditions, until the availability
-engine's quorum and composition functions are wired in its place.
+"""From flips (per check, per vantage point) to service conditions, by the state rule.
 
-Rule (the same defaults as the availability issue): a check is down when at least K of its
-vantage points with a known state see it down (K = the service's ``quorum`` or a majority),
-degraded likewise with down-or-degraded; a service is the worst of its checks. Any object with
-``seed(rows)`` and ``on_flips(changes) -> list[ConditionUpdate]`` can replace this one.
+The composer keeps the newest interval of every (check, vantage) it has heard of, from the
+store's open intervals (``seed``, ``refresh``) and from the writer's flips (``on_flips``), and
+asks ``threenines.availability.state`` for each affected service's state: quorum over fresh
+vantage points, ``combine`` (all / any / weighted), ``devices``. It never decides a state of
+its own. A service whose state changes becomes a ``ConditionUpdate``; ``no_quorum`` ("quorum
+not reached") and ``unknown`` (no data) are passed on as they are, and the policy neither
+opens nor resolves an incident on them (``alerts.lifecycle.apply_condition``): an unconfirmed
+state never pages. Any object with ``seed``, ``refresh`` and ``on_flips`` can replace this one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from threenines.alerts.model import ConditionUpdate
+from threenines.alerts.model import BAD, ConditionUpdate
+from threenines.availability.state import UP, ServiceNow, service_state_at, specs
+from threenines.availability.timeline import IntervalRow
 from threenines.core.store import StateChange
 
 if TYPE_CHECKING:
-    from threenines.core.config.schema import Config, Service
+    from threenines.core.config.schema import Config
 
-_WORST = {"down": 0, "degraded": 1, "up": 2, "unknown": 3}
+# (check_id, vantage, state, start, last_seen, error, reason): an open state interval
+OpenRow = tuple[str, str, str, float, float, str | None, str]
 
 
 class FlipComposer:
     def __init__(self, cfg: Config):
         self.services = {s.name: s for s in cfg.services}
-        self.seen: dict[str, dict[str, tuple[str, str]]] = {}  # check_id -> vantage -> (st, why)
+        self.specs = specs(cfg)
+        self.rows: dict[tuple[str, str], IntervalRow] = {}
         self.status: dict[str, str] = {}
+        self.users: dict[str, set[str]] = {}  # check id or device component -> services
+        for name, spec in self.specs.items():
+            for check_id, _vantage in spec.keys():
+                self.users.setdefault(check_id, set()).add(name)
 
-    def _note(
-        self, check_id: str, vantage: str, state: str, error: str | None, reason: str
-    ) -> None:
-        why = ": ".join(x for x in (error, reason) if x)
-        self.seen.setdefault(check_id, {})[vantage] = (state, why)
+    def _note(self, check_id: str, vantage: str, row: IntervalRow) -> None:
+        """Keep the newest interval; the same one seen again keeps its latest ``last_seen``."""
+        cur = self.rows.get((check_id, vantage))
+        if cur is not None and (row.start, row.state) == (cur.start, cur.state):
+            row = row if row.last_seen >= cur.last_seen else cur
+        elif cur is not None and row.start < cur.start:
+            return
+        self.rows[(check_id, vantage)] = row
 
-    def seed(self, rows: Iterable[tuple[str, str, str, str | None, str]]) -> None:
-        """Current (check_id, vantage, state, error, reason), e.g. open state intervals."""
-        for check_id, vantage, state, error, reason in rows:
-            self._note(check_id, vantage, state, error, reason)
-        for name in self.services:
-            self.status[name] = self._service(name)[0]
+    def _merge(self, rows: Iterable[OpenRow]) -> None:
+        for check_id, vantage, state, start, last_seen, error, reason in rows:
+            self._note(check_id, vantage, IntervalRow(state, start, None, last_seen, error, reason))
 
-    def _check(self, svc: Service, check_id: str) -> tuple[str, tuple[str, ...], str]:
-        states = {v: s for v, s in self.seen.get(check_id, {}).items() if s[0] != "unknown"}
-        if not states:
-            return "unknown", (), ""
-        quorum: Any = getattr(svc, "quorum", None)
-        k = int(quorum) if quorum else len(states) // 2 + 1
-        down = sorted(v for v, s in states.items() if s[0] == "down")
-        bad = sorted(v for v, s in states.items() if s[0] in ("down", "degraded"))
-        why = next((states[v][1] for v in bad), "")
-        if len(down) >= k:
-            return "down", tuple(down), why
-        if len(bad) >= k:
-            return "degraded", tuple(bad), why
-        return "up", (), ""
+    def seed(self, rows: Iterable[OpenRow]) -> None:
+        """The store's open intervals at start-up: the states the composer starts from."""
+        self._merge(rows)
+        for name, spec in self.specs.items():
+            keys = spec.keys()
+            seen = [self.rows[k].last_seen for k in keys if k in self.rows]
+            if seen:
+                self.status[name] = self._state(name, max(seen)).state
 
-    def _service(self, name: str) -> tuple[str, tuple[str, ...], str]:
-        svc = self.services[name]
-        worst: tuple[str, tuple[str, ...], str] = ("unknown", (), "")
-        for check in svc.checks:
-            status, vantages, why = self._check(svc, f"{name}/{check.name}")
-            if _WORST[status] < _WORST[worst[0]]:
-                worst = (status, vantages, f"check {check.name}: {why}" if why else "")
-        return worst
+    def refresh(self, rows: Iterable[OpenRow], now: float) -> list[ConditionUpdate]:
+        """Newer open intervals from the store (their ``last_seen`` moves on without flips),
+        then every service at ``now``: a vantage point that fell silent stops voting."""
+        self._merge(rows)
+        return self._updates({name: now for name in self.specs})
 
     def on_flips(self, changes: Sequence[StateChange]) -> list[ConditionUpdate]:
         touched: dict[str, float] = {}
         for ch in changes:
-            self._note(ch.check_id, ch.vantage, ch.new.value, ch.error, ch.reason)
-            service = ch.check_id.partition("/")[0]
-            if service in self.services:
-                touched[service] = max(touched.get(service, ch.ts), ch.ts)
+            why = ": ".join(x for x in (ch.error, ch.reason) if x)
+            row = IntervalRow(ch.new.value, ch.ts, None, ch.ts, None, why)
+            self._note(ch.check_id, ch.vantage, row)
+            for name in self.users.get(ch.check_id, ()):
+                touched[name] = max(touched.get(name, ch.ts), ch.ts)
+        return self._updates(touched)
+
+    def _state(self, name: str, at: float) -> ServiceNow:
+        spec = self.specs[name]
+        rows = {k: [self.rows[k]] for k in spec.keys() if k in self.rows}
+        return service_state_at(spec, rows, at)
+
+    def _updates(self, at: dict[str, float]) -> list[ConditionUpdate]:
         out: list[ConditionUpdate] = []
-        for name, ts in sorted(touched.items()):
-            status, vantages, cause = self._service(name)
-            if status == self.status.get(name, "up" if status != "unknown" else "unknown"):
+        for name, ts in sorted(at.items()):
+            now = self._state(name, ts)
+            before = self.status.get(name, UP if now.state in (*BAD, UP) else now.state)
+            if now.state == before:
                 continue
-            self.status[name] = status
+            self.status[name] = now.state
             svc = self.services[name]
             out.append(
                 ConditionUpdate(
                     key=f"service:{name}",
                     kind="service",
-                    status=status,
-                    since=ts,
-                    cause=cause,
-                    vantages=vantages,
+                    status=now.state,
+                    since=now.since if now.since is not None else ts,
+                    cause=cause(now),
+                    vantages=now.down_vantages,
                     site=svc.site,
                     service=name,
                     tags=tuple(svc.tags),
@@ -93,3 +105,13 @@ class FlipComposer:
                 )
             )
         return out
+
+
+def cause(s: ServiceNow) -> str:
+    """Why, for people: the devices that are down or degraded, else the checks that are, else
+    the rule's own reason (quorum not reached, no data)."""
+    parts = [f"{n} {v.state}: {v.reason}" for n, v in s.parts if v.state in BAD]
+    checks = [f"check {c.name}: {c.reason}" for c in s.checks if c.state in BAD]
+    if s.state in BAD:
+        return "; ".join(parts or checks) or s.reason
+    return s.reason if s.state != UP else ""

@@ -123,7 +123,7 @@ def _flap(w: Work, key: str, at: float) -> bool:
 
 def apply_condition(w: Work, u: ConditionUpdate) -> None:
     if u.status not in BAD and u.status != "up":
-        return  # unknown: no data is neither a failure nor a recovery
+        return  # unknown, no_quorum: unconfirmed, neither a failure nor a recovery
     inc = w.incidents.get(u.key)
     before = inc.condition if inc is not None and inc.active else "up"
     starts_flapping = before != u.status and _flap(w, u.key, u.since)

@@ -31,7 +31,8 @@ class ConditionUpdate:
     """A confirmed state of a thing (after quorum and confirmation), fed by the orchestrator.
 
     ``key`` is the dedup key, e.g. ``service:payroll`` or ``site:library-north``. ``status`` is
-    up / degraded / down / unknown; unknown (no data) never opens nor resolves an incident.
+    up / degraded / down / no_quorum / unknown; no_quorum (too few fresh vantage points) and
+    unknown (no data) never open nor resolve an incident: an unconfirmed state never pages.
     ``severity`` overrides the derived one (``alerts.topology.severity_for``).
     """
 

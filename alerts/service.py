@@ -6,11 +6,13 @@ Wiring (service runner)::
     task = asyncio.create_task(alerts.run(stop))          # timers, events, commands, outbox
     writer.subscribe(alerts.on_flips)                     # each written batch's StateChanges
 
-``on_conditions`` takes confirmed service/site/datacentre/device states (``ConditionUpdate``)
-from the availability engine, ``on_events`` events; acks, resolves and silences come from the
-API (in process) or the CLI (through ``alert_commands``). Each input batch goes through
-``decide``; its incidents and notifications (rendered) are written in one transaction before
-the outbox sender is woken, so nothing decided is lost by a crash.
+``on_flips`` goes through the ``FlipComposer`` (service states by the availability area's state
+rule), refreshed from the store's open intervals as often as events are read;
+``on_conditions`` takes other confirmed states (``ConditionUpdate``), ``on_events`` events;
+acks, resolves and silences come from the API (in process) or the CLI (through
+``alert_commands``). Each input batch goes through ``decide``; its incidents and notifications
+(rendered) are written in one transaction before the outbox sender is woken, so nothing
+decided is lost by a crash.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from threenines.alerts.compose import FlipComposer
+from threenines.alerts.compose import FlipComposer, OpenRow
 from threenines.alerts.config import alerts_config
 from threenines.alerts.deliver import Deliverer
 from threenines.alerts.model import (
@@ -94,6 +96,7 @@ class AlertService:
         self.events_cursor = 0
         self._last_events = 0.0
         self._last_refresh = -1e18
+        self._last_states = -1e18
         self._lock = asyncio.Lock()
         self._started = False
 
@@ -176,11 +179,22 @@ class AlertService:
         )
         self.composer.seed(await asyncio.to_thread(self._open_intervals))
 
-    def _open_intervals(self) -> list[tuple[str, str, str, str | None, str]]:
+    def _open_intervals(self) -> list[OpenRow]:
         c = state_intervals.c
-        q = sa.select(c.check_id, c.vantage, c.state, c.error, c.reason).where(c.end.is_(None))
+        q = sa.select(c.check_id, c.vantage, c.state, c.start, c.last_seen, c.error, c.reason)
         with self.engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(q).all()]
+            return [tuple(r) for r in conn.execute(q.where(c.end.is_(None))).all()]
+
+    async def _refresh_states(self) -> list[ConditionUpdate]:
+        """Service states again at the current time: results keep arriving without flips, and
+        a vantage point that falls silent stops voting (as availability counts it)."""
+        refresh = getattr(self.composer, "refresh", None)
+        if not callable(refresh) or self.clock() - self._last_states < self.acfg.events_poll:
+            return []
+        self._last_states = self.clock()
+        rows = await asyncio.to_thread(self._open_intervals)
+        updates: list[ConditionUpdate] = refresh(rows, self.clock())
+        return updates
 
     async def _commands(self) -> None:
         for cid, op, args in await asyncio.to_thread(self.store.pending_commands):
@@ -211,7 +225,7 @@ class AlertService:
             await asyncio.to_thread(refresh)
         await self._commands()
         await self._events()
-        await self.submit([])
+        await self.submit(await self._refresh_states())
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.start()

@@ -207,6 +207,16 @@ def cross_check(snmp: SnmpConfig, sites: set[str]) -> list[tuple[Loc, str]]:
     return out
 
 
+GAP_POLLS = 2  # a device result holds this many poll intervals before it is "no data"
+POLL_GAP_RULE = f"{GAP_POLLS} x the poll interval"
+
+
+def poll_max_gap(interval: float) -> float:
+    """How long a device result holds without a newer one (``POLL_GAP_RULE``): the write
+    path's ``max_gap`` for device results and the state rule's grace for them."""
+    return GAP_POLLS * interval
+
+
 def snmp_config(cfg: Config) -> SnmpConfig:
     """The ``snmp`` section of a composed configuration."""
     return cfg.section("snmp", SnmpConfig)

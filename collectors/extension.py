@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
-from threenines.collectors.config import snmp_config
+from threenines.collectors.config import poll_max_gap, snmp_config
 from threenines.collectors.host import register_host_metrics
 from threenines.collectors.sink import StoreSink
 from threenines.collectors.snmp_metrics import register_metrics
@@ -22,8 +22,8 @@ def setup(ctx: ServiceContext) -> None:
     register_host_metrics(ctx.metrics.registry)
     snmp = snmp_config(cfg)
     # device results are written from this vantage point: their silence is "no data" after
-    # 2 x their poll interval (the rule the availability engine applies to them)
-    ctx.max_gaps += [2 * (d.interval or snmp.defaults.interval) for d in snmp.devices]
+    # poll_max_gap (the rule the availability engine applies to them)
+    ctx.max_gaps += [poll_max_gap(d.interval or snmp.defaults.interval) for d in snmp.devices]
     if not snmp.devices and not snmp.traps.enabled:
         return
     metrics = register_metrics(ctx.metrics.registry)

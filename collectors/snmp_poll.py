@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from threenines.collectors.config import Device, SnmpConfig
+from threenines.collectors.config import Device, SnmpConfig, poll_max_gap
 from threenines.collectors.sink import Sink
 from threenines.collectors.snmp_client import SnmpClient, SnmpError
 from threenines.collectors.snmp_metrics import SnmpMetrics
@@ -162,7 +162,7 @@ class SnmpPoller:
                 self.vantage,
                 ts,
                 replace(result, duration=duration),
-                max_gap=2 * rt.interval,
+                max_gap=poll_max_gap(rt.interval),
             )
             for o in outcomes
             for check_id, result in o.results

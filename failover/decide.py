@@ -1,16 +1,20 @@
 """The failover decision: a pure function of observations, history and an explicit ``now``.
 
-``decide`` never does I/O and never reads a clock. The orchestrator gathers the inputs (service
-states per vantage point from the store, previous runs and approvals, the replication-lag and
-capacity figures) and performs whatever the returned ``FailoverDecision`` says.
+``decide`` never does I/O and never reads a clock. The orchestrator gathers the inputs (each
+check's open interval per vantage point from the store, previous runs and approvals, the
+replication-lag and capacity figures) and performs whatever the returned ``FailoverDecision``
+says. Service states come only from the state rule (``threenines.availability.state``), through
+``failover.quorum``.
 
 Order of the rules (the first that applies wins), for an automatic decision:
-1. trigger: healthy or no data -> wait; some vantage points see it down but fewer than the
-   quorum -> refuse ``quorum_not_met``; quorum held for less than ``confirm_for`` -> wait;
+1. trigger: healthy, no data or quorum not reached -> wait; some vantage points see it down
+   but the trigger does not hold -> refuse ``quorum_not_met``; held for less than
+   ``confirm_for`` -> wait;
 2. guards: mode off; a run in progress (wait); an interrupted run (an operator must look, it is
    never re-run automatically); already failed over (wait); cooldown; runs per day;
-3. pre-flight on the mirror: services healthy from K vantage points, replication lag within
-   the RPO, capacity at least the required share;
+3. pre-flight on the mirror: each service up (or degraded) by the rule and seen so from
+   ``min_vantage_points`` vantage points on their own, replication lag within the RPO,
+   capacity at least the required share;
 4. approve mode: a valid, unused, unexpired approval, else refuse ``needs_approval``.
 A manual run (an operator's ``failover run``) skips the trigger, mode, approval, cooldown and
 the already-failed-over rule; ``force`` also skips pre-flight and the daily limit.
@@ -22,8 +26,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from threenines.availability.state import LABELS, ServiceSpec
 from threenines.failover.config import Plan
-from threenines.failover.quorum import Observation, TriggerState, evaluate_trigger, healthy_vantages
+from threenines.failover.quorum import (
+    HEALTHY,
+    Observation,
+    TriggerState,
+    evaluate_trigger,
+    mirror_health,
+)
 
 Action = Literal["fail_over", "wait", "refuse"]
 DAY = 86400.0
@@ -65,10 +76,12 @@ class PreflightFacts:
 
 @dataclass(frozen=True, slots=True)
 class Subjects:
-    """The plan's services, resolved from the config (see ``failover.config``)."""
+    """The plan's services, resolved from the config (see ``failover.config``), and what the
+    state rule needs of each (``availability.state.spec_for``)."""
 
     trigger: tuple[str, ...]
     mirror: tuple[str, ...]
+    specs: Mapping[str, ServiceSpec] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +119,7 @@ def decide(
     force: bool = False,
 ) -> FailoverDecision:
     """Say whether ``plan`` should fail over now. Pure: same inputs, same answer."""
-    trig = evaluate_trigger(plan.trigger, subjects.trigger, observations, now)
+    trig = evaluate_trigger(plan.trigger, subjects.trigger, subjects.specs, observations, now)
     if not manual:
         early = _trigger_rule(plan, trig)
         if early is not None:
@@ -206,9 +219,10 @@ def _preflight_rules(
     fresh_within = plan.trigger.fresh_within
     sick = []
     for service in subjects.mirror:
-        ok = healthy_vantages(service, observations, now, fresh_within)
-        if len(ok) < pre.min_vantage_points:
-            sick.append(f"{service} ({len(ok)}/{pre.min_vantage_points} vantage points)")
+        state, ok = mirror_health(subjects.specs[service], observations, now, fresh_within)
+        if state not in HEALTHY or len(ok) < pre.min_vantage_points:
+            label = LABELS.get(state, state)
+            sick.append(f"{service} ({label}; {len(ok)}/{pre.min_vantage_points} vantage points)")
     if sick or not subjects.mirror:
         what = ", ".join(sick) if sick else "no mirror services configured"
         return _refuse("mirror_unhealthy", f"mirror not healthy: {what}")

@@ -190,8 +190,11 @@ class DrillRunner:
 
     def _trigger(self, plan: Plan) -> Any:
         subjects = self.orch.subjects(plan)
-        obs = observe.observations(self.engine, subjects.trigger)
-        return evaluate_trigger(plan.trigger, subjects.trigger, obs, self.orch.clock())
+        mine = [subjects.specs[s] for s in subjects.trigger]
+        obs = observe.observations(self.engine, mine)
+        return evaluate_trigger(
+            plan.trigger, subjects.trigger, subjects.specs, obs, self.orch.clock()
+        )
 
     def _detect(self, plan: Plan, drill_id: int, fault_at: float, seen: set[str]) -> None:
         if "first_failed_probe" not in seen:

@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from threenines.availability.state import specs
 from threenines.core.config.schema import Config
 from threenines.failover import actions, observe, preflight
 from threenines.failover.config import (
@@ -80,9 +81,9 @@ class Orchestrator:
         return plan
 
     def subjects(self, plan: Plan) -> Subjects:
-        return Subjects(
-            tuple(trigger_services(plan, self.cfg)), tuple(mirror_services(plan, self.cfg))
-        )
+        trigger = tuple(trigger_services(plan, self.cfg))
+        mirror = tuple(mirror_services(plan, self.cfg))
+        return Subjects(trigger, mirror, specs(self.cfg, trigger + mirror))
 
     # -- start-up ------------------------------------------------------------------------
 
@@ -95,8 +96,8 @@ class Orchestrator:
     def gather(self, plan: Plan, now: float, *, measure: bool = True) -> dict[str, Any]:
         """The decision's inputs, read from the store (and measured, once the trigger holds)."""
         subjects = self.subjects(plan)
-        obs = observe.observations(self.engine, subjects.trigger + subjects.mirror)
-        trig = evaluate_trigger(plan.trigger, subjects.trigger, obs, now)
+        obs = observe.observations(self.engine, subjects.specs.values())
+        trig = evaluate_trigger(plan.trigger, subjects.trigger, subjects.specs, obs, now)
         facts = preflight.measure(plan) if measure and trig.status == "confirmed" else None
         return {
             "subjects": subjects,

@@ -1,13 +1,17 @@
-"""Quorum over vantage points for a failover trigger (pure).
+"""The failover trigger: the state rule's service state, and how long it is known to hold (pure).
 
-A service counts as down only when at least ``quorum`` vantage points (and, by default, a
-majority of those with fresh results) see it down. Stale observations are unknown, never down:
-a vantage point whose own WAN link is cut goes silent and so cannot vote for a failover.
+A trigger service counts as down only while the state rule (``threenines.availability.state``)
+says the service is down: check by check, a quorum of fresh vantage points, then the service's
+``combine`` and ``devices``, exactly as availability counts it. ``no_quorum`` ("quorum not
+reached") and no data never trigger. The trigger may ask for more, never for less: it holds
+only while, besides the rule, the service is also down when counted with the trigger's own
+requirement (``Trigger.quorum`` vantage points per down check, a majority of them with
+``majority``, only ``vantage_points`` if given, only results newer than ``fresh_within``).
 
-The quorum has held since the K-th earliest ``since`` among the vantage points that see the
-service down (from that instant on, K of them did), and is *known* to hold until the K-th latest
-``last_seen`` among them (until then, K of them still reported it down). Confirmation needs
-evidence: the quorum must be known to hold for ``confirm_for`` (``held_until - held_since``),
+The trigger has held since the later of the two down runs began, and is *known* to hold until
+the results themselves stop showing it: the same two evaluations with each open interval ending
+at its last result instead of holding for the grace (``held_until``). Confirmation needs that
+evidence: the trigger must be known to hold for ``confirm_for`` (``held_until - held_since``),
 not merely have begun that long ago. A single failed probe per vantage point, whose "down"
 interval stays open until the next result arrives, therefore never confirms an outage on its
 own, however late the evaluation runs.
@@ -15,34 +19,59 @@ own, however late the evaluation runs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from threenines.availability.state import (
+    DEGRADED,
+    DOWN,
+    LABELS,
+    NO_DATA,
+    UP,
+    Rows,
+    ServiceSpec,
+    service_state_at,
+    timeline_of,
+)
+from threenines.availability.timeline import IntervalRow, Seg, state_at, sweep
 from threenines.failover.config import Trigger
 
-HEALTHY = frozenset({"up", "degraded"})
+HEALTHY = frozenset({UP, DEGRADED})
 
 
 @dataclass(frozen=True, slots=True)
 class Observation:
-    """``service`` as seen from ``vantage``: in ``state`` since ``since``, last confirmed then."""
+    """The open state interval of ``check_id`` (or a device component) seen from ``vantage``:
+    in ``state`` since ``since``, last confirmed at ``last_seen``."""
 
-    service: str
+    check_id: str
     vantage: str
     state: str  # up | degraded | down | unknown
     since: float
     last_seen: float
+    error: str | None = None
+    reason: str = ""
+
+    @property
+    def service(self) -> str:
+        return self.check_id.partition("/")[0]
 
 
 @dataclass(frozen=True, slots=True)
 class ServiceQuorum:
     service: str
-    down: tuple[str, ...]  # vantage points seeing it down (fresh)
-    fresh: int  # vantage points with fresh results
-    needed: int
-    held_since: float | None  # when the quorum started to hold, None if it does not
-    held_until: float | None = None  # the latest time K vantage points are known to see it down
+    state: str  # the state rule's: up | degraded | down | no_quorum | unknown
+    down: tuple[str, ...]  # vantage points the trigger counts that see a check down (fresh)
+    fresh: int  # vantage points the trigger counts with fresh results
+    needed: int  # vantage points the trigger needs per down check
+    held_since: float | None  # when the trigger started to hold, None if it does not
+    held_until: float | None = None  # the latest time the results show it holding
+    reason: str = ""
+
+    @property
+    def label(self) -> str:
+        return LABELS.get(self.state, self.state)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,65 +87,92 @@ class TriggerState:
         return tuple(sorted({v for s in self.services for v in s.down}))
 
 
-def fresh_observations(
-    service: str,
+def rows_of(
     observations: Iterable[Observation],
-    now: float,
-    fresh_within: float,
-    vantages: Sequence[str] | None = None,
-) -> list[Observation]:
-    """The latest fresh, known observation per vantage point for ``service``."""
-    latest: dict[str, Observation] = {}
+    *,
+    now: float | None = None,
+    fresh_within: float | None = None,
+) -> dict[tuple[str, str], list[IntervalRow]]:
+    """Observations as the rule's input: the newest per (check, vantage); with ``fresh_within``
+    (and ``now``) only those confirmed that recently."""
+    newest: dict[tuple[str, str], Observation] = {}
     for o in observations:
-        if o.service != service or (vantages is not None and o.vantage not in vantages):
+        if fresh_within is not None and now is not None and now - o.last_seen > fresh_within:
             continue
-        if o.state == "unknown" or now - o.last_seen > fresh_within or o.since > now:
-            continue
-        if o.vantage not in latest or o.since > latest[o.vantage].since:
-            latest[o.vantage] = o
-    return list(latest.values())
+        key = (o.check_id, o.vantage)
+        if key not in newest or o.since > newest[key].since:
+            newest[key] = o
+    return {
+        k: [IntervalRow(o.state, o.since, None, o.last_seen, o.error, o.reason)]
+        for k, o in newest.items()
+    }  # fmt: skip
 
 
-def healthy_vantages(
-    service: str, observations: Iterable[Observation], now: float, fresh_within: float
-) -> list[str]:
-    return sorted(
-        o.vantage
-        for o in fresh_observations(service, observations, now, fresh_within)
-        if o.state in HEALTHY
-    )
+def trigger_view(trigger: Trigger, spec: ServiceSpec) -> ServiceSpec:
+    """The service counted with the trigger's own requirement (used besides the rule)."""
+    return spec.counted(k=trigger.quorum, majority=trigger.majority,
+                        vantages=trigger.vantage_points)  # fmt: skip
+
+
+def _both_down(a: Rows, b: Rows, spec: ServiceSpec, view: ServiceSpec, now: float) -> list[Seg]:
+    """Where the rule and the trigger's view both say down, by the results' own evidence."""
+    ev = [timeline_of(spec, a, now, evidence=True), timeline_of(view, b, now, evidence=True)]
+    return sweep(ev, lambda s: (DOWN, "") if all(x and x.state == DOWN for x in s) else None)
 
 
 def service_quorum(
-    trigger: Trigger, service: str, observations: Iterable[Observation], now: float
+    trigger: Trigger, spec: ServiceSpec, observations: Iterable[Observation], now: float
 ) -> ServiceQuorum:
-    fresh = fresh_observations(
-        service, observations, now, trigger.fresh_within, trigger.vantage_points
-    )
-    down = sorted((o for o in fresh if o.state == "down"), key=lambda o: o.since)
-    needed = trigger.quorum
-    if trigger.majority:
-        needed = max(needed, len(fresh) // 2 + 1)
-    if len(down) < needed:
-        return ServiceQuorum(service, tuple(o.vantage for o in down), len(fresh), needed, None)
-    held = down[needed - 1].since
-    until = sorted((o.last_seen for o in down), reverse=True)[needed - 1]
-    return ServiceQuorum(
-        service, tuple(o.vantage for o in down), len(fresh), needed, held, max(until, held)
-    )
+    """The rule's state of one trigger service and whether (and since when) the trigger holds."""
+    obs = list(observations)
+    everything = rows_of(obs)
+    counted = rows_of(obs, now=now, fresh_within=trigger.fresh_within)
+    view = trigger_view(trigger, spec)
+    rule = service_state_at(spec, everything, now)
+    mine = service_state_at(view, counted, now)
+    fresh = {v.vantage for c in mine.checks for v in c.votes if v.state != NO_DATA}
+    needed = max((c.k for c in view.checks), default=1)
+    base = (spec.name, rule.state, mine.down_vantages, len(fresh), needed)
+    if rule.state != DOWN or mine.state != DOWN or rule.since is None or mine.since is None:
+        return ServiceQuorum(*base, None, None, rule.reason)
+    held = max(rule.since, mine.since)
+    seg = state_at(_both_down(everything, counted, spec, view, now), held)
+    until = min(seg.end, now) if seg is not None else held
+    return ServiceQuorum(*base, held, max(until, held), rule.reason)
+
+
+def healthy_vantages(
+    spec: ServiceSpec, observations: Iterable[Observation], now: float, fresh_within: float
+) -> list[str]:
+    """Vantage points from which, on their own fresh results, the service is up or degraded
+    by the rule (each check counted with that vantage point alone)."""
+    rows = rows_of(observations, now=now, fresh_within=fresh_within)
+    every = sorted({v for c in spec.checks for v in c.vantages})
+    alone = {v: service_state_at(spec.counted(vantages=[v]), rows, now).state for v in every}
+    return [v for v in every if alone[v] in HEALTHY]
+
+
+def mirror_health(
+    spec: ServiceSpec, observations: Sequence[Observation], now: float, fresh_within: float
+) -> tuple[str, list[str]]:
+    """The mirror service's state by the rule, and the vantage points that see it healthy."""
+    state = service_state_at(spec, rows_of(observations), now).state
+    return state, healthy_vantages(spec, observations, now, fresh_within)
 
 
 def evaluate_trigger(
-    trigger: Trigger, services: Sequence[str], observations: Sequence[Observation], now: float
+    trigger: Trigger,
+    services: Sequence[str],
+    specs: Mapping[str, ServiceSpec],
+    observations: Sequence[Observation],
+    now: float,
 ) -> TriggerState:
     """Classify the trigger: healthy, no data, partial (below quorum), confirming, confirmed."""
-    quorums = tuple(service_quorum(trigger, s, observations, now) for s in services)
-    if not quorums or all(q.fresh == 0 for q in quorums):
-        return TriggerState("no_data", "no fresh results for the trigger services", None, quorums)
+    quorums = tuple(service_quorum(trigger, specs[s], observations, now) for s in services)
     held = [q for q in quorums if q.held_since is not None]
     spans = [(q.held_since or 0.0, q.held_until or 0.0) for q in held]
     if trigger.require == "all":
-        holds = len(held) == len(quorums)
+        holds = bool(quorums) and len(held) == len(quorums)
         since = max((a for a, _ in spans), default=None) if holds else None
         until = min((b for _, b in spans), default=None) if holds else None
     else:  # the service known down the longest
@@ -124,11 +180,7 @@ def evaluate_trigger(
         best = max(spans, key=lambda ab: ab[1] - ab[0], default=None)
         since, until = best if best is not None else (None, None)
     if not holds:
-        seen = [q for q in quorums if q.down]
-        if not seen:
-            return TriggerState("healthy", "the primary is up", None, quorums)
-        parts = ", ".join(f"{q.service} {len(q.down)}/{q.needed}" for q in seen)
-        return TriggerState("partial", f"down below quorum: {parts}", None, quorums)
+        return _not_holding(quorums)
     assert since is not None and until is not None
     age = max(0.0, until - since)
     names = ", ".join(q.service for q in held)
@@ -137,3 +189,14 @@ def evaluate_trigger(
         return TriggerState("confirming", msg, since, quorums, until)
     msg = f"down by quorum, seen for {age:.0f}s: {names}"
     return TriggerState("confirmed", msg, since, quorums, until)
+
+
+def _not_holding(quorums: tuple[ServiceQuorum, ...]) -> TriggerState:
+    seen = [q for q in quorums if q.down or q.state == DOWN]
+    if seen:
+        parts = ", ".join(f"{q.service} {len(q.down)}/{q.needed} ({q.label})" for q in seen)
+        return TriggerState("partial", f"down below quorum: {parts}", None, quorums)
+    if quorums and all(q.state in HEALTHY for q in quorums):
+        return TriggerState("healthy", "the primary is up", None, quorums)
+    unknown = ", ".join(f"{q.service} ({q.label})" for q in quorums if q.state not in HEALTHY)
+    return TriggerState("no_data", f"no state for the trigger services: {unknown}", None, quorums)

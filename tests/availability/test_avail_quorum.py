@@ -1,14 +1,33 @@
-def test_service_state_now_uses_quorum_and_ignores_silent_vantages() -> None:
-    from threenines.availability.timeline import service_state_now
+"""The state rule at one instant: quorum over vantage points, then the service's combination."""
 
+from threenines.availability.state import check_state, combine, default_quorum
+from threenines.availability.timeline import KNOWN, Seg
+
+
+def state_now(per_check, *, k=None, mode="all"):
+    """``per_check[check][vantage] = (state, reason)``; ``unknown`` does not vote."""
+    checks = {}
+    for name, seen in per_check.items():
+        votes = {v: Seg(0.0, 1.0, s, r) if s in KNOWN else None for v, (s, r) in seen.items()}
+        verdict = check_state(votes, k or default_quorum(len(votes)))
+        checks[name] = None if verdict is None else Seg(0.0, 1.0, *verdict)
+    verdict = combine(checks, mode)
+    return "unknown" if verdict is None else verdict[0]
+
+
+def test_service_state_uses_quorum_and_silent_vantages_do_not_vote() -> None:
     one_site_down = {"home": {"central": ("up", ""), "lib": ("down", "refused"), "hub": ("up", "")}}
-    assert service_state_now(one_site_down)[0] == "up"
+    assert state_now(one_site_down) == "up"
     two_down = {"home": {"central": ("down", "x"), "lib": ("down", "x"), "hub": ("up", "")}}
-    assert service_state_now(two_down)[0] == "down"
+    assert state_now(two_down) == "down"
+    # one of two vantage points silent: K (a majority of 2) is 2 and is never lowered to the
+    # one that votes, so the quorum is not reached (this used to be "up")
     silent = {"home": {"central": ("up", ""), "lib": ("unknown", "silent")}}
-    assert service_state_now(silent)[0] == "up"
-    assert service_state_now({"home": {"central": ("unknown", "")}})[0] == "unknown"
+    assert state_now(silent) == "no_quorum"
+    assert state_now(silent, k=1) == "up"
+    assert state_now({"home": {"central": ("unknown", "")}}) == "unknown"
     # a check with no data makes an "all" service unknown, an "any" service follows the other
     mixed = {"home": {"central": ("up", "")}, "cert": {"central": ("unknown", "")}}
-    assert service_state_now(mixed, mode="any")[0] == "up"
-    assert service_state_now({}, mode="all")[0] == "unknown"
+    assert state_now(mixed, mode="any") == "up"
+    assert state_now(mixed, mode="all") == "unknown"
+    assert state_now({}, mode="all") == "unknown"

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from threenines.availability.timeline import (
-    IntervalRow,
-    Seg,
-    combine_checks,
-    combine_components,
-    from_rows,
-    quorum,
-)
+from threenines.availability.state import combine_checks, default_quorum, quorum
+from threenines.availability.timeline import IntervalRow, Seg, combine_components, from_rows
 
 
 def segs(tl):
     return [(s.start, s.end, s.state) for s in tl]
+
+
+def vps(*timelines, k=None):
+    """Quorum over vantage points a, b, c... (K: a majority of them unless given)."""
+    named = dict(zip("abcdefg", timelines, strict=False))
+    return quorum(named, k or default_quorum(len(named)))
 
 
 def tl(*items):
@@ -47,16 +47,16 @@ def test_quorum_two_of_three_is_down():
     a = tl((0, 100, "down"))
     b = tl((0, 50, "down"), (50, 100, "up"))
     c = tl((0, 100, "up"))
-    assert segs(quorum([a, b, c])) == [(0, 50, "down"), (50, 100, "up")]
-    assert "2/3 vantage points" in quorum([a, b, c])[0].reason
+    assert segs(vps(a, b, c)) == [(0, 50, "down"), (50, 100, "up")]
+    assert "2/3 vantage points" in vps(a, b, c)[0].reason
 
 
 def test_quorum_one_of_three_is_not_down_by_default_but_is_with_k1():
     a = tl((0, 100, "down"))  # the site that lost its own WAN link
     b = tl((0, 100, "up"))
     c = tl((0, 100, "up"))
-    assert segs(quorum([a, b, c])) == [(0, 100, "up")]
-    assert segs(quorum([a, b, c], k=1)) == [(0, 100, "down")]
+    assert segs(vps(a, b, c)) == [(0, 100, "up")]
+    assert segs(vps(a, b, c, k=1)) == [(0, 100, "down")]
 
 
 def test_quorum_silent_agent_does_not_vote():
@@ -64,17 +64,21 @@ def test_quorum_silent_agent_does_not_vote():
     a = tl((0, 100, "down"))
     b = tl((0, 70, "up"), (70, 100, "down"))
     c = tl((0, 40, "up"))
-    assert segs(quorum([a, b, c])) == [(0, 70, "up"), (70, 100, "down")]
+    assert segs(vps(a, b, c)) == [(0, 70, "up"), (70, 100, "down")]
     # all silent: no data, never up
-    assert quorum([tl(), tl(), tl()]) == []
+    assert vps(tl(), tl(), tl()) == []
 
 
-def test_quorum_k_capped_at_voters_and_degraded():
+def test_quorum_degraded_and_k_never_capped_at_voters():
     a = tl((0, 10, "down"))
     b = tl((0, 10, "degraded"))
     c = tl((0, 10, "up"))
-    assert segs(quorum([a, b, c])) == [(0, 10, "degraded")]
-    assert segs(quorum([a, tl(), tl()], k=2)) == [(0, 10, "down")]
+    assert segs(vps(a, b, c)) == [(0, 10, "degraded")]
+    # one vantage point with data, K = 2: quorum not reached (it used to be "down", K capped
+    # at the one voter), and the reason says who sees what
+    lone = vps(a, tl(), tl(), k=2)
+    assert segs(lone) == [(0, 10, "no_quorum")]
+    assert lone[0].reason == "quorum not reached: 1 of 2 needed (a: down)"
 
 
 def test_combine_all_any_weighted():

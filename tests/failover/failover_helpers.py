@@ -147,13 +147,15 @@ def config_yaml(
     expect: str = "dc-mirror",
     playbook: str = "failover.yml",
     extra_vars: str = "",
-    on: str = "",
+    on: str = f", vantage: [{', '.join(VANTAGES)}]",
     extra: str = "",
     listen: str = "127.0.0.1:0",
     cooldown: str = "1h",
 ) -> str:
-    """``on``: e.g. ``", vantage: [lib-grays]"`` so the service's own scheduler (vantage
-    central) runs none of the checks and the tests set the states; ``extra``: more sections."""
+    """``on``: the checks' vantage points, by default the four that ``mark`` writes (only a
+    check's configured vantage points vote in the state rule); e.g. ``", vantage:
+    [lib-grays]"`` so the service's own scheduler (vantage central) runs none of the checks
+    and the tests set the states; ``extra``: more sections."""
     sock = fd.socket
     return f"""
 storage: {{url: "{db_url}", flush_interval: 100ms, spool: "{tmp / "spool.jsonl"}"}}

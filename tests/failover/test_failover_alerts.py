@@ -47,6 +47,9 @@ def alerts_yaml(rx: JsonReceiver) -> str:
     return f"""
 alerts:
   events_poll: 200ms
+  # the real failover's outage pages and resolves first; the drill's must be an incident of
+  # its own, not a re-opening of that one (a held re-opening's recovery is a separate matter)
+  reopen_window: 0s
   receivers:
     - {{name: oncall, url: "{rx.url("oncall")}"}}
     - {{name: drills, url: "{rx.url("drill")}"}}
@@ -136,7 +139,11 @@ async def _real_failover(orch: Orchestrator, rx: JsonReceiver) -> None:
     assert rx.by_path("drill") == []
     back = await orch.failback(PLAN, by="alice")
     assert back is not None and back.state == "succeeded"
+    # the alerts read the same stored states (refreshed as often as events): the outage paged
+    # on-call as the state rule saw it, and its recovery does too
+    assert "[FIRING] service portal is down" in text(rx.by_path("oncall"))
     mark(orch.engine, "portal/http", "up", time.time(), time.time())
+    await until("the recovery", lambda: "service portal recovered" in text(rx.by_path("oncall")))
 
 
 async def _drill(orch: Orchestrator, svc: AlertService, rx: JsonReceiver, engine: Any) -> None:

@@ -8,6 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from threenines.app.config import parse_config
+from threenines.availability.state import DOWN, service_state_at, specs
 from threenines.failover.config import Plan
 from threenines.failover.decide import (
     DAY,
@@ -17,11 +19,35 @@ from threenines.failover.decide import (
     Subjects,
     decide,
 )
-from threenines.failover.quorum import Observation, evaluate_trigger
+from threenines.failover.quorum import Observation, evaluate_trigger, rows_of
 
 NOW = 1_800_000_000.0
 VPS = ("central", "lib-grays", "hub-tilbury", "depot")
-SUBJECTS = Subjects(trigger=("portal", "payments"), mirror=("portal-mirror",))
+# Each service has one check run from the four vantage points: K is 3 (a majority of four).
+CFG = parse_config(
+    """
+server: {vantage: central}
+sites:
+  - {name: dc-main, kind: datacentre}
+  - {name: dc-mirror, kind: datacentre, mirror_of: dc-main}
+  - {name: lib}
+vantage_points:
+  - {name: lib-grays, site: lib}
+  - {name: hub-tilbury, site: lib}
+  - {name: depot, site: lib}
+services:
+"""
+    + "".join(
+        f"  - {{name: {n}, site: {site}, checks: [{{name: http, type: tcp, host: 127.0.0.1, "
+        f"port: 9, vantage: [{', '.join(VPS)}]}}]}}\n"
+        for n, site in (
+            ("portal", "dc-main"),
+            ("payments", "dc-main"),
+            ("portal-mirror", "dc-mirror"),
+        )
+    )
+)
+SUBJECTS = Subjects(trigger=("portal", "payments"), mirror=("portal-mirror",), specs=specs(CFG))
 
 
 def plan(**over: Any) -> Plan:
@@ -45,7 +71,7 @@ def plan(**over: Any) -> Plan:
 def obs(
     service: str, vantage: str, state: str, since: float, last_seen: float = NOW
 ) -> Observation:
-    return Observation(service, vantage, state, since, last_seen)
+    return Observation(f"{service}/http", vantage, state, since, last_seen)
 
 
 def estate(
@@ -96,15 +122,17 @@ TABLE = [
         "quorum_not_met",
     ),
     (
-        "two of four without majority",
+        # the trigger may ask for more than the state rule, never for less: the check's own
+        # quorum (3 of its 4 vantage points) still applies
+        "two of four without majority: the check still needs three",
         {"trigger": {"majority": False}},
         estate(("lib-grays", "depot")),
         (),
         (),
         None,
         {},
-        "fail_over",
-        "confirmed",
+        "refuse",
+        "quorum_not_met",
     ),
     ("three of four", {}, estate(VPS[:3]), (), (), None, {}, "fail_over", "confirmed"),
     ("confirming", {}, estate(VPS, since=NOW - 10), (), (), None, {}, "wait", "confirming"),
@@ -361,15 +389,39 @@ TABLE = [
         "manual",
     ),
     (
-        "mirror needs 1 vantage",
+        # one vantage point seeing the mirror up is below its check's quorum (3 of 4): the
+        # rule says "quorum not reached", which is not healthy, whatever min_vantage_points
+        "mirror seen by 1 vantage point is not up by quorum",
         {"preflight": {"min_vantage_points": 1}},
         estate(VPS, mirror_up=1),
         (),
         (),
         None,
         {},
+        "refuse",
+        "mirror_unhealthy",
+    ),
+    (
+        "mirror up by quorum, 3 vantage points needed",
+        {"preflight": {"min_vantage_points": 3}},
+        estate(VPS, mirror_up=3),
+        (),
+        (),
+        None,
+        {},
         "fail_over",
         "confirmed",
+    ),
+    (
+        "mirror up by quorum but seen from fewer than min_vantage_points",
+        {"preflight": {"min_vantage_points": 4}},
+        estate(VPS, mirror_up=3),
+        (),
+        (),
+        None,
+        {},
+        "refuse",
+        "mirror_unhealthy",
     ),
     (
         "lag unknown",
@@ -535,23 +587,38 @@ def test_approved_decision_names_the_approval():
     assert d.approval_id == 7
 
 
+def trigger(p: Plan, services, o, now: float = NOW):
+    return evaluate_trigger(p.trigger, services, SUBJECTS.specs, o, now)
+
+
 def test_confirmed_since_is_the_kth_earliest():
     o = [
         obs("portal", "central", "down", NOW - 100),
         obs("portal", "lib-grays", "down", NOW - 50),
-        obs("portal", "depot", "down", NOW - 20),
+        obs("portal", "depot", "down", NOW - 40),
     ]
-    trig = evaluate_trigger(plan().trigger, ("portal",), o, NOW)
+    trig = trigger(plan(), ("portal",), o)
     assert trig.status == "confirmed"
-    assert trig.since == NOW - 50  # quorum 2 (majority of 3 is 2): held since the 2nd went down
+    # K = 3 (a majority of the check's four vantage points; hub-tilbury's silence does not
+    # lower it): held since the 3rd went down
+    assert trig.since == NOW - 40
     assert trig.down_vantages == ("central", "depot", "lib-grays")
+    # two of them are "quorum not reached", never down: the trigger does not hold
+    two = trigger(plan(), ("portal",), o[:2])
+    assert two.status == "partial" and two.services[0].state == "no_quorum"
+    assert "quorum not reached" in two.message
 
 
 def test_vantage_points_filter():
+    """The trigger counts only its vantage points, on top of the rule (never instead)."""
     p = plan(trigger={"vantage_points": ["central", "depot"], "majority": False})
-    o = estate(("lib-grays", "hub-tilbury"))
-    assert D(p, o).reason == "primary_healthy"
-    assert D(p, estate(("central", "depot"))).action == "fail_over"
+    assert D(p, estate(("lib-grays", "hub-tilbury"))).reason == "primary_healthy"
+    # down by the rule (3 of 4) and by both trigger vantage points: fail over
+    assert D(p, estate(("central", "depot", "lib-grays"))).action == "fail_over"
+    # down by the rule, but only one of the trigger's two vantage points sees it
+    assert D(p, estate(("lib-grays", "hub-tilbury", "depot"))).reason == "quorum_not_met"
+    # both trigger vantage points see it down, but the rule says up (2 of 4): never
+    assert D(p, estate(("central", "depot"))).reason == "quorum_not_met"
 
 
 def test_confirmation_needs_evidence_not_just_elapsed_time():
@@ -579,7 +646,7 @@ def test_confirmation_needs_evidence_not_just_elapsed_time():
         else o
         for o in one_probe
     ]
-    t = evaluate_trigger(p.trigger, SUBJECTS.trigger, mixed, NOW)
+    t = trigger(p, SUBJECTS.trigger, mixed)
     assert t.status == "confirming" and t.until == NOW - 35
 
 
@@ -588,7 +655,7 @@ def test_confirmation_needs_evidence_not_just_elapsed_time():
 states = st.sampled_from(["up", "down", "degraded", "unknown"])
 observation = st.builds(
     Observation,
-    service=st.sampled_from(["portal", "payments", "portal-mirror"]),
+    check_id=st.sampled_from(["portal/http", "payments/http", "portal-mirror/http"]),
     vantage=st.sampled_from(VPS),
     state=states,
     since=st.floats(NOW - 7200, NOW),
@@ -618,23 +685,16 @@ def test_never_fail_over_without_quorum(observations, runs, quorum, majority):
     if d.action != "fail_over":
         return
     for svc in SUBJECTS.trigger:
-        fresh = {
-            o.vantage: o
-            for o in observations
-            if o.service == svc and o.state != "unknown" and NOW - o.last_seen <= 60
-        }
+        # down by the state rule itself, as availability, status and alerts count it
+        rule = service_state_at(SUBJECTS.specs[svc], rows_of(observations), NOW)
+        assert rule.state == DOWN
         latest: dict[str, Observation] = {}
         for o in observations:
-            if (
-                o.service == svc
-                and o.vantage in fresh
-                and o.state != "unknown"
-                and NOW - o.last_seen <= 60
-            ):
+            if o.service == svc and NOW - o.last_seen <= 60:
                 if o.vantage not in latest or o.since > latest[o.vantage].since:
                     latest[o.vantage] = o
         down = [o for o in latest.values() if o.state == "down" and NOW - o.since >= 30]
-        needed = max(quorum, len(latest) // 2 + 1) if majority else quorum
+        needed = max(quorum, len(VPS) // 2 + 1) if majority else quorum
         assert len(down) >= needed
 
 
@@ -658,7 +718,7 @@ def test_never_more_than_max_runs_per_day(limit, cooldown, gaps):
     for gap in gaps:
         t += gap
         o = estate(VPS, since=t - 60)
-        o = [Observation(x.service, x.vantage, x.state, x.since, t) for x in o]
+        o = [Observation(x.check_id, x.vantage, x.state, x.since, t) for x in o]
         d = decide(p, SUBJECTS, o, runs, (), None, t)
         if d.action == "fail_over":
             runs.append(RunRecord(len(runs) + 1, p.name, "failover", "failed", t, t + 1))

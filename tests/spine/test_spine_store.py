@@ -101,11 +101,12 @@ def test_current_state(db_url: str) -> None:
         ("web/bad", "central", "down", 130),
         ("web/ok", "branch", "up", 100),
     }
+    grace = 2 * 60 + 2 * 10 + 1 * 2  # core.scheduler.max_gap of a default 60 s check
     checks = [
-        ConfiguredCheck("web", "dc1", "ok", "tcp", "central", 60),
-        ConfiguredCheck("web", "dc1", "ok", "tcp", "branch", 60),
-        ConfiguredCheck("web", "dc1", "bad", "tcp", "central", 60),
-        ConfiguredCheck("web", "dc1", "new", "tcp", "central", 60),
+        ConfiguredCheck("web", "dc1", "ok", "tcp", "central", grace),
+        ConfiguredCheck("web", "dc1", "ok", "tcp", "branch", grace),
+        ConfiguredCheck("web", "dc1", "bad", "tcp", "central", grace),
+        ConfiguredCheck("web", "dc1", "new", "tcp", "central", grace),
     ]
     status = compose_status(checks, rows, now=200)
     assert [(s.check, s.vantage, s.state, s.since) for s in status] == [
@@ -114,6 +115,8 @@ def test_current_state(db_url: str) -> None:
         ("bad", "central", "down", 130),
         ("new", "central", "unknown", None),
     ]
-    stale = compose_status(checks[:1], rows, now=100 + 121)  # silent for > 2 intervals
+    # fresh until its last result plus the grace (the write path's max_gap), then unknown
+    assert compose_status(checks[:1], rows, now=100 + grace - 1)[0].state == "up"
+    stale = compose_status(checks[:1], rows, now=100 + grace)
     assert (stale[0].state, stale[0].since) == ("unknown", 100)
     store.engine.dispose()

@@ -3,7 +3,8 @@
 Accounting rules (stated in every report, see ``RULES``):
 - The window is split into excluded time (maintenance, then drills, then outside service
   hours: each second is excluded once, by the first that covers it) and counted time.
-- Counted time with no data is reported and excluded from both sides.
+- Counted time with no data, and time whose checks lack a quorum of fresh vantage points
+  ("quorum not reached"), are reported apart and excluded from both sides.
 - Availability = good / (good + bad), where bad is down time (plus degraded time when the
   service does not count degraded as up).
 - Error budget = (1 - target) x (good + bad); met when bad <= budget. Decimal arithmetic on
@@ -12,30 +13,89 @@ Accounting rules (stated in every report, see ``RULES``):
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
 from threenines.availability.intervals import Spans, intersect, subtract, total, union
-from threenines.availability.timeline import DEGRADED, DOWN, UP, Timeline, intervals
+from threenines.availability.state import LABELS
+from threenines.availability.timeline import (
+    DEGRADED,
+    DOWN,
+    NO_QUORUM,
+    UP,
+    Timeline,
+    intervals,
+)
+from threenines.collectors.config import POLL_GAP_RULE
+from threenines.core.scheduler import MAX_GAP_RULE
 
 EPSILON = 0.0005  # half a millisecond: float noise never flips met/missed
 
-RULES = (
-    "Availability is time-weighted from state intervals, not counted from samples.",
-    "Maintenance windows, drill periods and time outside service hours are excluded from the "
-    "denominator; a second covered by several is excluded once.",
-    "Time with no data (monitor or agents down, results older than 2x the check interval) is "
-    "reported as 'no data' and excluded from both sides: it is never counted as up.",
-    "A check is down only when a quorum of its vantage points with data see it down (default "
-    "a majority); a silent vantage point does not vote.",
-    "Degraded time counts as available unless a service says otherwise; it is reported apart.",
-    "Error budget = (100 % - target) x counted time; the target is met when the downtime "
-    "does not exceed the budget.",
-    "Downtime during an outage of a dependency (such as a site's WAN link) still counts for "
-    "the service but is attributed to the dependency: one incident, one cause.",
+NO_QUORUM_LABEL = LABELS[NO_QUORUM]
+
+# (title, text): the board report prints the texts, the README's "How it counts" is
+# ``rules_markdown()`` (a test holds the two equal). Figures quoted come from the code.
+RULE_ITEMS = (
+    (
+        "Time-weighted",
+        "Availability is time-weighted from state intervals, not counted from samples.",
+    ),
+    (
+        "Quorum",
+        "A check is down when at least K of its vantage points with fresh data see it down "
+        "(degraded likewise with degraded or down); K is the service's `quorum`, by default a "
+        "majority of the check's vantage points. A silent vantage point does not vote, and K "
+        "is never lowered to the number that do: when fewer than K vantage points have fresh "
+        f"data the state is '{NO_QUORUM_LABEL}'.",
+    ),
+    (
+        "Silence is not downtime",
+        "A vantage point's result is fresh until its check's gap allowance has passed: "
+        f"{MAX_GAP_RULE} for a probe, {POLL_GAP_RULE} for an SNMP device. Time that nobody "
+        "measured is 'no data', and time with too few vantage points is "
+        f"'{NO_QUORUM_LABEL}': each is reported in its own column and excluded from both "
+        "sides, never counted as up or down. An agent's queued results fill in the history "
+        "when it comes back.",
+    ),
+    (
+        "Services",
+        "A service combines its checks: `all` (down if any check is down), `any` (up if any "
+        "is up) or `weighted` (up while checks carrying `weighted_threshold` of the weight "
+        "are up). A check without quorum or data never makes a service up or down by itself.",
+    ),
+    (
+        "Dependencies",
+        "A site's or service's `devices` (SNMP reachability and uplinks) are required: the "
+        "service is down while one of them is down, with the device named as the cause. "
+        "Downtime during an outage of a `depends_on` dependency (such as a site's WAN link) "
+        "still counts for the service but is attributed to the dependency: one incident, "
+        "one cause.",
+    ),
+    (
+        "Exclusions",
+        "Maintenance windows, drill periods and time outside service hours are excluded from "
+        "the denominator; a second covered by several is excluded once.",
+    ),
+    (
+        "Degraded",
+        "Degraded time counts as available unless a service says otherwise; it is reported apart.",
+    ),
+    (
+        "Error budget",
+        "Error budget = (100 % - target) x counted time; the target is met when the downtime "
+        "does not exceed the budget.",
+    ),
 )
+RULES = tuple(text for _title, text in RULE_ITEMS)
+
+
+def rules_markdown(width: int = 100) -> str:
+    """The rules as the README's "How it counts" section body shows them."""
+    items = (f"- **{title}.** {text}" for title, text in RULE_ITEMS)
+    return "\n".join(textwrap.fill(i, width, subsequent_indent="  ") for i in items) + "\n"
 
 
 def allowed_downtime(counted: float, target: float) -> float:
@@ -56,6 +116,7 @@ class Figures:
     degraded: float = 0.0
     down: float = 0.0
     nodata: float = 0.0
+    no_quorum: float = 0.0  # counted time with too few fresh vantage points: like no data
     maintenance: float = 0.0
     drill: float = 0.0
     outside_hours: float = 0.0
@@ -125,6 +186,7 @@ def account(
     bad = union(*(parts[s] for s in bad_states))
     good = union(*(parts[s] for s in (UP, DEGRADED) if s not in bad_states))
     known = sum(total(p) for p in parts.values())
+    unquorate = total(intersect(intervals(tl, NO_QUORUM), counted))
     return Figures(
         start=start,
         end=end,
@@ -133,7 +195,8 @@ def account(
         up=total(parts[UP]),
         degraded=total(parts[DEGRADED]),
         down=total(parts[DOWN]),
-        nodata=max(0.0, total(counted) - known),
+        nodata=max(0.0, total(counted) - known - unquorate),
+        no_quorum=unquorate,
         maintenance=total(maint),
         drill=total(drill),
         outside_hours=total(hours),
@@ -143,7 +206,16 @@ def account(
     )
 
 
-_SUMMED = ("up", "degraded", "down", "nodata", "maintenance", "drill", "outside_hours")
+_SUMMED = (
+    "up",
+    "degraded",
+    "down",
+    "nodata",
+    "no_quorum",
+    "maintenance",
+    "drill",
+    "outside_hours",
+)
 
 
 def pool(items: Iterable[Figures], start: float, end: float, target: float) -> Figures:

@@ -15,6 +15,8 @@ from threenines.availability.status import (
     configured_checks,
     latest_intervals,
     overlay,
+    service_dict,
+    service_states,
 )
 from threenines.core.context import ServiceContext
 from threenines.core.deps import context
@@ -24,7 +26,8 @@ router = APIRouter()
 
 @router.get("/api/v1/status", response_model=None)
 async def status(ctx: ServiceContext = Depends(context)) -> dict[str, Any] | JSONResponse:
-    """Current state of every configured check at every vantage point, from the store."""
+    """Every service's state by the state rule, and every configured check at every vantage
+    point, from the store."""
     try:
         rows = await asyncio.to_thread(latest_intervals, ctx.engine)
         agents = await asyncio.to_thread(read_agents, ctx.engine, ctx.config, time.time())
@@ -33,8 +36,10 @@ async def status(ctx: ServiceContext = Depends(context)) -> dict[str, Any] | JSO
         return JSONResponse({"detail": f"database unavailable: {first}"}, status_code=503)
     now = time.time()
     checks = overlay(compose_status(configured_checks(ctx.config), rows, now), agents, now)
+    services = service_states(ctx.config, rows, now)
     return {
         "generated": now,
+        "services": [service_dict(s) for s in services.values()],
         "checks": [c.to_dict() for c in checks],
         "agents": [a.to_dict() for a in agents],
     }

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from threenines.collectors.config import snmp_config
+from threenines.collectors.config import poll_max_gap, snmp_config
 from threenines.core.config.devices import IF, PREFIX
 
 if TYPE_CHECKING:
@@ -48,11 +48,11 @@ def all_components(cfg: Config) -> list[str]:
 
 
 def grace(cfg: Config, component: str) -> float:
-    """How long a device result holds without a newer one: 2 x its poll interval."""
+    """How long a device result holds without a newer one: ``poll_max_gap`` of its interval."""
     name = component.removeprefix(PREFIX).partition(IF)[0]
     dev = snmp_config(cfg).device(name)
     interval = (dev.interval if dev else None) or snmp_config(cfg).defaults.interval
-    return 2 * interval
+    return poll_max_gap(interval)
 
 
 def _problem(snmp: SnmpConfig, ref: str) -> str | None:

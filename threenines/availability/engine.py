@@ -1,7 +1,8 @@
 """The availability engine: configuration + interval rows + exclusions -> figures.
 
-``Estate`` builds every timeline once over a span (quorum per check, combination per service,
-exclusions per service) and then answers figures for any window inside that span, cheaply:
+``Estate`` builds every timeline once over a span (by the state rule, ``availability.state``:
+quorum per check, combination and devices per service; then exclusions per service) and then
+answers figures for any window inside that span, cheaply:
 the monthly report, its daily heatmap and its burn rates all reuse one ``Estate``. Pure: the
 caller loads the rows (``threenines.availability.store``) and passes ``now``.
 """
@@ -18,15 +19,15 @@ from threenines.availability.accounting import Figures, account, pool
 from threenines.availability.incidents import Downtime, Incident, derive
 from threenines.availability.intervals import IntervalSet, buckets, clip
 from threenines.availability.schedule import Exclusion, excluded_for, expand_all, outside_hours
-from threenines.availability.timeline import (
-    IntervalRow,
-    Timeline,
-    combine_checks,
-    combine_components,
-    from_rows,
-    quorum,
+from threenines.availability.state import (
+    ServiceSpec,
+    check_timelines,
+    grace,
     require,
+    service_timeline,
+    spec_for,
 )
+from threenines.availability.timeline import IntervalRow, Timeline, combine_components, from_rows
 
 if TYPE_CHECKING:
     from threenines.core.config.schema import Config, Service
@@ -56,6 +57,7 @@ class Inputs:
 @dataclass(frozen=True, slots=True)
 class _Svc:
     config: Service
+    spec: ServiceSpec
     timeline: Timeline
     checks: dict[str, Timeline]
     maintenance: IntervalSet
@@ -98,27 +100,18 @@ class Estate:
             given = self.inputs.components.get(cid)
             if given is None:
                 rows = self.inputs.rows.get((cid, self.cfg.server.vantage), ())
-                given = from_rows(rows, self.end, devices.grace(self.cfg, cid))
+                given = from_rows(rows, self.end, grace(self.cfg, cid))
             out[cid] = given
         return out
 
     def _build(self, svc: Service, maint: Sequence[Exclusion]) -> _Svc:
-        checks: dict[str, Timeline] = {}
-        for check in svc.checks:
-            cid = f"{svc.name}/{check.name}"
-            grace = 2 * check.interval
-            per_vantage = [
-                from_rows(self.inputs.rows.get((cid, v), ()), self.end, grace)
-                for v in self.cfg.vantages_for(check)
-            ]
-            checks[check.name] = quorum(per_vantage, svc.quorum)
-        tl = combine_checks(checks, svc.combine, svc.weights, svc.weighted_threshold)
-        parts = {c: self.devices[c] for c in devices.service_components(self.cfg, svc)}
-        if parts:
-            tl = require(tl, parts, measured=bool(svc.checks))
+        spec = spec_for(self.cfg, svc)
+        checks = check_timelines(spec, self.inputs.rows, self.end)
+        tl = service_timeline(spec, checks, self.devices)
         tl = [s for s in tl if s.end > self.start and s.start < self.end]
         return _Svc(
             config=svc,
+            spec=spec,
             timeline=tl,
             ends=[s.end for s in tl],
             checks=checks,

@@ -109,6 +109,7 @@ def _summary(kind: str, subject: str, day: date, f, incidents: int) -> DailySumm
         degraded=f.degraded,
         down=f.down,
         nodata=f.nodata,
+        no_quorum=f.no_quorum,
         maintenance=f.maintenance,
         drill=f.drill,
         outside_hours=f.outside_hours,

@@ -1,9 +1,10 @@
-"""Current state per check and vantage point: the newest state interval of each, and what it means.
+"""Current state per check and vantage point, and per service, from the newest state intervals.
 
-``latest_intervals`` is the query (I/O); ``compose_status`` is pure: it takes the configured
-checks, those rows and an explicit ``now``, and says what is known. A check whose newest interval
-is closed, or open but not confirmed within its grace (2 x interval), is ``unknown`` since the
-last time it was seen: silence is never reported as up or down.
+``latest_intervals`` is the query (I/O); ``compose_status`` and ``service_states`` are pure:
+they take the configuration, those rows and an explicit ``now``. A vantage point whose newest
+interval is closed, or open but older than its check's grace (``availability.state.grace``),
+is ``unknown`` since the last time it was seen: silence is never reported as up or down. A
+service's state is the state rule's (``availability.state``), as availability counts it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
+from threenines.availability.state import ServiceNow, grace, service_state_at, specs
+from threenines.availability.timeline import IntervalRow as TimelineRow
+from threenines.availability.timeline import holds_until
 from threenines.core.tables import state_intervals
 
 if TYPE_CHECKING:
@@ -43,7 +47,7 @@ class ConfiguredCheck:
     check: str
     type: str
     vantage: str
-    interval: float
+    grace: float  # a result older than this says nothing about now (state.grace)
 
     @property
     def check_id(self) -> str:
@@ -72,7 +76,7 @@ def configured_checks(cfg: Config) -> list[ConfiguredCheck]:
     sites = {s.name: s.site for s in cfg.services}
     return [
         ConfiguredCheck(svc.name, sites[svc.name], chk.name, getattr(chk, "type", "?"), v,
-                        chk.interval)
+                        grace(cfg, f"{svc.name}/{chk.name}"))
         for svc, chk in cfg.iter_checks()
         for v in cfg.vantages_for(chk)
     ]  # fmt: skip
@@ -131,7 +135,7 @@ def compose_status(
                 )
             )
             continue
-        stale = row.end is not None or now - row.last_seen > 2 * c.interval
+        stale = now >= holds_until(_timeline_row(row), c.grace)
         if stale:
             state, since, reason = "unknown", row.end or row.last_seen, "no recent result"
         else:
@@ -153,17 +157,34 @@ def compose_status(
     return out
 
 
-SEVERITY = {"up": 0, "degraded": 1, "unknown": 2, "down": 3}
+def _timeline_row(r: IntervalRow) -> TimelineRow:
+    return TimelineRow(r.state, r.start, r.end, r.last_seen, r.error, r.reason)
 
 
-def worst(states: Iterable[str]) -> str:
-    """The worst of ``states`` (down > unknown > degraded > up); ``unknown`` when empty.
+def service_states(cfg: Config, rows: Iterable[IntervalRow], now: float) -> dict[str, ServiceNow]:
+    """Every service's state at ``now`` by the state rule, from the newest intervals (pure)."""
+    by_key: dict[tuple[str, str], list[TimelineRow]] = {}
+    for r in rows:
+        by_key.setdefault((r.check_id, r.vantage), []).append(_timeline_row(r))
+    return {name: service_state_at(spec, by_key, now) for name, spec in specs(cfg).items()}
 
-    A plain roll-up for the status view; quorum across vantage points is the availability
-    engine's job, not this one's.
-    """
-    found = list(states)
-    return max(found, key=SEVERITY.__getitem__) if found else "unknown"
+
+def service_dict(s: ServiceNow) -> dict[str, Any]:
+    """A service's state for JSON: the rule's state and label, and who sees what."""
+    return {
+        "service": s.name,
+        "state": s.state,
+        "label": s.label,
+        "reason": s.reason,
+        "since": s.since,
+        "down_vantages": list(s.down_vantages),
+        "checks": [
+            {"check": c.name, "state": c.state, "reason": c.reason, "quorum": c.k,
+             "votes": [asdict(v) for v in c.votes]}
+            for c in s.checks
+        ],
+        "devices": [{"component": n, **asdict(v)} for n, v in s.parts],
+    }  # fmt: skip
 
 
 def overlay(checks: Iterable[CheckStatus], agents: Iterable[AgentStatus], now: float

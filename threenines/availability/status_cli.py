@@ -1,4 +1,9 @@
-"""``threenines status``: the current state of every service and check, from the store."""
+"""``threenines status``: the current state of every service and check, from the store.
+
+A service's line is the state rule's (``availability.state``): "quorum not reached" when a
+check has fresh results from fewer vantage points than its quorum, with who sees what; the
+lines below it are each vantage point's own result.
+"""
 
 from __future__ import annotations
 
@@ -16,11 +21,17 @@ from threenines.agents.cli import agents_table
 from threenines.core.cli import ConfigOption, err, load_or_exit, out
 
 if TYPE_CHECKING:  # imported inside the commands: the CLI's start-up stays fast
+    from threenines.availability.state import ServiceNow
     from threenines.availability.status import CheckStatus
     from threenines.core.config import Config
-    from threenines.core.config.schema import Service
 
-STYLES = {"up": "green", "degraded": "yellow", "down": "bold red", "unknown": "dim"}
+STYLES = {
+    "up": "green",
+    "degraded": "yellow",
+    "down": "bold red",
+    "unknown": "dim",
+    "no_quorum": "magenta",
+}
 
 
 def status(
@@ -34,6 +45,8 @@ def status(
         configured_checks,
         latest_intervals,
         overlay,
+        service_dict,
+        service_states,
     )
     from threenines.core.db import make_engine
 
@@ -55,17 +68,24 @@ def status(
     finally:
         engine.dispose()
     checks = overlay(compose_status(configured_checks(cfg), rows, now), agents, now)
+    services = service_states(cfg, rows, now)
     if as_json:
-        agent_dicts = [a.to_dict() for a in agents]
-        doc = {"generated": now, "checks": [c.to_dict() for c in checks], "agents": agent_dicts}
+        doc = {
+            "generated": now,
+            "services": [service_dict(s) for s in services.values()],
+            "checks": [c.to_dict() for c in checks],
+            "agents": [a.to_dict() for a in agents],
+        }
         print(json.dumps(doc, indent=2))
         return
-    out.print(_table(cfg, checks, now))
+    out.print(_table(cfg, services, checks, now))
     if agents:
         out.print(agents_table(agents, cfg, now))
 
 
-def _table(cfg: Config, checks: list[CheckStatus], now: float) -> Table:
+def _table(
+    cfg: Config, services: dict[str, ServiceNow], checks: list[CheckStatus], now: float
+) -> Table:
     from threenines.core.durations import format_duration
 
     table = Table(title=f"{cfg.organisation}: current state", title_justify="left")
@@ -76,9 +96,11 @@ def _table(cfg: Config, checks: list[CheckStatus], now: float) -> Table:
         by_service.setdefault(c.service, []).append(c)
     for svc in cfg.services:
         rows = by_service.get(svc.name, [])
-        state, why = service_state(svc, rows)
+        s = services[svc.name]
+        since = _when(s.since, cfg, now) if s.since is not None else ""
+        held = format_duration(round(now - s.since)) if s.since is not None else ""
         name = Text(svc.name, style="bold") + Text(f" ({svc.site})", style="dim")
-        table.add_row(name, "", "", _state(state), "", "", Text(why))
+        table.add_row(name, "", "", _state(s.state), since, held, Text(s.reason))
         for c in rows:
             since = _when(c.since, cfg, now)
             held = format_duration(round(now - c.since)) if c.since else ""
@@ -87,24 +109,10 @@ def _table(cfg: Config, checks: list[CheckStatus], now: float) -> Table:
     return table
 
 
-def service_state(svc: Service, rows: list[CheckStatus]) -> tuple[str, str]:
-    """The service's state now, by its quorum and combine rules (as availability counts it)."""
-    from threenines.availability.timeline import service_state_now
-
-    per_check: dict[str, dict[str, tuple[str, str]]] = {}
-    for c in rows:
-        per_check.setdefault(c.check, {})[c.vantage] = (c.state, c.reason)
-    return service_state_now(
-        per_check,
-        k=svc.quorum,
-        mode=svc.combine,
-        weights=svc.weights,
-        threshold=svc.weighted_threshold,
-    )
-
-
 def _state(state: str) -> str:
-    return f"[{STYLES.get(state, '')}]{state}[/]"
+    from threenines.availability.state import LABELS
+
+    return f"[{STYLES.get(state, '')}]{LABELS.get(state, state)}[/]"
 
 
 def _when(ts: float | None, cfg: Config, now: float) -> str:

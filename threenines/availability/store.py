@@ -38,7 +38,16 @@ maintenance_windows = Table(
 )
 drill_periods = Table("drill_periods", metadata, *_window_columns(), Index(None, "start"))
 
-SUMMARY_FIELDS = ("up", "degraded", "down", "nodata", "maintenance", "drill", "outside_hours")
+SUMMARY_FIELDS = (
+    "up",
+    "degraded",
+    "down",
+    "nodata",
+    "no_quorum",  # availability_0002
+    "maintenance",
+    "drill",
+    "outside_hours",
+)
 
 availability_daily = Table(
     "availability_daily",
@@ -207,6 +216,7 @@ class DailySummary:
     drill: float = 0.0
     outside_hours: float = 0.0
     incidents: int = 0
+    no_quorum: float = 0.0
 
 
 def write_daily(engine: Engine, rows: Sequence[DailySummary]) -> int:

@@ -79,9 +79,24 @@ class Job:
 
     @property
     def max_gap(self) -> float:
-        """Silence longer than this is "no data": 2 intervals plus a run's worst case."""
-        c = self.check
-        return 2 * c.interval + (c.retries + 1) * c.timeout + c.retries * c.retry_interval
+        """Silence longer than this is "no data" (see ``max_gap``)."""
+        return max_gap(self.check)
+
+
+GAP_INTERVALS = 2  # a check may miss this many runs, plus one run's worst case, before "no data"
+MAX_GAP_RULE = (
+    f"{GAP_INTERVALS} x the check interval + (retries + 1) x timeout + retries x retry interval"
+)
+
+
+def max_gap(check: CheckBase) -> float:
+    """How long a check's last result holds: ``MAX_GAP_RULE``. Longer silence is "no data".
+
+    The one place this allowance is computed: the write path closes an interval after it, and
+    the state rule (``threenines.availability.state``) stops counting a vantage point's vote.
+    """
+    c = check
+    return GAP_INTERVALS * c.interval + (c.retries + 1) * c.timeout + c.retries * c.retry_interval
 
 
 def probe_of(check: CheckBase) -> Callable[..., Awaitable[ProbeResult]]:

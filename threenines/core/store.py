@@ -7,7 +7,8 @@ and returns the state changes ("flips") for alerting.
 Interval semantics (what the availability engine relies on):
 - a closed interval covers ``[start, end)``;
 - an open interval (``end IS NULL``) is known to hold up to ``last_seen``; beyond that, up to
-  2 x the check interval is grace, after which the time is "no data";
+  the record's ``max_gap`` is grace (``threenines.core.scheduler.max_gap``), after which the
+  time is "no data";
 - when a result arrives more than ``max_gap`` after the previous one, the previous interval is
   closed at its ``last_seen`` and a new one opens: the gap is "no data", never up or down.
 """
@@ -33,7 +34,7 @@ class ResultRecord:
     ts: float
     result: ProbeResult
     attempts: int = 1
-    max_gap: float = 120.0  # 2 x the check interval: a longer silence is "no data"
+    max_gap: float = 120.0  # scheduler.max_gap of the check: a longer silence is "no data"
 
 
 @dataclass(frozen=True, slots=True)
