@@ -58,7 +58,7 @@ class FlipComposer:
             keys = spec.keys()
             seen = [self.rows[k].last_seen for k in keys if k in self.rows]
             if seen:
-                self.status[name] = self._state(name, max(seen)).state
+                self.status[name] = self.state(name, max(seen)).state
 
     def refresh(self, rows: Iterable[OpenRow], now: float) -> list[ConditionUpdate]:
         """Newer open intervals from the store (their ``last_seen`` moves on without flips),
@@ -76,7 +76,8 @@ class FlipComposer:
                 touched[name] = max(touched.get(name, ch.ts), ch.ts)
         return self._updates(touched)
 
-    def _state(self, name: str, at: float) -> ServiceNow:
+    def state(self, name: str, at: float) -> ServiceNow:
+        """Service ``name`` at ``at`` by the rule, from what the composer has heard."""
         spec = self.specs[name]
         rows = {k: [self.rows[k]] for k in spec.keys() if k in self.rows}
         return service_state_at(spec, rows, at)
@@ -84,11 +85,11 @@ class FlipComposer:
     def _updates(self, at: dict[str, float]) -> list[ConditionUpdate]:
         out: list[ConditionUpdate] = []
         for name, ts in sorted(at.items()):
-            now = self._state(name, ts)
+            now = self.state(name, ts)
             before = self.status.get(name, UP if now.state in (*BAD, UP) else now.state)
+            self.status[name] = now.state
             if now.state == before:
                 continue
-            self.status[name] = now.state
             svc = self.services[name]
             out.append(
                 ConditionUpdate(

@@ -105,8 +105,9 @@ def show_plan(name: str = PlanArg, config: Path = ConfigOption) -> None:
     t = plan.trigger
     out.print(f"[bold]{plan.name}[/]: {plan.primary} -> {plan.mirror}  ({plan.guards.mode} mode)")
     out.print(f"  trigger:  {t.require} of {', '.join(subjects.trigger) or '-'} down")
-    out.print(f"            from >= {t.quorum} vantage points, for {t.confirm_for:g}s")
-    out.print(f"  mirror:   {', '.join(subjects.mirror) or '-'} healthy from ")
+    out.print("            by the state rule (each check's quorum, combine, devices)")
+    out.print(f"            and from >= {t.quorum} vantage points, for {t.confirm_for:g}s")
+    out.print(f"  mirror:   {', '.join(subjects.mirror) or '-'} up by the rule and from ")
     out.print(f"            >= {plan.preflight.min_vantage_points} vantage points")
     g = plan.guards
     out.print(f"  guards:   cooldown {g.cooldown:g}s, <= {g.max_runs_per_day} runs/day")

@@ -35,7 +35,12 @@ Loc = tuple[str | int, ...]
 
 
 class Trigger(StrictModel):
-    """What must be down, for how long, and seen by how many vantage points."""
+    """What must be down, for how long, and seen by how many vantage points.
+
+    A trigger service is down only when the state rule (``threenines.availability.state``)
+    says so, as availability and alerts count it; ``quorum``, ``majority``, ``vantage_points``
+    and ``fresh_within`` can only ask for more on top of it (see ``failover.quorum``).
+    """
 
     services: list[Name] = Field(default_factory=list, description="Services that trigger")
     datacentre: Name | None = Field(None, description="Every service of this site triggers")
@@ -45,14 +50,20 @@ class Trigger(StrictModel):
     confirm_for: Duration = Field(
         30.0, ge=0, description="The quorum must be seen holding this long (by its results)"
     )
-    quorum: int = Field(2, ge=1, le=100, description="Vantage points that must see it down")
+    quorum: int = Field(
+        2, ge=1, le=100,
+        description="Vantage points that must see a down check down (besides the state rule)",
+    )  # fmt: skip
     majority: bool = Field(
-        True, description="Also require a majority of the vantage points with fresh results"
+        True, description="Also require a majority of each check's vantage points (those counted)"
     )
-    vantage_points: list[Name] | None = Field(None, description="Which count (default: all)")
+    vantage_points: list[Name] | None = Field(
+        None, description="Which count towards `quorum` (default: all); the rule counts all"
+    )
     fresh_within: Duration = Field(
-        60.0, gt=0, description="Observations older than this are unknown, never down"
-    )
+        60.0, gt=0,
+        description="Results older than this do not count towards `quorum`, never as down",
+    )  # fmt: skip
 
     @model_validator(mode="after")
     def _something(self) -> Trigger:

@@ -68,6 +68,9 @@ class ServiceQuorum:
     held_since: float | None  # when the trigger started to hold, None if it does not
     held_until: float | None = None  # the latest time the results show it holding
     reason: str = ""
+    # seen down below quorum: a counted vantage point sees a check down that is not down by
+    # both the rule and the trigger, or the rule says down and the trigger does not hold
+    below: bool = False
 
     @property
     def label(self) -> str:
@@ -134,7 +137,12 @@ def service_quorum(
     needed = max((c.k for c in view.checks), default=1)
     base = (spec.name, rule.state, mine.down_vantages, len(fresh), needed)
     if rule.state != DOWN or mine.state != DOWN or rule.since is None or mine.since is None:
-        return ServiceQuorum(*base, None, None, rule.reason)
+        by_rule = {c.name: c.state for c in rule.checks}
+        below = rule.state == DOWN or any(
+            c.down_vantages and not (c.state == DOWN and by_rule.get(c.name) == DOWN)
+            for c in mine.checks
+        )
+        return ServiceQuorum(*base, None, None, rule.reason, below)
     held = max(rule.since, mine.since)
     seg = state_at(_both_down(everything, counted, spec, view, now), held)
     until = min(seg.end, now) if seg is not None else held
@@ -192,7 +200,7 @@ def evaluate_trigger(
 
 
 def _not_holding(quorums: tuple[ServiceQuorum, ...]) -> TriggerState:
-    seen = [q for q in quorums if q.down or q.state == DOWN]
+    seen = [q for q in quorums if q.below or q.held_since is not None]
     if seen:
         parts = ", ".join(f"{q.service} {len(q.down)}/{q.needed} ({q.label})" for q in seen)
         return TriggerState("partial", f"down below quorum: {parts}", None, quorums)

@@ -1,8 +1,11 @@
 """The availability engine: pure functions of state intervals, configuration and ``now``.
 
 - ``intervals``: algebra of half-open ``[start, end)`` interval sets.
-- ``timeline``: per-vantage timelines from store rows (no data where unknown), quorum,
-  service state from checks (all / any / weighted), site state from components.
+- ``state``: THE service-state rule (quorum over fresh vantage points, "quorum not reached",
+  all / any / weighted, devices), at an instant and over timelines; every area that needs a
+  service's state (status, alerts, failover) calls it.
+- ``timeline``: per-vantage timelines from store rows (no data where unknown), the sweep that
+  combines timelines, site state from components.
 - ``schedule``: maintenance windows (one-off, cron) and service hours as interval sets.
 - ``devices``: SNMP devices and uplinks that sites and services list (``devices:``), which
   count against them like a check that must pass, and are named as the incident's cause.

@@ -30,6 +30,7 @@ from threenines.availability.timeline import (
     intervals,
 )
 from threenines.collectors.config import POLL_GAP_RULE
+from threenines.core.config.devices import IF, PREFIX
 from threenines.core.scheduler import MAX_GAP_RULE
 
 EPSILON = 0.0005  # half a millisecond: float noise never flips met/missed
@@ -49,16 +50,17 @@ RULE_ITEMS = (
         "(degraded likewise with degraded or down); K is the service's `quorum`, by default a "
         "majority of the check's vantage points. A silent vantage point does not vote, and K "
         "is never lowered to the number that do: when fewer than K vantage points have fresh "
-        f"data the state is '{NO_QUORUM_LABEL}'.",
+        f'data the state is "{NO_QUORUM_LABEL}". A site losing its own WAN link therefore '
+        "does not mark central services down.",
     ),
     (
         "Silence is not downtime",
         "A vantage point's result is fresh until its check's gap allowance has passed: "
-        f"{MAX_GAP_RULE} for a probe, {POLL_GAP_RULE} for an SNMP device. Time that nobody "
-        "measured is 'no data', and time with too few vantage points is "
-        f"'{NO_QUORUM_LABEL}': each is reported in its own column and excluded from both "
-        "sides, never counted as up or down. An agent's queued results fill in the history "
-        "when it comes back.",
+        f"{MAX_GAP_RULE} for a probe, {POLL_GAP_RULE} for an SNMP device; a longer silence "
+        'ends the interval. Time that nobody measured is "no data", and time with too few '
+        f'vantage points is "{NO_QUORUM_LABEL}": each is reported in its own column and '
+        "excluded from both sides, never counted as up or down. An agent's queued results "
+        "fill in the history when it comes back.",
     ),
     (
         "Services",
@@ -68,8 +70,9 @@ RULE_ITEMS = (
     ),
     (
         "Dependencies",
-        "A site's or service's `devices` (SNMP reachability and uplinks) are required: the "
-        "service is down while one of them is down, with the device named as the cause. "
+        f"A site's or service's `devices` (SNMP reachability `{PREFIX}<name>` and uplinks "
+        f"`{PREFIX}<name>{IF}<ifName>`) are required: the service is down while one of them "
+        "is down, with the device named as the cause. "
         "Downtime during an outage of a `depends_on` dependency (such as a site's WAN link) "
         "still counts for the service but is attributed to the dependency: one incident, "
         "one cause.",

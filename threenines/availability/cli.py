@@ -47,6 +47,7 @@ def _fig(name: str, kind: str, f: Figures, est: Estate | None = None) -> dict[st
         "downtime_s": f.bad,
         "degraded_s": f.degraded,
         "nodata_s": f.nodata,
+        "no_quorum_s": f.no_quorum,
         "maintenance_s": f.maintenance,
         "budget_allowed_s": f.allowed,
         "budget_remaining_s": f.remaining,
@@ -132,7 +133,7 @@ def _print(rows: list[dict[str, Any]], cfg: Config, win: Period) -> None:
         title=f"{win.label}: {local_text(win.start, cfg.tz)} to {local_text(win.end, cfg.tz)}"
     )
     table.add_column("subject", no_wrap=True)  # names stay greppable on narrow terminals
-    for col in ("kind", "availability", "target", "downtime", "no data", "maint."):
+    for col in ("kind", "availability", "target", "downtime", "no data", "no quorum", "maint."):
         table.add_column(col, justify="left" if col == "kind" else "right", overflow="fold")
     table.add_column("budget left", justify="right", overflow="fold")
     table.add_column("burn 1h/6h/1d/3d", justify="right", overflow="fold")
@@ -145,8 +146,8 @@ def _print(rows: list[dict[str, Any]], cfg: Config, win: Period) -> None:
         )
         table.add_row(
             r["subject"], r["kind"], f"[{style}]{avail}[/]" if style else avail,
-            f"{r['target']:g}%", _d(r["downtime_s"]), _d(r["nodata_s"]), _d(r["maintenance_s"]),
-            _d(r["budget_remaining_s"]), burn_text,
+            f"{r['target']:g}%", _d(r["downtime_s"]), _d(r["nodata_s"]), _d(r["no_quorum_s"]),
+            _d(r["maintenance_s"]), _d(r["budget_remaining_s"]), burn_text,
         )  # fmt: skip
     out.print(table)
 

@@ -6,10 +6,10 @@ without: a device's reachability (``core-sw1``) or a named interface's state
 these as results ``device:<name>`` and ``device:<name>/if:<ifName>`` from the server's vantage
 point, in the same state intervals as probes, so the engine reads them like any check.
 
-Semantics (see ``timeline.require``): a service is down while one of its devices (its own and
-its site's) is down, and the incident names the device as the cause. An uplink reference also
-requires its device: a router that does not answer cannot be forwarding. This module is imported
-by the config schema, so it stays light.
+Semantics (see ``state.rule.require_parts``): a service is down while one of its devices (its
+own and its site's) is down, and the incident names the device as the cause. An uplink reference
+also requires its device: a router that does not answer cannot be forwarding. This module is
+imported by the config schema, so it stays light.
 """
 
 from __future__ import annotations

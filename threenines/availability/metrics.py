@@ -32,6 +32,7 @@ class AvailabilityGauges:
     budget_remaining_ratio: Gauge
     burn_rate: Gauge
     nodata: Gauge
+    no_quorum: Gauge
     site_ratio: Gauge
 
 
@@ -68,6 +69,13 @@ def register_availability_metrics(registry: CollectorRegistry) -> AvailabilityGa
             labels,
             registry=registry,
         ),
+        no_quorum=Gauge(
+            "availability_no_quorum_seconds",
+            "Counted time when fewer vantage points than the quorum had fresh results "
+            '("quorum not reached", excluded from the ratio)',
+            labels,
+            registry=registry,
+        ),
         site_ratio=Gauge(
             "availability_site_ratio",
             "Service-time pooled availability of a site or data centre over the window",
@@ -93,6 +101,7 @@ def publish(gauges: AvailabilityGauges, est: Estate) -> None:
         share = f.remaining / f.allowed if f.allowed > 0 else None
         gauges.budget_remaining_ratio.labels(*key).set(_nan(share))
         gauges.nodata.labels(*key).set(f.nodata)
+        gauges.no_quorum.labels(*key).set(f.no_quorum)
         for label, rate in est.burn_rates(name).items():
             gauges.burn_rate.labels(name, site, label).set(_nan(rate))
     for conf in est.cfg.sites:

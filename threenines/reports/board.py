@@ -33,6 +33,7 @@ class Row:
     degraded: float
     down: float
     nodata: float
+    no_quorum: float  # quorum not reached: excluded like no data, reported apart
     maintenance: float
     drill: float
     outside_hours: float
@@ -105,6 +106,7 @@ def _row(name: str, kind: str, site: str, f: Figures, **extra: Any) -> Row:
         degraded=f.degraded,
         down=f.down,
         nodata=f.nodata,
+        no_quorum=f.no_quorum,
         maintenance=f.maintenance,
         drill=f.drill,
         outside_hours=f.outside_hours,

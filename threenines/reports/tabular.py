@@ -25,6 +25,7 @@ FIGURES = (
     "degraded",
     "down",
     "nodata",
+    "no_quorum",
     "maintenance",
     "drill",
     "outside_hours",
