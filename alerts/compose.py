@@ -12,12 +12,13 @@ state never pages. Any object with ``seed``, ``refresh`` and ``on_flips`` can re
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from threenines.alerts.model import BAD, ConditionUpdate
 from threenines.availability.state import UP, ServiceNow, service_state_at, specs
-from threenines.availability.timeline import IntervalRow
+from threenines.availability.timeline import IntervalRow, holds_until
 from threenines.core.store import StateChange
 
 if TYPE_CHECKING:
@@ -34,22 +35,34 @@ class FlipComposer:
         self.rows: dict[tuple[str, str], IntervalRow] = {}
         self.status: dict[str, str] = {}
         self.users: dict[str, set[str]] = {}  # check id or device component -> services
+        self.grace: dict[tuple[str, str], float] = {}
+        self.due: dict[str, float] = {}  # service -> when a vote may go stale (no flip then)
         for name, spec in self.specs.items():
             for check_id, _vantage in spec.keys():
                 self.users.setdefault(check_id, set()).add(name)
+            self.grace.update(((c.check_id, v), c.grace) for c in spec.checks for v in c.vantages)
+            self.grace.update(((p.component, p.vantage), p.grace) for p in spec.parts)
 
-    def _note(self, check_id: str, vantage: str, row: IntervalRow) -> None:
-        """Keep the newest interval; the same one seen again keeps its latest ``last_seen``."""
+    def _note(self, check_id: str, vantage: str, row: IntervalRow) -> bool:
+        """Keep the newest interval; the same one seen again keeps its latest ``last_seen``.
+        True when the interval is a new one (a state the composer did not know)."""
         cur = self.rows.get((check_id, vantage))
-        if cur is not None and (row.start, row.state) == (cur.start, cur.state):
+        same = cur is not None and (row.start, row.state) == (cur.start, cur.state)
+        if cur is not None and same:
             row = row if row.last_seen >= cur.last_seen else cur
         elif cur is not None and row.start < cur.start:
-            return
+            return False
         self.rows[(check_id, vantage)] = row
+        return not same
 
-    def _merge(self, rows: Iterable[OpenRow]) -> None:
+    def _merge(self, rows: Iterable[OpenRow]) -> set[str]:
+        """Store rows in; returns the services whose inputs got a new interval."""
+        changed: set[str] = set()
         for check_id, vantage, state, start, last_seen, error, reason in rows:
-            self._note(check_id, vantage, IntervalRow(state, start, None, last_seen, error, reason))
+            row = IntervalRow(state, start, None, last_seen, error, reason)
+            if self._note(check_id, vantage, row):
+                changed |= self.users.get(check_id, set())
+        return changed
 
     def seed(self, rows: Iterable[OpenRow]) -> None:
         """The store's open intervals at start-up: the states the composer starts from."""
@@ -62,9 +75,11 @@ class FlipComposer:
 
     def refresh(self, rows: Iterable[OpenRow], now: float) -> list[ConditionUpdate]:
         """Newer open intervals from the store (their ``last_seen`` moves on without flips),
-        then every service at ``now``: a vantage point that fell silent stops voting."""
-        self._merge(rows)
-        return self._updates({name: now for name in self.specs})
+        then the services at ``now`` whose inputs changed or one of whose votes may have gone
+        stale since (a vantage point that fell silent stops voting); the rest cannot change."""
+        changed = self._merge(rows)
+        due = [n for n in self.specs if n in changed or self.due.get(n, -math.inf) <= now]
+        return self._updates(dict.fromkeys(due, now))
 
     def on_flips(self, changes: Sequence[StateChange]) -> list[ConditionUpdate]:
         touched: dict[str, float] = {}
@@ -80,6 +95,8 @@ class FlipComposer:
         """Service ``name`` at ``at`` by the rule, from what the composer has heard."""
         spec = self.specs[name]
         rows = {k: [self.rows[k]] for k in spec.keys() if k in self.rows}
+        ends = [holds_until(r[0], self.grace[k]) for k, r in rows.items()]
+        self.due[name] = min((e for e in ends if e > at), default=math.inf)
         return service_state_at(spec, rows, at)
 
     def _updates(self, at: dict[str, float]) -> list[ConditionUpdate]:

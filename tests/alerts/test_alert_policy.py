@@ -320,12 +320,14 @@ def test_manual_resolve_and_errors() -> None:
     assert sim.errors == [f"incident {uid} is already resolved", "no incident 'service:zzz'"]
 
 
-def test_unknown_status_neither_opens_nor_resolves() -> None:
+@pytest.mark.parametrize("status", ["unknown", "no_quorum"])
+def test_unconfirmed_status_neither_opens_nor_resolves(status: str) -> None:
+    """No data, and "quorum not reached" (the state rule's no_quorum): never a page."""
     sim = Sim(acfg())
-    sim.step(T0, down("service:a", T0, status="unknown"))
+    sim.step(T0, down("service:a", T0, status=status))
     assert "service:a" not in sim.state.incidents
     sim.step(T0 + 1, down("service:a", T0 + 1))
-    sim.step(T0 + 2, down("service:a", T0 + 2, status="unknown"))
+    sim.step(T0 + 2, down("service:a", T0 + 2, status=status))
     assert sim.incident("service:a").active
 
 

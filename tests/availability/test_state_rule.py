@@ -10,18 +10,34 @@ point reporting was "up" to the alerts and "down" to availability.
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from state_support import STEP, T0, Plan, clear, config, consumers, records, write
+from state_support import (
+    CONFIG,
+    STEP,
+    T0,
+    Plan,
+    clear,
+    config,
+    consumers,
+    records,
+    result,
+    write,
+)
+from typer.testing import CliRunner
 
+from threenines.app.cli import app
 from threenines.app.db import make_engine, migrate
 from threenines.availability.load import load_estate
-from threenines.availability.state import service_state_at, specs
+from threenines.availability.state import grace, service_state_at, specs
 from threenines.availability.store import load_intervals
 from threenines.availability.timeline import NO_DATA, state_at
+from threenines.core.store import ResultRecord
 
 END = 600.0
 NOW = T0 + END
@@ -167,3 +183,26 @@ def test_any_history_gives_one_state_everywhere(shared_db, history) -> None:
         t = T0 + 5 * k + 2.5
         seg = state_at(est_tl, t)
         assert (seg.state if seg else NO_DATA) == service_state_at(spec, rows, t).state, t
+
+
+def test_status_command_shows_quorum_not_reached_and_who_sees_what(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path}/s.db"
+    path = tmp_path / "c.yaml"
+    path.write_text(CONFIG.replace("URL", url))
+    cfg = config(url)
+    engine = make_engine(url)
+    migrate(engine)
+    now = time.time()
+    gap = grace(cfg, "q2/web")
+    write(engine, [ResultRecord("q2/web", "a", now - 20 + 10 * i, result("down"), 1, gap)
+                   for i in range(3)])  # fmt: skip
+    engine.dispose()
+    out = CliRunner().invoke(app, ["status", "-c", str(path), "--json"])
+    assert out.exit_code == 0, out.output
+    q2 = next(s for s in json.loads(out.stdout)["services"] if s["service"] == "q2")
+    assert (q2["state"], q2["label"]) == ("no_quorum", "quorum not reached")
+    votes = [(v["vantage"], v["state"]) for v in q2["checks"][0]["votes"]]
+    assert votes == [("a", "down"), ("b", "unknown")] and q2["checks"][0]["quorum"] == 2
+    assert q2["reason"] == "web: quorum not reached: 1 of 2 needed (a: down)"
+    table = CliRunner().invoke(app, ["status", "-c", str(path)])
+    assert table.exit_code == 0 and "quorum not" in table.output  # the service's line

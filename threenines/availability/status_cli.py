@@ -100,7 +100,7 @@ def _table(
         since = _when(s.since, cfg, now) if s.since is not None else ""
         held = format_duration(round(now - s.since)) if s.since is not None else ""
         name = Text(svc.name, style="bold") + Text(f" ({svc.site})", style="dim")
-        table.add_row(name, "", "", _state(s.state), since, held, Text(s.reason))
+        table.add_row(name, "", "", _state(s.state, s.label), since, held, Text(s.reason))
         for c in rows:
             since = _when(c.since, cfg, now)
             held = format_duration(round(now - c.since)) if c.since else ""
@@ -109,10 +109,8 @@ def _table(
     return table
 
 
-def _state(state: str) -> str:
-    from threenines.availability.state import LABELS
-
-    return f"[{STYLES.get(state, '')}]{LABELS.get(state, state)}[/]"
+def _state(state: str, label: str | None = None) -> str:
+    return f"[{STYLES.get(state, '')}]{label or state}[/]"
 
 
 def _when(ts: float | None, cfg: Config, now: float) -> str:
