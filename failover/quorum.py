@@ -153,9 +153,9 @@ def healthy_vantages(
     spec: ServiceSpec, observations: Iterable[Observation], now: float, fresh_within: float
 ) -> list[str]:
     """Vantage points from which, on their own fresh results, the service is up or degraded
-    by the rule (each check counted with that vantage point alone)."""
+    by the rule: the checks that vantage point runs, each counted from it alone."""
     rows = rows_of(observations, now=now, fresh_within=fresh_within)
-    every = sorted({v for c in spec.checks for v in c.vantages})
+    every = sorted({v for c in spec.checks for v in c.vantages} | {p.vantage for p in spec.parts})
     alone = {v: service_state_at(spec.counted(vantages=[v]), rows, now).state for v in every}
     return [v for v in every if alone[v] in HEALTHY]
 

@@ -19,7 +19,7 @@ from threenines.failover.decide import (
     Subjects,
     decide,
 )
-from threenines.failover.quorum import Observation, evaluate_trigger, rows_of
+from threenines.failover.quorum import Observation, evaluate_trigger, mirror_health, rows_of
 
 NOW = 1_800_000_000.0
 VPS = ("central", "lib-grays", "hub-tilbury", "depot")
@@ -648,6 +648,31 @@ def test_confirmation_needs_evidence_not_just_elapsed_time():
     ]
     t = trigger(p, SUBJECTS.trigger, mixed)
     assert t.status == "confirming" and t.until == NOW - 35
+
+
+def test_mirror_health_counts_each_vantage_point_on_the_checks_it_runs():
+    """As in the lab: a health check from four vantage points and a TCP check from the centre
+    only; every vantage point that sees what it runs up counts, and the rule must say up."""
+    cfg = parse_config(
+        """
+sites: [{name: dc-mirror, kind: datacentre}, {name: lib}]
+vantage_points: [{name: lib-grays, site: lib}, {name: hub-tilbury, site: lib}]
+services:
+  - name: m
+    site: dc-mirror
+    checks:
+      - {name: health, type: tcp, host: 127.0.0.1, port: 9,
+         vantage: [central, lib-grays, hub-tilbury]}
+      - {name: https, type: tcp, host: 127.0.0.1, port: 9}
+"""
+    )
+    spec = specs(cfg)["m"]
+    seen = [Observation("m/health", v, "up", NOW - 60, NOW) for v in ("central", "lib-grays")]
+    seen.append(Observation("m/https", "central", "up", NOW - 60, NOW))
+    assert mirror_health(spec, seen, NOW, 60) == ("up", ["central", "lib-grays"])
+    # the centre's own check down: the rule says down, whoever else sees their checks up
+    down = [*seen[:2], Observation("m/https", "central", "down", NOW - 60, NOW)]
+    assert mirror_health(spec, down, NOW, 60) == ("down", ["lib-grays"])
 
 
 # -- properties --------------------------------------------------------------------------------

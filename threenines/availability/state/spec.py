@@ -75,7 +75,9 @@ class ServiceSpec:
         self, *, k: int = 1, majority: bool = False, vantages: Iterable[str] | None = None
     ) -> ServiceSpec:
         """The same service counted only from ``vantages`` (all when None), each check needing
-        ``k`` of them (and a majority of those counted, with ``majority``).
+        ``k`` of them (and a majority of those counted, with ``majority``). A check that none of
+        them runs is left out; when none is left of a service that has checks, neither are its
+        parts (no evidence from those vantage points: no data).
 
         Not the service's state: a consumer that asks for more than the rule (a failover
         trigger, a pre-flight's per-vantage view) uses it *besides* the rule's state, never
@@ -85,9 +87,11 @@ class ServiceSpec:
         checks = []
         for c in self.checks:
             counted = tuple(v for v in c.vantages if allowed is None or v in allowed)
-            need = max(k, default_quorum(len(counted)) if majority else 1)
-            checks.append(replace(c, vantages=counted, k=need))
-        return replace(self, checks=tuple(checks))
+            if counted:
+                need = max(k, default_quorum(len(counted)) if majority else 1)
+                checks.append(replace(c, vantages=counted, k=need))
+        parts = self.parts if checks or not self.checks else ()
+        return replace(self, checks=tuple(checks), parts=parts)
 
 
 def spec_for(cfg: Config, svc: Service) -> ServiceSpec:
