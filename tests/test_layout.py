@@ -28,7 +28,7 @@ REVISIONS = {
     "security_0001", "snmp_0001", "tokens_0001",
 }  # fmt: skip
 # Revisions added since, each on its area's branch (the newest is that branch's head).
-ADDED = {"availability_0002": "availability_0001"}
+ADDED = {"availability_0002": "availability_0001", "quarantine_0001": "0001"}
 HEADS = (REVISIONS - {"0001"} - set(ADDED.values())) | set(ADDED)
 
 
@@ -90,7 +90,7 @@ def test_each_table_lives_in_its_area_with_its_migration() -> None:
     assert defined and set(defined) == set(created), set(defined) ^ set(created)
     assert {t: defined[t] for t in defined} == {t: created[t] for t in defined}
     core = {t for t, a in defined.items() if a == "core"}
-    assert core == {"results", "state_intervals", "events"}
+    assert core == {"results", "state_intervals", "events", "quarantine"}
 
 
 def test_revision_ids_are_unchanged_and_each_area_has_its_branch() -> None:
