@@ -5,31 +5,46 @@ a viewer token; approving a failover or cancelling a run an operator token, whos
 into the audit log. Approve and cancel only write to the database (an approval row, a cancel
 request); the service's failover loop, on whichever instance holds the plan's lease, acts on
 them at its next evaluation, exactly as when they come from the CLI.
+
+Ids and names follow ``threenines.core.deps`` (a run id out of range is 422, an absent one 404).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
 
 from threenines.core.context import ServiceContext
-from threenines.core.deps import context, require_operator, require_viewer
+from threenines.core.deps import (
+    Key,
+    PlainText,
+    RowCursor,
+    RowId,
+    context,
+    require_operator,
+    require_viewer,
+    responses,
+)
 from threenines.failover.config import failover_config
 from threenines.failover.lease import holder
 from threenines.failover.orchestrator import Orchestrator
 
 router = APIRouter(
-    prefix="/api/v1/failover", tags=["failover"], dependencies=[Depends(require_viewer)]
+    prefix="/api/v1/failover",
+    tags=["failover"],
+    dependencies=[Depends(require_viewer)],
+    responses=responses(401, 403, 503),
 )
 MAX_LIMIT = 1000
+Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT, description="At most this many runs")]
 
 
 class Note(BaseModel):
-    note: str = Field("", max_length=2000, description="Why (kept in the audit log)")
+    note: PlainText = Field("", max_length=2000, description="Why (kept in the audit log)")
 
 
 def _orch(ctx: ServiceContext, actor: str | None = None) -> Orchestrator:
@@ -75,14 +90,14 @@ async def status(ctx: ServiceContext = Depends(context)) -> list[dict[str, Any]]
 
 @router.get("/history")
 async def history(
-    plan: str | None = None, limit: int = 50, ctx: ServiceContext = Depends(context)
+    plan: Key | None = None, limit: Limit = 50, ctx: ServiceContext = Depends(context)
 ) -> list[dict[str, Any]]:
-    rows = await asyncio.to_thread(_orch(ctx).ledger.run_rows, plan, max(1, min(limit, MAX_LIMIT)))
+    rows = await asyncio.to_thread(_orch(ctx).ledger.run_rows, plan, limit)
     return [dict(r._mapping) for r in rows]
 
 
-@router.get("/runs/{run_id}")
-async def run(run_id: int, ctx: ServiceContext = Depends(context)) -> dict[str, Any]:
+@router.get("/runs/{run_id}", responses=responses(404))
+async def run(run_id: RowId, ctx: ServiceContext = Depends(context)) -> dict[str, Any]:
     """One run and its stages (the audit rows: decided, started, play, finished, ...)."""
     ledger = _orch(ctx).ledger
     row = await asyncio.to_thread(ledger.run, run_id)
@@ -92,9 +107,9 @@ async def run(run_id: int, ctx: ServiceContext = Depends(context)) -> dict[str, 
     return {**row._mapping, "stages": [dict(s._mapping) for s in stages]}
 
 
-@router.get("/runs/{run_id}/events")
+@router.get("/runs/{run_id}/events", responses=responses(404))
 async def run_events(
-    run_id: int, after: int = 0, ctx: ServiceContext = Depends(context)
+    run_id: RowId, after: RowCursor = 0, ctx: ServiceContext = Depends(context)
 ) -> list[dict[str, Any]]:
     """The run's Ansible task events after event id ``after`` (poll with the last id to follow)."""
     ledger = _orch(ctx).ledger
@@ -103,9 +118,9 @@ async def run_events(
     return [dict(e._mapping) for e in await asyncio.to_thread(ledger.events_after, run_id, after)]
 
 
-@router.post("/{plan}/approve")
+@router.post("/{plan}/approve", responses=responses(400, 404, 413))
 async def approve(
-    plan: str,
+    plan: Key,
     body: Note | None = None,
     who: str = Depends(require_operator),
     ctx: ServiceContext = Depends(context),
@@ -119,9 +134,9 @@ async def approve(
     return {"plan": plan, "approval": approval, "by": name, "valid_for": ttl}
 
 
-@router.post("/{plan}/cancel")
+@router.post("/{plan}/cancel", responses=responses(404))
 async def cancel(
-    plan: str, who: str = Depends(require_operator), ctx: ServiceContext = Depends(context)
+    plan: Key, who: str = Depends(require_operator), ctx: ServiceContext = Depends(context)
 ) -> dict[str, Any]:
     """Ask the instance running ``plan``'s playbook to stop it (within about a second)."""
     _known(ctx, plan)

@@ -3,11 +3,19 @@
 
 Ingest acknowledges only stored data: accepted results go to the service's ``BatchWriter``
 (the same path, state intervals and flips as the server's own probes) and the 200 is sent once
-the writer has committed them. A refused batch (400 malformed, 403 wrong vantage, 413 too
-large) stores nothing; 503 (database down, service stopping, or not stored within
-``agents.ingest_wait``) means "keep it and retry", so an agent never drops on a 5xx. Delivery
-is therefore at-least-once: a result is stored twice only if the server commits it and dies
-before the reply (or commits it after a 503 timeout).
+the writer has committed them. A refused batch stores nothing: 403 wrong vantage, 413 too large
+(``agents.max_body`` bytes, ``agents.max_batch`` results), 400 when any result can never be
+stored (``threenines.agents.wire``: unknown check, time far off, a number that is not finite, a
+NUL in text). The whole batch is refused, never part of it, and the 400 names each refused
+result by index (``rejected``), so the agent drops exactly those, logged at ERROR, and sends the
+rest again; a 400 naming none (the body is not JSON) makes it halve the batch until the bad
+result is alone. So nothing is acknowledged and then lost to validation. 503 (database down,
+service stopping, or not stored within ``agents.ingest_wait``) means "keep it and retry", so an
+agent never drops on a 5xx. A 200's ``rejected`` counts results the database refused although
+they passed validation (a bug, logged at ERROR here and counted in
+``results_dropped_total{reason="rejected"}``). Delivery is therefore at-least-once: a result is
+stored twice only if the server commits it and dies before the reply (or commits it after a 503
+timeout).
 """
 
 from __future__ import annotations
@@ -18,22 +26,24 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from threenines.agents import payload, wire
 from threenines.agents.auth import _client, require_agent, require_viewer
 from threenines.agents.config import agent_vantages, agents_config
 from threenines.agents.tokens import HeartbeatStore, Principal
+from threenines.core.api import body_limit
 from threenines.core.context import ServiceContext
-from threenines.core.deps import context
+from threenines.core.deps import Key, context, responses
 from threenines.core.metrics import CheckLabels
 from threenines.core.scheduler import jobs_for
 from threenines.core.store import ResultRecord
 
 log = logging.getLogger("threenines.ingest")
-router = APIRouter(tags=["agents"])
+router = APIRouter(tags=["agents"], responses=responses(401, 403, 503))
+INGEST = "/api/v1/ingest"
 HEARTBEAT_EVERY = 5.0  # seconds between heartbeat writes per vantage (counts are carried over)
 
 
@@ -128,19 +138,52 @@ def plane(request: Request, ctx: ServiceContext = Depends(context)) -> AgentPlan
     return p
 
 
-async def _read(request: Request, limit: int) -> bytes:
-    length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > limit):
-        raise HTTPException(413, f"body larger than the {limit}-byte limit")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise HTTPException(413, f"body larger than the {limit}-byte limit")
-    return bytes(body)
+def _batch_schema() -> dict[str, Any]:
+    """``WireBatch``'s JSON schema with its definitions inlined (the OpenAPI request body)."""
+    schema = wire.WireBatch.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return inline(defs[ref.removeprefix("#/$defs/")])
+            return {k: inline(v) for k, v in node.items()}
+        return [inline(v) for v in node] if isinstance(node, list) else node
+
+    out: dict[str, Any] = inline(schema)
+    return out
 
 
-@router.post("/api/v1/ingest", response_model=None)
+class _Refused(BaseModel):
+    index: int
+    reason: str
+
+
+class RejectionBody(BaseModel):
+    """A 400 from ingest: why, and which results (by index in the batch) can never be stored."""
+
+    detail: str
+    rejected: list[_Refused]
+
+
+_INGEST_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": _batch_schema()}},
+    }
+}
+
+
+@router.post(
+    INGEST,
+    response_model=None,
+    openapi_extra=_INGEST_DOC,
+    responses={
+        400: {"model": RejectionBody, "description": "Refused, nothing stored"},
+        **responses(413),
+    },
+)
 async def ingest(
     request: Request,
     agent: Principal = Depends(require_agent),
@@ -149,7 +192,7 @@ async def ingest(
     ctx, limits = ap.ctx, agents_config(ap.ctx.config)
     if ctx.stopping.is_set() or not ctx.writer.db_ok:
         raise HTTPException(503, "not accepting results now (stopping or database down); retry")
-    body = await _read(request, limits.max_body)
+    body = await request.body()  # bounded by ``agents.max_body`` (``install``)
     try:
         batch = wire.WireBatch.model_validate_json(body, strict=True)
     except ValidationError as exc:
@@ -172,14 +215,21 @@ async def ingest(
     await ap.heard(batch.vantage, "ingest", _client(request), len(records))
     if rejected is None:
         raise HTTPException(503, "results not stored (service stopping or database slow); retry")
+    if rejected:
+        log.error("ingest from %s: the database refused %d of %d valid result(s)",
+                  batch.vantage, rejected, len(records))  # fmt: skip
     ap.observe(records)
     return {"stored": len(records) - rejected, "rejected": rejected}
 
 
-@router.get("/api/v1/agent/config", response_model=None)
+@router.get(
+    "/api/v1/agent/config",
+    response_model=None,
+    responses={304: {"description": "Unchanged since the ETag in If-None-Match"}},
+)
 async def agent_config(
     request: Request,
-    vantage: str,
+    vantage: Key,
     agent: Principal = Depends(require_agent),
     ap: AgentPlane = Depends(plane),
 ) -> Response:
@@ -201,3 +251,9 @@ async def agents(ctx: ServiceContext = Depends(context)) -> list[dict[str, Any]]
     heard = await asyncio.to_thread(HeartbeatStore(ctx.engine).all)
     rows = agent_rows(agent_vantages(ctx.config), heard, ctx.config, time.time())
     return [r.to_dict() for r in rows]
+
+
+def install(app: FastAPI) -> None:
+    """Add the agents' routes; ingest bodies may be up to ``agents.max_body`` bytes."""
+    app.include_router(router)
+    body_limit(app, INGEST, agents_config(app.state.ctx.config).max_body)

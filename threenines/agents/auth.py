@@ -101,4 +101,4 @@ def install(app: FastAPI) -> None:
 
     app.dependency_overrides[deps.require_viewer] = viewer_check
     app.dependency_overrides[deps.require_operator] = operator_name
-    app.include_router(api.router)
+    api.install(app)

@@ -1,8 +1,13 @@
 """The ingest wire format, validated strictly, and its conversion to ``ResultRecord``s.
 
-``parse`` is pure (explicit ``now``): it either accepts the whole batch or says why not, per
-result, so the server can refuse the batch with nothing stored and the agent can drop exactly
-the results that can never be accepted (e.g. a check since removed from its vantage point).
+Validation (``WireBatch``) and ``check`` (pure, explicit ``now``) either accept the whole batch
+or say why not, per result (``Rejection``), so the server refuses the batch with nothing stored
+and the agent drops exactly the results that can never be accepted: a check since removed from
+its vantage point, a time far off, and anything no database could store: a number that is not
+finite (NaN, Infinity) in ``ts``, ``duration``, ``phases`` or anywhere in ``details``, or a NUL
+in ``reason`` or ``error``. A body that is not JSON a database could hold (a lone surrogate
+escape, nesting past the parser's depth limit) names no result: the whole batch is refused, and
+the agent halves it until the result is alone.
 """
 
 from __future__ import annotations
@@ -13,7 +18,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    FiniteFloat,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
 from threenines.core.config.base import Name
 from threenines.core.results import ProbeResult, Status
@@ -24,6 +37,9 @@ MAX_AGE = 31 * 86400.0  # older than any agent queue keeps
 MAX_DETAILS = 16 * 1024  # bytes of JSON per result's details
 
 Short = Annotated[str, Field(max_length=64)]
+# No NUL: PostgreSQL cannot store it in text (the rule of ``core.deps.PlainText``, kept here so
+# that the agent, which imports this module, does not import the HTTP layer)
+Text = Annotated[str, StringConstraints(pattern=r"^[^\x00]*$")]
 
 
 class WireResult(BaseModel):
@@ -34,11 +50,11 @@ class WireResult(BaseModel):
     check_id: str = Field(min_length=3, max_length=200)
     ts: float
     status: Literal["up", "degraded", "down", "unknown"]
-    error: str | None = Field(None, max_length=32)
-    reason: str = Field("", max_length=2000)
+    error: Text | None = Field(None, max_length=32)
+    reason: Text = Field("", max_length=2000)
     duration: float = Field(ge=0, le=86400)
     attempts: int = Field(1, ge=1, le=100)
-    phases: dict[Short, float] = Field(default_factory=dict, max_length=64)
+    phases: dict[Short, FiniteFloat] = Field(default_factory=dict, max_length=64)
     details: dict[Short, Any] = Field(default_factory=dict, max_length=64)
 
     @field_validator("ts", "duration")
@@ -51,7 +67,11 @@ class WireResult(BaseModel):
     @field_validator("details")
     @classmethod
     def _small(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if len(json.dumps(value, separators=(",", ":"))) > MAX_DETAILS:
+        try:
+            text = json.dumps(value, separators=(",", ":"), allow_nan=False)
+        except ValueError:
+            raise ValueError("numbers must be finite (NaN and Infinity cannot be stored)") from None
+        if len(text) > MAX_DETAILS:
             raise ValueError(f"larger than {MAX_DETAILS} bytes of JSON")
         return value
 
@@ -69,7 +89,7 @@ class WireResult(BaseModel):
 class WireBatch(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    vantage: Name
+    vantage: Name = Field(max_length=64)
     results: list[WireResult] = Field(min_length=1)
 
 
@@ -88,12 +108,14 @@ class Rejection:
 
 
 def validation_rejection(exc: ValidationError, limit: int = 20) -> Rejection:
-    """A ``Rejection`` naming the first ``limit`` problems (field path: message)."""
+    """A ``Rejection`` naming every refused result, its message the first ``limit`` problems
+    (field path: message)."""
     per: dict[int, str] = {}
-    lines = []
-    for e in exc.errors(include_url=False, include_input=False)[:limit]:
+    lines: list[str] = []
+    for e in exc.errors(include_url=False, include_input=False):
         loc = e["loc"]
-        lines.append(f"{'.'.join(str(x) for x in loc) or 'body'}: {e['msg']}")
+        if len(lines) < limit:
+            lines.append(f"{'.'.join(str(x) for x in loc) or 'body'}: {e['msg']}")
         if len(loc) >= 2 and loc[0] == "results" and isinstance(loc[1], int):
             per.setdefault(loc[1], f"{'.'.join(str(x) for x in loc[2:])}: {e['msg']}")
     return Rejection("malformed batch: " + "; ".join(lines), per)

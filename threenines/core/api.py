@@ -5,24 +5,97 @@ An area adds its routes in its ``api.py`` (a FastAPI ``APIRouter``; the service 
 need a token depend on ``deps.require_viewer`` / ``deps.require_operator``, which the tokens area
 backs with bearer tokens; /metrics, /healthz and /api/v1/status stay open, so ``server.listen``
 defaults to loopback.
+
+Bad input never reaches a route: path and query parameters are typed with
+``threenines.core.deps`` (ids, names, times), a validation error is a 422 that names the field
+and never echoes the input back, and every request body is bounded by ``BodyLimit``
+(``MAX_BODY`` unless an area registers a larger limit for its path with ``body_limit``).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
 from prometheus_client.exposition import choose_encoder
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from threenines.core.context import ServiceContext
+
+# bytes; the largest body an operator sends (a note of 2,000 characters) is far less
+MAX_BODY = 64 * 1024
+
+
+def body_limit(app: FastAPI, path: str, limit: int) -> None:
+    """Let requests to ``path`` (exactly) carry bodies of up to ``limit`` bytes."""
+    app.state.body_limits[path] = limit
+
+
+class BodyLimit:
+    """ASGI middleware: a request whose body is larger than its path's limit is answered 413
+    before any route reads it: at once by its Content-Length, else as soon as the streamed body
+    passes the limit (the route's read raises the 413)."""
+
+    def __init__(self, app: ASGIApp, limits: dict[str, int], default: int = MAX_BODY):
+        self.app, self.limits, self.default = app, limits, default
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limits.get(scope["path"], self.default)
+        length = Headers(scope=scope).get("content-length")
+        if length is not None and not length.isdigit():
+            await _problem(400, "invalid Content-Length")(scope, receive, send)
+            return
+        if length is not None and int(length) > limit:
+            await _problem(413, _too_large(limit))(scope, receive, send)
+            return
+        seen = 0
+
+        async def bounded() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise HTTPException(413, _too_large(limit))
+            return message
+
+        await self.app(scope, bounded, send)
+
+
+def _too_large(limit: int) -> str:
+    return f"body larger than the {limit}-byte limit"
+
+
+def _problem(status: int, detail: Any) -> Response:
+    # ASCII-only JSON: a lone surrogate in a message can never make the reply itself fail
+    return Response(json.dumps({"detail": detail}), status, media_type="application/json")
+
+
+async def _invalid(request: Request, exc: Exception) -> Response:
+    """422 naming each bad field and why, without the input (it may be huge or unprintable)."""
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": list(e["loc"]), "msg": str(e["msg"]), "type": str(e["type"])}
+        for e in exc.errors()[:20]
+    ]
+    return _problem(422, errors)
 
 
 def create_app(ctx: ServiceContext, install: Callable[[FastAPI], None]) -> FastAPI:
     """The service's HTTP app; ``install`` adds the areas' routes (the composition's)."""
     app = FastAPI(title="threenines", version="1", docs_url="/api/docs", redoc_url=None)
     app.state.ctx = ctx
+    app.state.body_limits = {}
+    app.add_middleware(BodyLimit, limits=app.state.body_limits)
+    app.add_exception_handler(RequestValidationError, _invalid)
     registry = ctx.metrics.registry
 
     # A plain (threaded) route rather than a mount: no /metrics -> /metrics/ redirect, and

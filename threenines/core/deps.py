@@ -1,14 +1,65 @@
-"""Dependencies shared by the API routers: the service context and the two auth seams.
+"""Dependencies shared by the API routers: the service context, the two auth seams, and the
+parameter types that keep bad input out of every area's routes.
 
 Areas protect their routes with ``require_viewer`` and ``require_operator`` from here, never by
 importing the tokens area; the tokens area fills both in when the API is built.
+
+The input rule, the same in every area (a violation is 422 before the route runs, so no bad
+value reaches a database): an id (``RowId``) is 1 to 2**63-1, what SQLite's INTEGER and
+PostgreSQL's bigint hold; a well-formed id that names no row is the route's 404. A name or a
+reference in a path or a query (``Key``) is 1 to 200 characters with no control character. Free
+text in a body (``PlainText``, with the field's own ``max_length``) has no NUL, which
+PostgreSQL cannot store. A time (``Epoch``) is finite epoch seconds within what ``datetime``
+can hold. Each area bounds its own ``limit`` with ``Field(ge=1, le=...)``; bodies are bounded by
+``threenines.core.api.BodyLimit``.
 """
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 from fastapi import HTTPException, Request
+from pydantic import BaseModel, Field, StringConstraints
 
 from threenines.core.context import ServiceContext
+
+ROW_ID_MAX = 2**63 - 1  # a signed 64-bit integer
+EPOCH_MAX = 253402300799.0  # 9999-12-31T23:59:59Z, the last second ``datetime`` can hold
+KEY_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+TEXT_PATTERN = r"^[^\x00]*$"
+
+RowId = Annotated[int, Field(ge=1, le=ROW_ID_MAX, description="A row id, 1 to 2**63-1")]
+RowCursor = Annotated[
+    int, Field(ge=0, le=ROW_ID_MAX, description="Rows after this id (0: from the first)")
+]
+Key = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=KEY_PATTERN)]
+PlainText = Annotated[str, StringConstraints(pattern=TEXT_PATTERN)]
+Epoch = Annotated[
+    float, Field(ge=0, le=EPOCH_MAX, allow_inf_nan=False, description="Epoch seconds")
+]
+
+
+class Problem(BaseModel):
+    """An error's body: what was wrong, in words (never a token, an input or a traceback)."""
+
+    detail: str
+
+
+_WHY = {
+    400: "The body is not JSON (or not UTF-8)",
+    401: "No bearer token, or an unknown or revoked one",
+    403: "The token's role may not do this",
+    404: "No such row or name",
+    409: "The row is not in a state that allows this",
+    413: "The body is larger than this route accepts",
+    503: "The database is unavailable; retry",
+}
+
+
+def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses a route may answer (``APIRouter(responses=...)``
+    or a route's ``responses=``), each with a ``Problem`` body."""
+    return {code: {"model": Problem, "description": _WHY[code]} for code in codes}
 
 
 def context(request: Request) -> ServiceContext:

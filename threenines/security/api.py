@@ -3,58 +3,90 @@
 Reading needs a viewer token. Every decision (accepting a baseline change, accepting or
 resolving a finding) depends on ``deps.require_operator``, the operator's name for the audit
 trail, which ``threenines.agents.auth.install`` backs with the operator-token check.
+
+Ids, names, times and texts follow ``threenines.core.deps``: a finding or change id out of
+range is 422, an absent one 404; a decision on a row already decided is 409.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
 
 from threenines.core.context import ServiceContext
-from threenines.core.deps import context, require_operator
+from threenines.core.deps import (
+    Epoch,
+    Key,
+    PlainText,
+    RowId,
+    context,
+    require_operator,
+    responses,
+)
 from threenines.security.config import security_config
 from threenines.security.store import SecurityStore
-from threenines.security.store_baselines import BaselineStore
+from threenines.security.store_baselines import BaselineStore, changes
 
-router = APIRouter(prefix="/api/v1/security", tags=["security"])
+router = APIRouter(prefix="/api/v1/security", tags=["security"], responses=responses(401, 403, 503))
+MAX_LIMIT = 5000
+Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT, description="At most this many findings")]
+DECISION = responses(400, 404, 409, 413)
 
 
 class Decision(BaseModel):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: PlainText = Field(min_length=1, max_length=2000)
 
 
 class Acceptance(Decision):
-    until: float | None = Field(None, description="Epoch seconds when the acceptance expires")
+    until: Epoch | None = Field(
+        None, strict=True, description="Epoch seconds when the acceptance expires"
+    )
+
+
+def _found(engine: sa.Engine, what: str, row_id: int) -> bool:
+    if what == "finding":
+        return SecurityStore(engine).get(row_id) is not None
+    with engine.connect() as conn:
+        return (
+            conn.execute(sa.select(changes.c.id).where(changes.c.id == row_id)).first() is not None
+        )
+
+
+async def _exists(ctx: ServiceContext, what: str, row_id: int) -> None:
+    """404 when no row has ``row_id`` (a refused decision is otherwise a 409)."""
+    if not await asyncio.to_thread(_found, ctx.engine, what, row_id):
+        raise HTTPException(404, f"no {what} {row_id}")
 
 
 @router.get("/findings")
 async def list_findings(
-    status: str | None = "open",
-    severity: str | None = None,
-    kind: str | None = None,
-    limit: int = 500,
+    status: Key | None = "open",
+    severity: Key | None = None,
+    kind: Key | None = None,
+    limit: Limit = 500,
     ctx: ServiceContext = Depends(context),
 ) -> list[dict[str, Any]]:
     store = SecurityStore(ctx.engine)
     status = None if status == "all" else status
-    return await asyncio.to_thread(store.find, status, severity, kind, min(limit, 5000))
+    return await asyncio.to_thread(store.find, status, severity, kind, limit)
 
 
-@router.get("/findings/{finding_id}")
-async def get_finding(finding_id: int, ctx: ServiceContext = Depends(context)) -> dict[str, Any]:
+@router.get("/findings/{finding_id}", responses=responses(404))
+async def get_finding(finding_id: RowId, ctx: ServiceContext = Depends(context)) -> dict[str, Any]:
     row = await asyncio.to_thread(SecurityStore(ctx.engine).get, finding_id)
     if row is None:
         raise HTTPException(404, f"no finding {finding_id}")
     return row
 
 
-@router.post("/findings/{finding_id}/accept")
+@router.post("/findings/{finding_id}/accept", responses=DECISION)
 async def accept_finding(
-    finding_id: int,
+    finding_id: RowId,
     body: Acceptance,
     operator: str = Depends(require_operator),
     ctx: ServiceContext = Depends(context),
@@ -64,13 +96,14 @@ async def accept_finding(
         store.accept, finding_id, by=operator, reason=body.reason, until=body.until, now=time.time()
     )
     if not ok:
+        await _exists(ctx, "finding", finding_id)
         raise HTTPException(409, f"finding {finding_id} is not open")
     return {"id": finding_id, "status": "accepted", "by": operator}
 
 
-@router.post("/findings/{finding_id}/resolve")
+@router.post("/findings/{finding_id}/resolve", responses=DECISION)
 async def resolve_finding(
-    finding_id: int,
+    finding_id: RowId,
     body: Decision,
     operator: str = Depends(require_operator),
     ctx: ServiceContext = Depends(context),
@@ -80,13 +113,14 @@ async def resolve_finding(
         store.resolve, finding_id, by=operator, reason=body.reason, now=time.time()
     )
     if not ok:
+        await _exists(ctx, "finding", finding_id)
         raise HTTPException(409, f"finding {finding_id} is not open or accepted")
     return {"id": finding_id, "status": "resolved", "by": operator}
 
 
 @router.get("/baseline")
 async def baseline(
-    state: str | None = "pending", ctx: ServiceContext = Depends(context)
+    state: Key | None = "pending", ctx: ServiceContext = Depends(context)
 ) -> dict[str, Any]:
     b = security_config(ctx.config).baselines
     rows = await asyncio.to_thread(
@@ -107,12 +141,13 @@ async def _decide(ctx: ServiceContext, change_id: int, accept: bool, who: str, w
         store.decide, change_id, accept=accept, by=who, reason=why, now=time.time()
     )
     if not ok:
+        await _exists(ctx, "baseline change", change_id)
         raise HTTPException(409, f"baseline change {change_id} is not pending")
 
 
-@router.post("/baseline/{change_id}/accept")
+@router.post("/baseline/{change_id}/accept", responses=DECISION)
 async def accept_change(
-    change_id: int,
+    change_id: RowId,
     body: Decision,
     operator: str = Depends(require_operator),
     ctx: ServiceContext = Depends(context),
@@ -121,9 +156,9 @@ async def accept_change(
     return {"id": change_id, "state": "accepted", "by": operator}
 
 
-@router.post("/baseline/{change_id}/reject")
+@router.post("/baseline/{change_id}/reject", responses=DECISION)
 async def reject_change(
-    change_id: int,
+    change_id: RowId,
     body: Decision,
     operator: str = Depends(require_operator),
     ctx: ServiceContext = Depends(context),
@@ -134,7 +169,7 @@ async def reject_change(
 
 @router.get("/summary")
 async def summary(
-    start: float, end: float | None = None, ctx: ServiceContext = Depends(context)
+    start: Epoch, end: Epoch | None = None, ctx: ServiceContext = Depends(context)
 ) -> dict[str, Any]:
     """Board-report figures for ``[start, end)`` (epoch seconds; end defaults to now)."""
     from threenines.security.report import security_summary
