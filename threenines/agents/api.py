@@ -5,8 +5,8 @@ Ingest acknowledges only stored data: accepted results go to the service's ``Bat
 (the same path, state intervals and flips as the server's own probes) and the 200 is sent once
 the writer has committed them. A refused batch stores nothing: 403 wrong vantage, 413 too large
 (``agents.max_body`` bytes, ``agents.max_batch`` results), 400 when any result can never be
-stored (``threenines.agents.wire``: unknown check, time far off, a number that is not finite, a
-NUL in text). The whole batch is refused, never part of it, and the 400 names each refused
+stored (``threenines.agents.wire``: unknown check, time far off, a number that is not finite).
+The whole batch is refused, never part of it, and the 400 names each refused
 result by index (``rejected``), so the agent drops exactly those, logged at ERROR, and sends the
 rest again; a 400 naming none (the body is not JSON) makes it halve the batch until the bad
 result is alone. So nothing is acknowledged and then lost to validation. 503 (database down,

@@ -3,11 +3,12 @@
 Validation (``WireBatch``) and ``check`` (pure, explicit ``now``) either accept the whole batch
 or say why not, per result (``Rejection``), so the server refuses the batch with nothing stored
 and the agent drops exactly the results that can never be accepted: a check since removed from
-its vantage point, a time far off, and anything no database could store: a number that is not
-finite (NaN, Infinity) in ``ts``, ``duration``, ``phases`` or anywhere in ``details``, or a NUL
-in ``reason`` or ``error``. A body that is not JSON a database could hold (a lone surrogate
-escape, nesting past the parser's depth limit) names no result: the whole batch is refused, and
-the agent halves it until the result is alone.
+its vantage point, a time far off, and a number that is not finite (NaN, Infinity) in ``ts``,
+``duration``, ``phases`` or anywhere in ``details``, which no database stores. A body that is
+not JSON a database could hold (a lone surrogate escape, nesting past the parser's depth limit)
+names no result: the whole batch is refused, and the agent halves it until the result is alone.
+Text is kept, not refused: a NUL in ``reason`` or ``error`` becomes U+FFFD
+(``threenines.core.clean``), so an odd message never costs a measurement.
 """
 
 from __future__ import annotations
@@ -18,16 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    FiniteFloat,
-    StringConstraints,
-    ValidationError,
-    field_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError, field_validator
 
+from threenines.core.clean import clean_text
 from threenines.core.config.base import Name
 from threenines.core.results import ProbeResult, Status
 from threenines.core.store import ResultRecord
@@ -37,9 +31,6 @@ MAX_AGE = 31 * 86400.0  # older than any agent queue keeps
 MAX_DETAILS = 16 * 1024  # bytes of JSON per result's details
 
 Short = Annotated[str, Field(max_length=64)]
-# No NUL: PostgreSQL cannot store it in text (the rule of ``core.deps.PlainText``, kept here so
-# that the agent, which imports this module, does not import the HTTP layer)
-Text = Annotated[str, StringConstraints(pattern=r"^[^\x00]*$")]
 
 
 class WireResult(BaseModel):
@@ -50,8 +41,8 @@ class WireResult(BaseModel):
     check_id: str = Field(min_length=3, max_length=200)
     ts: float
     status: Literal["up", "degraded", "down", "unknown"]
-    error: Text | None = Field(None, max_length=32)
-    reason: Text = Field("", max_length=2000)
+    error: str | None = Field(None, max_length=32)
+    reason: str = Field("", max_length=2000)
     duration: float = Field(ge=0, le=86400)
     attempts: int = Field(1, ge=1, le=100)
     phases: dict[Short, FiniteFloat] = Field(default_factory=dict, max_length=64)
@@ -144,9 +135,11 @@ def records(batch: WireBatch, known: Mapping[str, float]) -> list[ResultRecord]:
     """The batch as ``ResultRecord``s for the writer (call after ``check`` passed)."""
     out = []
     for r in batch.results:
+        error = None if r.error is None else clean_text(r.error)
         result = ProbeResult.make(
-            Status(r.status), r.duration, r.error, r.reason, phases=r.phases, details=r.details
-        )
+            Status(r.status), r.duration, error, clean_text(r.reason),
+            phases=r.phases, details=r.details,
+        )  # fmt: skip
         out.append(
             ResultRecord(r.check_id, batch.vantage, r.ts, result, r.attempts, known[r.check_id])
         )
