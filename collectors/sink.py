@@ -11,11 +11,13 @@ from a thread, with backoff while the database is unavailable. The buffer is bou
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
+from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from threenines.collectors.store import (
@@ -25,7 +27,10 @@ from threenines.collectors.store import (
     insert_events,
     insert_summaries,
 )
+from threenines.core.logs import Repeated
+from threenines.core.quarantine import Quarantine, is_outage, write_isolating
 from threenines.core.store import ResultRecord, ResultStore
+from threenines.core.writer import raw_record
 
 log = logging.getLogger("threenines.collectors.sink")
 
@@ -64,8 +69,13 @@ class StoreSink:
         flush_interval: float = 1.0,
         batch_size: int = 2000,
         limit: int = 1_000_000,
+        registry: CollectorRegistry | None = None,
+        quarantine: Quarantine | None = None,
     ):
+        """``registry``: where the quarantine counts refused rows (or pass ``quarantine``)."""
         self.engine = engine
+        self.quarantine = quarantine or Quarantine(engine, registry=registry)
+        self._failing = Repeated(log, "collector sink: database write failed, will retry")
         self._submit = submit
         self._store = ResultStore(engine) if submit is None else None
         self._summariser = Summariser(summary_period)
@@ -108,27 +118,49 @@ class StoreSink:
         return len(self._events) + len(self._rows) + len(self._results)
 
     async def flush(self) -> bool:
-        """Write what is buffered; False (and everything kept) if the database failed."""
+        """Write what is buffered; False (and everything kept) while the database is away."""
         try:
             while self._events or self._rows or self._results:
                 await asyncio.to_thread(self._write_some)
-            return True
-        except Exception as exc:
-            log.warning("collector sink: database write failed, will retry: %s", exc)
+        except Exception as exc:  # only an outage gets here: refused rows are quarantined
+            self._failing.failed(exc)
             return False
+        self._failing.ok()
+        return True
 
     def _write_some(self) -> None:
-        writers: list[tuple[deque[Any], Callable[[list[Any]], None]]] = [
-            (self._results, self._write_results),
-            (self._events, self._write_events),
-            (self._rows, lambda rows: insert_summaries(self.engine, rows)),
+        """One batch from each buffer (in a thread); raises on an outage, keeping the rest."""
+        writers: list[tuple[str, deque[Any], Callable[[list[Any]], None], Callable[[Any], Any]]] = [
+            ("results", self._results, self._write_results, raw_record),
+            ("events", self._events, self._write_events, dataclasses.asdict),
+            ("snmp_readings", self._rows, lambda rows: insert_summaries(self.engine, rows), dict),
         ]
-        for buf, write in writers:
+        for source, buf, write, raw in writers:
             batch = [buf[i] for i in range(min(self.batch_size, len(buf)))]
-            if batch:
-                write(batch)
-                for _ in batch:  # only after a successful write: a failure keeps them
-                    buf.popleft()
+            if not batch:
+                continue
+            out = write_isolating(batch, write)
+            for _ in range(len(batch) - len(out.unwritten)):
+                buf.popleft()  # written or refused; a failure keeps the unwritten ones
+            if out.refused:
+                self._quarantine(source, buf, [(item, raw(item), e) for item, e in out.refused])
+            if out.outage is not None:
+                raise out.outage
+
+    def _quarantine(
+        self, source: str, buf: deque[Any], refused: list[tuple[Any, Any, Any]]
+    ) -> None:
+        try:
+            self.quarantine.put(source, [(raw, exc) for _item, raw, exc in refused])
+        except Exception as exc:
+            if not is_outage(exc):
+                log.exception(
+                    "collector sink: cannot quarantine %d %s row(s)", len(refused), source
+                )
+                self.dropped += len(refused)
+                return
+            buf.extendleft(reversed([item for item, _raw, _exc in refused]))  # retried later
+            raise
 
     def _write_results(self, batch: list[ResultRecord]) -> None:
         assert self._store is not None

@@ -31,11 +31,12 @@ from pysnmp.entity.rfc3413 import ntfrcv
 
 from threenines.collectors.config import Device, Traps
 from threenines.collectors.sink import Sink
-from threenines.collectors.snmp_client import to_python
 from threenines.collectors.snmp_metrics import SnmpMetrics
+from threenines.collectors.snmp_render import render
 from threenines.collectors.snmp_trapmap import Notification, to_event
 from threenines.collectors.snmp_trapusm import UsmLearner
 from threenines.collectors.udpsock import enlarge_buffer, is_ip, socket_drops
+from threenines.core.clean import clean_text
 
 log = logging.getLogger("threenines.collectors.snmp_traps")
 _COUNTERS = {
@@ -188,8 +189,8 @@ class TrapReceiver:
             ts=self.clock(),
             source=str(addr[0]) if addr else "",
             version=VERSIONS.get(model, str(model)),
-            security=str(info.get("securityName", "")),
-            varbinds={".".join(map(str, oid)): to_python(value) for oid, value in varbinds},
+            security=clean_text(str(info.get("securityName", "")), 64),
+            varbinds={".".join(map(str, oid)): render(value) for oid, value in varbinds},
         )
         self._accepted = True
         event = to_event(

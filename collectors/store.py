@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Column, Engine, Float, Index, Integer, String, Table
 
+from threenines.core.clean import clean_row
 from threenines.core.tables import Id, events, metadata
 
 snmp_readings = Table(
@@ -53,18 +54,22 @@ class EventRecord:
     details: dict[str, Any] = field(default_factory=dict)
 
     def row(self) -> dict[str, Any]:
-        return {
-            "ts": self.ts,
-            "source": self.source,
-            "kind": self.kind,
-            "severity": self.severity,
-            "category": self.category,
-            "site": self.site,
-            "device": self.device,
-            "subject": (self.subject or None) and self.subject[:200],
-            "message": self.message[:4000],
-            "details": self.details,
-        }
+        """The row as every database stores it (text cleaned and cut to its column)."""
+        return clean_row(
+            events,
+            {
+                "ts": self.ts,
+                "source": self.source,
+                "kind": self.kind,
+                "severity": self.severity,
+                "category": self.category,
+                "site": self.site,
+                "device": self.device,
+                "subject": (self.subject or None) and self.subject[:200],
+                "message": self.message[:4000],
+                "details": self.details,
+            },
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +157,7 @@ def insert_events(engine: Engine, records: Sequence[EventRecord]) -> None:
 def insert_summaries(engine: Engine, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
         with engine.begin() as conn:
-            conn.execute(snmp_readings.insert(), list(rows))
+            conn.execute(snmp_readings.insert(), [clean_row(snmp_readings, r) for r in rows])
 
 
 def recent_events(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -11,6 +12,7 @@ from spine_support import outage, rec
 from threenines.app.db import make_engine, migrate
 from threenines.core.config.schema import Storage
 from threenines.core.metrics import Metrics
+from threenines.core.quarantine import quarantined
 from threenines.core.results import ProbeResult, Status
 from threenines.core.store import ResultRecord, ResultStore
 from threenines.core.tables import results
@@ -96,18 +98,29 @@ async def test_background_loop_retries_with_backoff(db_url: str) -> None:
     store.engine.dispose()
 
 
-async def test_a_rejected_record_is_isolated(db_url: str) -> None:
+async def test_a_refused_record_is_quarantined_and_the_rest_written(db_url: str) -> None:
     store = _store(db_url)
     writer = BatchWriter(store, Storage())
-    bad = ResultRecord(
-        "a/x", "central", 105, ProbeResult.make(Status.UP, 0.1, None, "r", details={"x": object()})
-    )
-    for r in [rec("a/x", 100), bad, rec("a/x", 110)]:
+    stored: list[tuple[float, bool]] = []
+    writer.on_written.append(lambda recs, ok: stored.extend((r.ts, ok) for r in recs))
+    bad = rec("a/x", 105, attempts=2**70)  # out of range for an INTEGER on both backends
+    odd = ResultRecord(  # cleaned, not refused: NUL, bad UTF-8 and an object in its details
+        "a/x", "central", 107,
+        ProbeResult.make(Status.UP, 0.1, None, "r\x00\udc80", details={"x": object()}),
+    )  # fmt: skip
+    batch = [rec("a/x", 100), bad, odd, *(rec("a/x", 110 + i) for i in range(60))]
+    for r in batch:
         writer.submit(r)
     assert await writer.flush()
-    assert [ts for ts, _ in _rows(store)] == [100, 110]
-    assert (writer.written, writer.dropped, writer.db_ok) == (2, 1, True)
-    assert _sample(writer.metrics, "results_dropped_total", reason="rejected") == 1
+    assert [ts for ts, _ in _rows(store)] == [100, 107, *range(110, 170)]
+    assert (writer.written, writer.dropped, writer.db_ok) == (62, 0, True)
+    assert sorted(stored) == sorted((r.ts, r is not bad) for r in batch)
+    assert _sample(writer.metrics, "threenines_quarantined_total", source="results") == 1
+    (kept,) = quarantined(store.engine, "results")
+    assert json.loads(kept["raw"])["attempts"] == 2**70 and json.loads(kept["raw"])["ts"] == 105
+    with store.engine.connect() as conn:
+        reason = conn.execute(sa.select(results.c.reason).where(results.c.ts == 107)).scalar()
+    assert reason == "r\ufffd\ufffd"
     store.engine.dispose()
 
 

@@ -4,8 +4,11 @@
 every ``storage.flush_interval`` or as soon as ``storage.batch_size`` are waiting, in a thread.
 When the database is unavailable the results stay buffered (at most ``storage.buffer_limit``;
 beyond that the oldest are dropped, counted and logged) and the write is retried with backoff,
-so nothing is lost when the database comes back. A record the database rejects outright (bad
-data, not an outage) is isolated and dropped on its own, so it cannot block the queue.
+so nothing is lost when the database comes back. A record the database refuses (its data,
+not an outage: ``threenines.core.quarantine.is_outage``) cannot block the queue: the batch is
+bisected until the refused record stands alone, which goes to the quarantine table (source
+``results``); the rest is written. Text is cleaned on the way in (``threenines.core.clean``).
+An outage is logged once with its traceback, then as a count each minute, then "recovered".
 
 Flip subscribers: callables ``on_flips(list[StateChange])``, sync or async, called after each
 successful write with the state changes it produced, in order. They must be quick (hand heavy
@@ -15,19 +18,24 @@ work to their own task); an exception in one is logged and never stops the write
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy import exc as sa_exc
 
 from threenines.core import spool
+from threenines.core.clean import clean_json, clean_text
 from threenines.core.config.schema import Storage
+from threenines.core.logs import Repeated
 from threenines.core.metrics import Metrics
+from threenines.core.quarantine import Outcome, Quarantine, is_outage, write_isolating
 from threenines.core.store import ResultRecord, ResultStore, StateChange, prune_results
 
 log = logging.getLogger("threenines.writer")
@@ -36,16 +44,27 @@ FlipSubscriber = Callable[[list[StateChange]], Awaitable[None] | None]
 BACKOFF_MIN, BACKOFF_MAX = 0.5, 30.0
 
 
-def is_outage(exc: BaseException) -> bool:
-    """True when ``exc`` means "the database is unavailable", so the write should be retried.
+__all__ = ["BatchWriter", "is_outage", "raw_record", "retention_loop"]
 
-    Integrity/data errors and values that cannot be bound are the record's fault, not an outage.
-    """
-    if isinstance(exc, sa_exc.IntegrityError | sa_exc.DataError):
-        return False
-    if isinstance(exc, sa_exc.DBAPIError):
-        return True  # operational, interface, programming (e.g. table gone), internal errors
-    return isinstance(exc, sa_exc.TimeoutError | sa_exc.DisconnectionError | OSError)
+
+def clean_record(rec: ResultRecord) -> ResultRecord:
+    """``rec`` with its text as every database stores it (the same object when it already is)."""
+    r = rec.result
+    result = dataclasses.replace(
+        r,
+        error=clean_text(r.error) if r.error is not None else None,
+        reason=clean_text(r.reason),
+        phases=MappingProxyType(clean_json(dict(r.phases))),
+        details=MappingProxyType(clean_json(dict(r.details))),
+    )
+    return dataclasses.replace(rec, check_id=clean_text(rec.check_id),
+                               vantage=clean_text(rec.vantage), result=result)  # fmt: skip
+
+
+def raw_record(rec: ResultRecord) -> dict[str, Any]:
+    """``rec`` as it came, for the quarantine."""
+    return {"check_id": rec.check_id, "vantage": rec.vantage, "ts": rec.ts,
+            "attempts": rec.attempts, "max_gap": rec.max_gap, **rec.result.to_dict()}  # fmt: skip
 
 
 class BatchWriter:
@@ -58,6 +77,7 @@ class BatchWriter:
         subscribers: Sequence[FlipSubscriber] = (),
         prepare: Callable[[], None] | None = None,
         spool_path: Path | None = None,
+        quarantine: Quarantine | None = None,
     ):
         """``prepare`` (e.g. migrate + close_stale) runs in a thread before the first write and
         is retried like a write, so a database that is down at start-up delays, never kills."""
@@ -80,6 +100,8 @@ class BatchWriter:
         self.written = 0
         self.dropped = 0
         self.db_ok = True
+        self.quarantine = quarantine or Quarantine(store.engine, registry=self.metrics.registry)
+        self._failing = Repeated(log, "database unavailable, buffering results")
         if spool_path is not None:
             for rec in spool.load(spool_path):
                 self.submit(rec)
@@ -157,34 +179,42 @@ class BatchWriter:
         """Write ``batch``; return the records still to be written (all of them on an outage)."""
         try:
             await self.prepare()
-            flips = await asyncio.to_thread(self.store.write_batch, batch)
-        except Exception as exc:
-            if is_outage(exc):
-                self._outage(exc)
-                return batch
-            log.error("database rejected a batch of %d (%s); writing one by one", len(batch), exc)
-            return await self._write_singly(batch)
-        self._recovered(len(batch))
-        self._done(batch, True)
-        await self._notify(flips)
+        except Exception as exc:  # retried like a write: the schema must come first
+            self._outage(exc)
+            return batch
+        out: Outcome[ResultRecord, list[StateChange]] = await asyncio.to_thread(
+            write_isolating, batch, self._write_clean
+        )
+        for records, flips in out.done:
+            self._recovered(len(records))
+            self._done(records, True)
+            await self._notify(flips)
+        retry = await self._quarantine(out.refused)
+        if out.outage is not None or retry:
+            self._outage(out.outage or RuntimeError("quarantine unavailable"))
+            return retry + out.unwritten
         return []
 
-    async def _write_singly(self, batch: list[ResultRecord]) -> list[ResultRecord]:
-        for i, rec in enumerate(batch):
-            try:
-                flips = await asyncio.to_thread(self.store.write_batch, [rec])
-            except Exception as exc:
-                if is_outage(exc):
-                    self._outage(exc)
-                    return batch[i:]
-                log.error("result for %s/%s at %s rejected: %s", rec.check_id, rec.vantage,
-                          rec.ts, exc)  # fmt: skip
-                self._count_dropped(1, "rejected")
-                self._done([rec], False)
-                continue
-            self._recovered(1)
-            self._done([rec], True)
-            await self._notify(flips)
+    def _write_clean(self, records: list[ResultRecord]) -> list[StateChange]:
+        # listeners know records by identity: the cleaned copies never leave this call
+        return self.store.write_batch([clean_record(r) for r in records])
+
+    async def _quarantine(
+        self, refused: list[tuple[ResultRecord, BaseException]]
+    ) -> list[ResultRecord]:
+        """Keep refused records aside; those to retry if the quarantine itself is away."""
+        if not refused:
+            return []
+        pairs = [(raw_record(r), e) for r, e in refused]
+        records = [r for r, _ in refused]
+        try:
+            await asyncio.to_thread(self.quarantine.put, "results", pairs)
+        except Exception as exc:
+            if is_outage(exc):
+                return records
+            log.exception("cannot quarantine %d refused result(s)", len(records))
+            self._count_dropped(len(records), "rejected")
+        self._done(records, False)
         return []
 
     def _done(self, records: Sequence[ResultRecord], stored: bool) -> None:
@@ -196,14 +226,12 @@ class BatchWriter:
 
     def _outage(self, exc: BaseException) -> None:
         self._backoff = min(BACKOFF_MAX, max(BACKOFF_MIN, self._backoff * 2))
-        if self.db_ok:
-            log.error("database unavailable, buffering results: %s", _short(exc))
-        log.warning("%d result(s) buffered; retrying the write in %.1fs", self.buffered,
-                    self._backoff)  # fmt: skip
+        self._failing.failed(exc)
         self.db_ok = False
         self.metrics.db_up.set(0)
 
     def _recovered(self, n: int) -> None:
+        self._failing.ok()
         if not self.db_ok:
             log.warning("database available again; writing %d buffered result(s)", self.buffered)
         self.db_ok = True
