@@ -12,8 +12,8 @@ rest again; a 400 naming none (the body is not JSON) makes it halve the batch un
 result is alone. So nothing is acknowledged and then lost to validation. 503 (database down,
 service stopping, or not stored within ``agents.ingest_wait``) means "keep it and retry", so an
 agent never drops on a 5xx. A 200's ``rejected`` counts results the database refused although
-they passed validation (a bug, logged at ERROR here and counted in
-``results_dropped_total{reason="rejected"}``). Delivery is therefore at-least-once: a result is
+they passed validation (a bug: logged at ERROR here, kept by the writer in the quarantine table,
+source ``results``). Delivery is therefore at-least-once: a result is
 stored twice only if the server commits it and dies before the reply (or commits it after a 503
 timeout).
 """

@@ -7,8 +7,8 @@ its vantage point, a time far off, and a number that is not finite (NaN, Infinit
 ``duration``, ``phases`` or anywhere in ``details``, which no database stores. A body that is
 not JSON a database could hold (a lone surrogate escape, nesting past the parser's depth limit)
 names no result: the whole batch is refused, and the agent halves it until the result is alone.
-Text is kept, not refused: a NUL in ``reason`` or ``error`` becomes U+FFFD
-(``threenines.core.clean``), so an odd message never costs a measurement.
+Text is kept, not refused: the writer cleans it on the way in (a NUL becomes U+FFFD,
+``threenines.core.clean``), so an odd message never costs a measurement.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError, field_validator
 
-from threenines.core.clean import clean_text
 from threenines.core.config.base import Name
 from threenines.core.results import ProbeResult, Status
 from threenines.core.store import ResultRecord
@@ -135,11 +134,9 @@ def records(batch: WireBatch, known: Mapping[str, float]) -> list[ResultRecord]:
     """The batch as ``ResultRecord``s for the writer (call after ``check`` passed)."""
     out = []
     for r in batch.results:
-        error = None if r.error is None else clean_text(r.error)
         result = ProbeResult.make(
-            Status(r.status), r.duration, error, clean_text(r.reason),
-            phases=r.phases, details=r.details,
-        )  # fmt: skip
+            Status(r.status), r.duration, r.error, r.reason, phases=r.phases, details=r.details
+        )
         out.append(
             ResultRecord(r.check_id, batch.vantage, r.ts, result, r.attempts, known[r.check_id])
         )
