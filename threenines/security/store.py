@@ -5,15 +5,23 @@
 and writes an ``events`` row (source ``security``, category ``security``) for each change, so
 the alerts engine routes security findings like any other event. Synchronous: call it from a
 thread (``asyncio.to_thread``), never on the event loop.
+
+Text is cleaned on the way in (``threenines.core.clean``). A finding the database refuses does
+not hold up the run: the others are applied one batch at a time (bisecting) and the refused one
+goes to the quarantine (source ``security_findings``); an audit row the database refuses goes
+there too (``security_audit``) and the decision it records still stands.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
+from threenines.core.clean import clean_row
+from threenines.core.quarantine import Quarantine, is_outage, write_isolating
 from threenines.core.tables import Id, events, metadata
 from threenines.security.findings import Change, Finding, RunResult, State, transition
 
@@ -72,46 +80,75 @@ def _event(row: dict[str, Any], change: Change, now: float, **extra: Any) -> dic
     changes carry the finding's kind and severity; resolving or accepting is "<kind>_cleared"
     at severity info (see ``ALERT_RESOLVES``), so alerts clear the incident rather than page."""
     cleared = change in (Change.RESOLVED, Change.ACCEPTED)
-    return {
-        "ts": now,
-        "source": "security",
-        "kind": f"{row['kind']}_cleared" if cleared else row["kind"],
-        "severity": "info" if cleared else row["severity"],
-        "category": "security",
-        "site": row.get("site"),
-        "device": None,
-        "subject": row["key"],
-        "message": f"[{change.value}] {row['message']}",
-        "details": {
-            "finding_id": row.get("id"),
-            "change": change.value,
-            "status": row["status"],
-            "finding_severity": row["severity"],
-            "check": row["check"],
-            "target": row["subject"],
-            "evidence": row.get("evidence") or {},
-            **extra,
+    return clean_row(
+        events,
+        {
+            "ts": now,
+            "source": "security",
+            "kind": f"{row['kind']}_cleared" if cleared else row["kind"],
+            "severity": "info" if cleared else row["severity"],
+            "category": "security",
+            "site": row.get("site"),
+            "device": None,
+            "subject": row["key"],
+            "message": f"[{change.value}] {row['message']}",
+            "details": {
+                "finding_id": row.get("id"),
+                "change": change.value,
+                "status": row["status"],
+                "finding_severity": row["severity"],
+                "check": row["check"],
+                "target": row["subject"],
+                "evidence": row.get("evidence") or {},
+                **extra,
+            },
         },
-    }
+    )
 
 
 class SecurityStore:
     """Findings lifecycle and audit trail on SQLite or PostgreSQL."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, quarantine: Quarantine | None = None):
         self.engine = engine
+        self.quarantine = quarantine or Quarantine(engine)
 
     def record(self, run: RunResult, now: float) -> list[tuple[dict[str, Any], Change]]:
         """Apply one producer run; returns the changed rows and what changed."""
-        seen = {f.key: f for f in run.findings}
+        try:
+            return self._record(run, run.findings, run.complete, now)
+        except Exception as exc:
+            if is_outage(exc) or not run.findings:
+                raise
+        # one finding the database refuses must not hold up the others: isolate it
+        out = write_isolating(run.findings, lambda part: self._record(run, part, False, now))
+        changes = [c for _part, done in out.done for c in done]
+        if out.refused:
+            self.quarantine.put("security_findings", [(_raw(f), e) for f, e in out.refused])
+        if out.outage is not None:
+            raise out.outage
+        if run.complete:  # resolve what the run did not report (a refused one was reported)
+            reported = {f.key for f in run.findings}
+            changes += self._record(run, [], True, now, reported)
+        return changes
+
+    def _record(
+        self,
+        run: RunResult,
+        reported: Sequence[Finding],
+        complete: bool,
+        now: float,
+        skip: set[str] | frozenset[str] = frozenset(),
+    ) -> list[tuple[dict[str, Any], Change]]:
+        seen = {f.key: f for f in reported}
         with self.engine.begin() as conn:
             q = sa.select(findings).where(findings.c.key.in_(list(seen)))
             rows = {r.key: r for r in conn.execute(q)}
-            if run.complete:  # the producer's live findings it did not report this time
+            if complete:  # the producer's live findings it did not report this time
                 q = sa.select(findings).where(
                     findings.c.check == run.check, findings.c.status != "resolved"
                 )
-                rows.update({r.key: r for r in conn.execute(q)})
+                rows.update({r.key: r for r in conn.execute(q) if r.key not in skip})
             changes: list[tuple[dict[str, Any], Change]] = []
             for key in sorted(set(seen) | set(rows)):
                 changed = self._apply(conn, rows.get(key), seen.get(key), now)
@@ -147,9 +184,11 @@ class SecurityStore:
         if row is None:
             assert seen is not None
             values.update(key=seen.key, kind=seen.kind, check=seen.check, first_seen=now)
+            values = clean_row(findings, values, exact=("key",))
             pk = conn.execute(findings.insert().values(**values)).inserted_primary_key
             values["id"] = pk[0] if pk else None
         else:
+            values = clean_row(findings, values)
             conn.execute(findings.update().where(findings.c.id == row.id).values(**values))
             values = {**row._asdict(), **values}
         return (values, change) if change else None
@@ -224,7 +263,7 @@ class SecurityStore:
             done = conn.execute(
                 findings.update()
                 .where(findings.c.id == finding_id, findings.c.status == old)
-                .values(status=new, **values)
+                .values(status=new, **clean_row(findings, values))
             ).rowcount
             if not done:
                 return False
@@ -245,6 +284,19 @@ class SecurityStore:
 def write_audit(
     conn: sa.Connection, ts: float, actor: str, action: str, subject: str, details: dict[str, Any]
 ) -> None:
-    conn.execute(
-        audit.insert().values(ts=ts, actor=actor, action=action, subject=subject, details=details)
-    )
+    """Add an audit row to ``conn``'s transaction (after its first write); a row the database
+    refuses goes to the quarantine instead, so the decision it records still commits."""
+    raw = {"ts": ts, "actor": actor, "action": action, "subject": subject, "details": details}
+    try:
+        with conn.begin_nested():
+            conn.execute(audit.insert().values(**clean_row(audit, raw)))
+    except Exception as exc:
+        if is_outage(exc):
+            raise
+        Quarantine(conn.engine).put("security_audit", [(raw, exc)], conn=conn)
+
+
+def _raw(f: Finding) -> dict[str, Any]:
+    return {"kind": f.kind, "key": f.key, "severity": f.severity, "check": f.check,
+            "subject": f.subject, "message": f.message, "evidence": dict(f.evidence),
+            "site": f.site, "sticky": f.sticky}  # fmt: skip

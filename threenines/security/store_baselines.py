@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
+from threenines.core.clean import clean_row
 from threenines.core.tables import Id, events, metadata
 from threenines.security.findings import Change
 from threenines.security.store import _event, findings, write_audit
@@ -72,17 +73,12 @@ class BaselineStore:
                 )
             ).first()
             if hit is None:
+                row = {"host": host, "role": role, "port": port, "proto": "tcp", "change": change,
+                       "state": "pending", "finding_key": finding_key, "first_seen": now,
+                       "last_seen": now}  # fmt: skip
                 conn.execute(
                     changes.insert().values(
-                        host=host,
-                        role=role,
-                        port=port,
-                        proto="tcp",
-                        change=change,
-                        state="pending",
-                        finding_key=finding_key,
-                        first_seen=now,
-                        last_seen=now,
+                        **clean_row(changes, row, exact=("host", "finding_key"))
                     )
                 )
             elif hit.state == "pending":
@@ -115,7 +111,12 @@ class BaselineStore:
             done = conn.execute(
                 changes.update()
                 .where(changes.c.id == change_id, changes.c.state == "pending")
-                .values(state=state, decided_at=now, decided_by=by, reason=reason)
+                .values(
+                    **clean_row(
+                        changes,
+                        {"state": state, "decided_at": now, "decided_by": by, "reason": reason},
+                    )
+                )
             ).rowcount
             if not done:
                 return False
