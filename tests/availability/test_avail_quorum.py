@@ -1,6 +1,6 @@
 """The state rule at one instant: quorum over vantage points, then the service's combination."""
 
-from threenines.availability.state import check_state, combine, default_quorum
+from threenines.availability.state import check_state, combine, default_quorum, require_parts
 from threenines.availability.timeline import KNOWN, Seg
 
 
@@ -31,3 +31,27 @@ def test_service_state_uses_quorum_and_silent_vantages_do_not_vote() -> None:
     assert state_now(mixed, mode="any") == "up"
     assert state_now(mixed, mode="all") == "unknown"
     assert state_now({}, mode="all") == "unknown"
+
+
+def _s(state: str, reason: str = "") -> Seg:
+    return Seg(0.0, 1.0, state, reason)
+
+
+def test_quorum_not_reached_never_becomes_up_or_down_by_itself() -> None:
+    nq, up, down = _s("no_quorum", "quorum not reached"), _s("up"), _s("down", "refused")
+    # all: a check down wins; else a check without quorum makes the service so (not no data)
+    assert combine({"a": down, "b": nq})[0] == "down"
+    assert combine({"a": up, "b": nq})[0] == "no_quorum"
+    assert combine({"a": nq, "b": None})[0] == "no_quorum"
+    assert combine({"a": up, "b": None}) is None
+    # any: a check up wins; else unknown, never down
+    assert combine({"a": up, "b": nq}, "any")[0] == "up"
+    assert combine({"a": down, "b": nq}, "any")[0] == "no_quorum"
+    # weighted: a check without quorum carries no weight either way
+    w = {"big": 3.0, "small": 1.0}
+    assert combine({"big": nq, "small": up}, "weighted", w)[0] == "no_quorum"
+    assert combine({"big": up, "small": nq}, "weighted", w)[0] == "up"
+    assert combine({"big": down, "small": nq}, "weighted", w)[0] == "down"
+    # a required device down is measured evidence: down, whatever the checks' quorum
+    assert require_parts(nq, {"device:sw": down})[0] == "down"
+    assert require_parts(nq, {"device:sw": up}) == ("no_quorum", "quorum not reached")

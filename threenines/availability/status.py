@@ -4,7 +4,9 @@
 they take the configuration, those rows and an explicit ``now``. A vantage point whose newest
 interval is closed, or open but older than its check's grace (``availability.state.grace``),
 is ``unknown`` since the last time it was seen: silence is never reported as up or down. A
-service's state is the state rule's (``availability.state``), as availability counts it.
+service's state is the state rule's (``availability.state``), as availability counts it, from
+the results alone: ``overlay`` (a silent agent's checks shown ``unknown``) annotates the
+per-vantage lines, it does not change a service's state.
 """
 
 from __future__ import annotations
