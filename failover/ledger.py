@@ -8,18 +8,25 @@ match tags: a ``tags: [drill]`` route ahead of on-call keeps drills off the page
 ``details.drill_id``, and no site, so the drill period, which holds the induced outage's alerts
 like maintenance, does not hold them.
 
+Text is cleaned on the way in (``threenines.core.clean``: Ansible output may hold anything). A
+stage's event or audit row that the database refuses goes to the quarantine (sources
+``failover_events``, ``failover_audit``, ``failover_run_events``) and the other row is written.
+
 Synchronous: call from a worker thread when on the event loop.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from itertools import groupby
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from threenines.availability.store import drill_periods
+from threenines.core.clean import clean_row
+from threenines.core.quarantine import Quarantine, write_isolating
 from threenines.core.tables import events
 from threenines.failover.decide import ApprovalRecord, RunRecord
 from threenines.failover.runner import TaskEvent
@@ -34,9 +41,24 @@ from threenines.failover.store import (
 
 
 class Ledger:
-    def __init__(self, engine: Engine, actor: str):
+    def __init__(self, engine: Engine, actor: str, quarantine: Quarantine | None = None):
         self.engine = engine
         self.actor = actor
+        self.quarantine = quarantine or Quarantine(engine)
+
+    def _insert(self, rows: list[tuple[str, sa.Table, dict[str, Any]]]) -> None:
+        """Insert ``(source, table, row)`` rows in one transaction; if the database refuses
+        one, write the others and quarantine it. Raises on an outage."""
+        out = write_isolating(rows, self._insert_all)
+        for (source, _table, row), err in out.refused:
+            self.quarantine.put(source, [(row, err)])
+        if out.outage is not None:
+            raise out.outage
+
+    def _insert_all(self, rows: list[tuple[str, sa.Table, dict[str, Any]]]) -> None:
+        with self.engine.begin() as conn:
+            for table, group in groupby(rows, key=lambda r: r[1]):
+                conn.execute(table.insert(), [clean_row(table, row) for _s, _t, row in group])
 
     # -- stage events and audit -----------------------------------------------------------
 
@@ -64,31 +86,14 @@ class Ledger:
         if drill_id is not None:
             info["drill_id"] = drill_id
             site = None
-        with self.engine.begin() as conn:
-            conn.execute(
-                events.insert().values(
-                    ts=now,
-                    source="failover",
-                    kind=kind,
-                    severity=severity,
-                    category="availability",
-                    site=site,
-                    subject=_subject(plan, kind, run_id, drill_id, info),
-                    message=message,
-                    details=info,
-                )
-            )
-            conn.execute(
-                failover_audit.insert().values(
-                    ts=now,
-                    plan=plan,
-                    run_id=run_id,
-                    actor=actor or self.actor,
-                    action=kind,
-                    message=message,
-                    details=info,
-                )
-            )
+        event = {"ts": now, "source": "failover", "kind": kind, "severity": severity,
+                 "category": "availability", "site": site, "message": message, "details": info,
+                 "subject": _subject(plan, kind, run_id, drill_id, info)}  # fmt: skip
+        entry = {"ts": now, "plan": plan, "run_id": run_id, "actor": actor or self.actor,
+                 "action": kind, "message": message, "details": info}  # fmt: skip
+        self._insert(
+            [("failover_events", events, event), ("failover_audit", failover_audit, entry)]
+        )
 
     def audit_rows(self, plan: str | None = None, run_id: int | None = None) -> list[sa.Row]:
         q = sa.select(failover_audit).order_by(failover_audit.c.id)
@@ -117,7 +122,7 @@ class Ledger:
         if only_if is not None:
             q = q.where(failover_runs.c.state == only_if)
         with self.engine.begin() as conn:
-            return conn.execute(q.values(**fields)).rowcount == 1
+            return conn.execute(q.values(**clean_row(failover_runs, fields))).rowcount == 1
 
     def run(self, run_id: int) -> sa.Row | None:
         with self.engine.connect() as conn:
@@ -174,8 +179,7 @@ class Ledger:
             for e in batch
         ]
         if rows:
-            with self.engine.begin() as conn:
-                conn.execute(failover_run_events.insert(), rows)
+            self._insert([("failover_run_events", failover_run_events, r) for r in rows])
 
     def events_after(self, run_id: int, after_id: int = 0) -> list[sa.Row]:
         q = (
