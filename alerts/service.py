@@ -51,6 +51,7 @@ from threenines.alerts.render import render
 from threenines.alerts.store import AlertStore
 from threenines.alerts.topology import Topology, from_config
 from threenines.core.config.schema import Config
+from threenines.core.logs import Repeated
 from threenines.core.store import StateChange
 from threenines.core.tables import state_intervals
 
@@ -230,12 +231,15 @@ class AlertService:
     async def run(self, stop: asyncio.Event) -> None:
         await self.start()
         sender = asyncio.create_task(self.sender.run(stop))
+        failing = Repeated(log, "alerts tick failed")  # once, then a count a minute, then ok
         try:
             while not stop.is_set():
                 try:
                     await self.tick()
-                except Exception:  # the database may be briefly away; nothing is lost
-                    log.exception("alerts tick failed")
+                except Exception as exc:  # the database may be briefly away; nothing is lost
+                    failing.failed(exc)
+                else:
+                    failing.ok()
                 try:
                     await asyncio.wait_for(stop.wait(), self.tick_interval)
                 except TimeoutError:
