@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 DEBS := snmpd snmp haproxy nmap iproute2 poppler-utils libpango-1.0-0 libpangoft2-1.0-0 \
-        libharfbuzz-subset0 \
+        libharfbuzz-subset0 python3-pysnmp4-mibs \
         prometheus-blackbox-exporter prometheus-snmp-exporter iptables iputils-ping
 PYTEST_ARGS ?=
 

@@ -2,8 +2,11 @@
 
 Output matches net-snmp's ``snmpget -On`` / ``snmpbulkwalk -On`` line for line, so it can be
 compared with (or pasted next to) what a network engineer already knows. Uses pysnmp 7's
-asyncio high-level API (``get_cmd``, ``bulk_walk_cmd``). Exit status: 0 answered, 1 the device
-did not answer properly (timeout, authentication), 2 bad config or unknown device.
+asyncio high-level API (``get_cmd``, ``bulk_walk_cmd``). OIDs are numeric or MIB names
+(``sysLocation.0``, ``IF-MIB::ifDescr``: ``threenines.collectors.snmp_mibs``). Exit status: 0
+answered, 1 the device did not answer properly (timeout, authentication) or another error
+(one line and a hint; ``--debug`` shows the traceback), 2 bad config, unknown device or unknown
+MIB name.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from threenines.collectors.config import snmp_config
-from threenines.core.cli import ConfigOption, err, load_or_exit
+from threenines.core.cli import ConfigOption, err, friendly_errors, load_or_exit
 
 # pysnmp is imported inside the functions: it costs a tenth of a second, which every other
 # command (and --help) would pay.
@@ -25,6 +28,8 @@ if TYPE_CHECKING:
     from threenines.collectors.config import Device, SnmpConfig
 
 app = typer.Typer(help="SNMP diagnosis with the configured credentials (output like net-snmp).")
+DebugOption = typer.Option(False, "--debug", help="On an error, show the traceback too")
+HINT = "check the device's address and port in the config; --debug shows the details"
 
 
 def format_ticks(ticks: int) -> str:
@@ -150,28 +155,52 @@ async def _walk(cfg: SnmpConfig, dev: Device, oid: str, reps: int) -> None:
         engine.close_dispatcher()
 
 
+def _numeric(names: list[str]) -> list[str]:
+    """Numeric OIDs for ``names``; an unknown name is one line and a hint, exit 2."""
+    from threenines.collectors.snmp_mibs import HINT as MIB_HINT
+    from threenines.collectors.snmp_mibs import MibError, MibResolver
+
+    resolver = MibResolver()
+    try:
+        return [resolver.resolve(n) for n in names]
+    except MibError as exc:
+        for line in (str(exc), f"hint: {MIB_HINT}"):
+            err.print(line, markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
 @app.command()
 def get(
     device: str = typer.Argument(..., help="Device name from snmp.devices"),
-    oids: list[str] = typer.Argument(..., help="Numeric OIDs, e.g. 1.3.6.1.2.1.1.3.0"),
+    oids: list[str] = typer.Argument(
+        ..., help="OIDs: numeric (1.3.6.1.2.1.1.3.0) or MIB names (sysUpTime.0, IF-MIB::ifDescr.1)"
+    ),
     config: Path = ConfigOption,
+    debug: bool = DebugOption,
 ) -> None:
     """GET OIDs from a configured device; prints like ``snmpget -On``."""
     import asyncio
 
     cfg = load_or_exit(config)
-    asyncio.run(_get(snmp_config(cfg), _device(snmp_config(cfg), device), oids))
+    dev = _device(snmp_config(cfg), device)
+    numeric = _numeric(oids)
+    with friendly_errors(debug, HINT):
+        asyncio.run(_get(snmp_config(cfg), dev, numeric))
 
 
 @app.command()
 def walk(
     device: str = typer.Argument(..., help="Device name from snmp.devices"),
-    oid: str = typer.Argument("1.3.6.1.2.1", help="Subtree to walk (default: mib-2)"),
+    oid: str = typer.Argument("1.3.6.1.2.1", help="Subtree to walk: numeric or a MIB name"),
     max_repetitions: int = typer.Option(25, "--max-repetitions", "-r", min=1, max=200),
     config: Path = ConfigOption,
+    debug: bool = DebugOption,
 ) -> None:
     """Walk a subtree with GETBULK; prints like ``snmpbulkwalk -On``."""
     import asyncio
 
     cfg = load_or_exit(config)
-    asyncio.run(_walk(snmp_config(cfg), _device(snmp_config(cfg), device), oid, max_repetitions))
+    dev = _device(snmp_config(cfg), device)
+    (numeric,) = _numeric([oid])
+    with friendly_errors(debug, HINT):
+        asyncio.run(_walk(snmp_config(cfg), dev, numeric, max_repetitions))

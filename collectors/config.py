@@ -33,9 +33,15 @@ _OID = re.compile(r"^\.?[0-2](\.\d+)+$")
 
 
 def _oid(value: str) -> str:
-    if not _OID.match(value):
-        raise ValueError(f"{value!r} is not a numeric OID (e.g. 1.3.6.1.2.1.1.3.0)")
-    return value.lstrip(".")
+    """A numeric OID, or a MIB name (``IF-MIB::linkDown``, ``sysUpTime.0``) resolved to one."""
+    if _OID.match(value):
+        return value.lstrip(".")
+    from threenines.collectors.snmp_mibs import shared  # pysnmp only when a name is used
+
+    oid = shared().resolve(value)  # a MibError is a ValueError: reported at its line
+    if not _OID.match(oid):
+        raise ValueError(f"{value!r} is not an OID (e.g. 1.3.6.1.2.1.1.3.0 or sysUpTime.0)")
+    return oid
 
 
 Oid = Annotated[str, AfterValidator(_oid)]

@@ -111,7 +111,13 @@ def test_trap_mapping_and_listen() -> None:
         "      - {oid: .1.3.6.1.4.1.9.9.41.2.0.1, kind: syslog, severity: major}\n",
     )
     assert cfg.snmp.traps.mappings[0].oid == "1.3.6.1.4.1.9.9.41.2.0.1"
-    with pytest.raises(ConfigError, match="not a numeric OID"):
-        load("    []\n", "  traps:\n    mappings: [{oid: linkDown, kind: x}]\n")
+    named = load("    []\n", "  traps:\n    mappings: [{oid: SNMPv2-MIB::coldStart, kind: x}]\n")
+    assert named.snmp.traps.mappings[0].oid == "1.3.6.1.6.3.1.1.5.1"
+    with pytest.raises(
+        ConfigError, match=r"mappings\[0\].oid: unknown MIB object 'linkDwn' \(searched SNMPv2-MIB"
+    ):
+        load("    []\n", "  traps:\n    mappings: [{oid: linkDwn, kind: x}]\n")
+    with pytest.raises(ConfigError, match=r"MIB module NO-SUCH-MIB: not found \(searched "):
+        load("    []\n", "  traps:\n    mappings: [{oid: 'NO-SUCH-MIB::x', kind: x}]\n")
     with pytest.raises(ConfigError, match="is not HOST:PORT"):
         load("    []\n", "  traps: {listen: localhost}\n")

@@ -8,6 +8,8 @@ command calls ``load_or_exit`` and ``open_store`` and never imports the root.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -100,6 +102,25 @@ def schema(
         out_file.write_text(text + "\n")
     else:
         print(text)
+
+
+@contextmanager
+def friendly_errors(debug: bool = False, hint: str = "") -> Iterator[None]:
+    """For on-call commands: an unexpected error is one line and a hint (exit 1), never a
+    traceback; with ``debug`` (the command's ``--debug``) it is raised as it is."""
+    from threenines.core.logs import summary
+
+    try:
+        yield
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as exc:
+        if debug:
+            raise
+        hint = hint or "run again with --debug for the details"
+        for line in (f"error: {summary(exc)}", f"hint: {hint}"):
+            err.print(line, markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 def register(app: typer.Typer) -> None:
