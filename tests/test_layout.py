@@ -28,7 +28,9 @@ REVISIONS = {
     "security_0001", "snmp_0001", "tokens_0001",
 }  # fmt: skip
 # Revisions added since, each on its area's branch (the newest is that branch's head).
-ADDED = {"availability_0002": "availability_0001", "quarantine_0001": "0001"}
+ADDED = {
+    "availability_0002": "availability_0001", "quarantine_0001": "0001", "ingest_0001": "0001",
+}  # fmt: skip
 HEADS = (REVISIONS - {"0001"} - set(ADDED.values())) | set(ADDED)
 
 

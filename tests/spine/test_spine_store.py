@@ -47,16 +47,20 @@ def test_intervals_and_flips(db_url: str) -> None:
     store.engine.dispose()
 
 
-def test_gap_is_no_data_and_late_arrival_kept_raw(db_url: str) -> None:
+def test_gap_is_no_data_and_a_late_arrival_is_merged(db_url: str) -> None:
     store = _store(db_url)
     store.write_batch([rec("a/x", 100), rec("a/x", 160)])
     # 500 s of silence (> max_gap 120): the gap is no data; a new interval starts at 660
     flips = store.write_batch([rec("a/x", 660)])
     assert [(f.old, f.new, f.ts) for f in flips] == [(None, UP, 660)]
     assert _intervals(store) == [("a/x", "up", 100, 160, 160), ("a/x", "up", 660, None, 660)]
-    late = store.write_batch([rec("a/x", 300, DOWN)])  # older than last_seen: raw row only
+    # older than last_seen, alone in the gap: its own (instant) interval; the current state
+    # (the newest result's) does not change, so there is no flip
+    late = store.write_batch([rec("a/x", 300, DOWN)])
     assert late == []
-    assert len(_intervals(store)) == 2
+    assert _intervals(store) == [
+        ("a/x", "up", 100, 160, 160), ("a/x", "down", 300, 300, 300), ("a/x", "up", 660, None, 660),
+    ]  # fmt: skip
     with store.engine.connect() as conn:
         n = conn.execute(sa.select(sa.func.count()).select_from(results)).scalar()
     assert n == 4

@@ -10,19 +10,30 @@ Interval semantics (what the availability engine relies on):
   the record's ``max_gap`` is grace (``threenines.core.scheduler.max_gap``), after which the
   time is "no data";
 - when a result arrives more than ``max_gap`` after the previous one, the previous interval is
-  closed at its ``last_seen`` and a new one opens: the gap is "no data", never up or down.
+  closed at its ``last_seen`` and a new one opens: the gap is "no data", never up or down;
+- the intervals are those of the results sorted by time, whatever order they arrived in: an
+  older result is merged where it belongs (``threenines.core.intervals``).
+
+Idempotent: a result is one (check, vantage, ts); one already stored (an agent re-sending a
+batch whose acknowledgement it never got) is acknowledged and skipped, never stored twice.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Engine
+from sqlalchemy.dialects import postgresql, sqlite
 
+from threenines.core.intervals import IntervalWriter, Span
 from threenines.core.results import ProbeResult, Status
 from threenines.core.tables import results, state_intervals
+
+log = logging.getLogger("threenines.store")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,103 +61,35 @@ class StateChange:
     reason: str
 
 
-@dataclass(slots=True)
-class _Open:
-    id: int
-    state: str
-    last_seen: float
-
-
 class ResultStore:
     """Synchronous store; call it from a thread (``asyncio.to_thread``), never on the loop."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
-        self._open: dict[tuple[str, str], _Open | None] = {}
+        self._latest: dict[tuple[str, str], Span | None] = {}
+        self.duplicates = 0  # results skipped because they were stored already
 
     def write_batch(self, records: Sequence[ResultRecord]) -> list[StateChange]:
+        """Store ``records`` (those not stored yet) and their intervals in one transaction;
+        the changes of the current state they make, in time order."""
         if not records:
             return []
-        ordered = sorted(records, key=lambda r: r.ts)
+        unique = {(r.check_id, r.vantage, r.ts): r for r in reversed(records)}
+        ordered = sorted(unique.values(), key=lambda r: r.ts)
         try:
             with self.engine.begin() as conn:
-                conn.execute(results.insert(), [_row(r) for r in ordered])
-                return self._update_intervals(conn, ordered)
+                new = _insert_new(conn, ordered)
+                writer = IntervalWriter(conn, self._latest)
+                changes = [c for r in ordered if _key(r) in new and (c := writer.add(r))]
+                writer.finish()
         except Exception:
-            self._open.clear()  # the transaction rolled back: the cache may be ahead of the DB
+            self._latest.clear()  # the transaction rolled back: the cache may be ahead of the DB
             raise
-
-    def _current(self, conn: sa.Connection, key: tuple[str, str]) -> _Open | None:
-        if key not in self._open:
-            row = conn.execute(
-                sa.select(
-                    state_intervals.c.id, state_intervals.c.state, state_intervals.c.last_seen
-                )
-                .where(state_intervals.c.check_id == key[0], state_intervals.c.vantage == key[1])
-                .where(state_intervals.c.end.is_(None))
-                .order_by(state_intervals.c.start.desc())
-                .limit(1)
-            ).first()
-            self._open[key] = _Open(row.id, row.state, row.last_seen) if row else None
-        return self._open[key]
-
-    def _update_intervals(
-        self, conn: sa.Connection, records: Sequence[ResultRecord]
-    ) -> list[StateChange]:
-        changes: list[StateChange] = []
-        touched: dict[int, float] = {}
-        for rec in records:
-            key = (rec.check_id, rec.vantage)
-            cur = self._current(conn, key)
-            state = rec.result.status.value
-            if cur is not None and rec.ts < cur.last_seen:
-                continue  # late arrival: kept as a raw row, intervals only move forward
-            gap = cur is not None and rec.ts - cur.last_seen > rec.max_gap
-            if cur is not None and cur.state == state and not gap:
-                cur.last_seen = rec.ts
-                touched[cur.id] = rec.ts
-                continue
-            if cur is not None:
-                end = cur.last_seen if gap else rec.ts
-                conn.execute(
-                    state_intervals.update()
-                    .where(state_intervals.c.id == cur.id)
-                    .values(end=end, last_seen=cur.last_seen)
-                )
-                touched.pop(cur.id, None)
-            new_id = conn.execute(
-                state_intervals.insert().values(
-                    check_id=rec.check_id,
-                    vantage=rec.vantage,
-                    state=state,
-                    start=rec.ts,
-                    end=None,
-                    last_seen=rec.ts,
-                    error=rec.result.error,
-                    reason=rec.result.reason[:1000],
-                )
-            ).inserted_primary_key[0]  # type: ignore[index]
-            self._open[key] = _Open(int(new_id), state, rec.ts)
-            old = None if cur is None or gap else Status(cur.state)
-            if old is None or old.value != state:
-                changes.append(
-                    StateChange(
-                        rec.check_id,
-                        rec.vantage,
-                        rec.ts,
-                        old,
-                        rec.result.status,
-                        rec.result.error,
-                        rec.result.reason,
-                    )
-                )
-        if touched:  # one executemany: a batch of 500 checks is one round of updates
-            conn.execute(
-                state_intervals.update()
-                .where(state_intervals.c.id == sa.bindparam("interval_id"))
-                .values(last_seen=sa.bindparam("seen")),
-                [{"interval_id": i, "seen": seen} for i, seen in touched.items()],
-            )
+        skipped = len(records) - len(new)
+        if skipped:
+            self.duplicates += skipped
+            log.info("%d result(s) were stored already (re-sent): acknowledged, not stored "
+                     "again", skipped)  # fmt: skip
         return changes
 
     def close_stale(self, now: float, max_gap: float, *, vantage: str | None = None) -> int:
@@ -158,7 +101,7 @@ class ResultStore:
         down and deliver their queued results, whose own ``max_gap`` decides on the write path
         whether there was a gap; closing them here would add "no data" at every restart.
         """
-        self._open.clear()
+        self._latest.clear()
         query = (
             state_intervals.update()
             .where(state_intervals.c.end.is_(None))
@@ -185,6 +128,25 @@ def prune_results(engine: Engine, cutoff: float, batch: int = 5000) -> int:
         total += n
         if n < batch:
             return total
+
+
+Identity = tuple[str, str, float]  # check_id, vantage, ts: one result
+
+
+def _key(rec: ResultRecord) -> Identity:
+    return (rec.check_id, rec.vantage, rec.ts)
+
+
+def _insert_new(conn: sa.Connection, records: Sequence[ResultRecord]) -> set[Identity]:
+    """Insert the raw rows not stored yet (unique on check, vantage, ts); the keys inserted."""
+    dialect: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = (
+        dialect.insert(results)
+        .on_conflict_do_nothing(index_elements=["check_id", "vantage", "ts"])
+        .returning(results.c.check_id, results.c.vantage, results.c.ts)
+    )
+    rows = conn.execute(stmt, [_row(r) for r in records]).all()
+    return {(r.check_id, r.vantage, r.ts) for r in rows}
 
 
 def _row(rec: ResultRecord) -> dict[str, object]:

@@ -45,7 +45,8 @@ results = Table(
     Column("attempts", Integer, nullable=False, default=1),
     Column("phases", JSON, nullable=False, default=dict),
     Column("details", JSON, nullable=False, default=dict),
-    Index(None, "check_id", "vantage", "ts"),
+    # one result is one (check, vantage, ts): a batch sent again is acknowledged, not doubled
+    Index(None, "check_id", "vantage", "ts", unique=True),
     Index(None, "ts"),
 )
 
