@@ -4,16 +4,20 @@ Routes are matched in order, first match wins unless ``continue: true`` (as in A
 A route with ``active_during`` only matches inside those time intervals (in ``timezone``), so
 an office-hours route followed by an always-on on-call route gives out-of-hours on-call.
 Receiver URLs are Apprise URLs held as ``Secret`` (``${ENV}`` or ``file:``): they embed
-passwords and tokens, so they are never printed, logged or serialised.
+passwords and tokens, so they are never printed, logged or serialised. Each is resolved and
+given to Apprise at load, as delivery will, so a URL Apprise rejects fails before the service
+starts; a problem names the URL's scheme only.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 
 from threenines.alerts.model import Category, Severity
 from threenines.core.config.base import Name, StrictModel
@@ -28,6 +32,7 @@ WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun"
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
 Loc = tuple[str | int, ...]
 _CRITICAL: tuple[Severity, ...] = ("critical",)
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]{0,31})://")
 
 
 class Receiver(StrictModel):
@@ -35,6 +40,48 @@ class Receiver(StrictModel):
     url: Secret = Field(description="Apprise URL, e.g. ${ONCALL_SMS_URL} or file:/run/secrets/x")
     format: Literal["full", "short"] = Field(
         "full", description="short: the <= 160 character SMS form"
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _apprise(cls, value: SecretStr) -> SecretStr:
+        check_apprise_url(value.get_secret_value())
+        return value
+
+
+class _OtherThreads(logging.Filter):
+    """Drops the records of the thread that made it: Apprise logs a rejected URL in full."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.thread = threading.get_ident()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.thread != self.thread
+
+
+def check_apprise_url(url: str) -> None:
+    """Raise ValueError unless Apprise accepts ``url``; the message names the scheme only."""
+    match = _SCHEME.match(url)
+    if not match:
+        raise ValueError("not an Apprise URL (SCHEME://..., e.g. mailtos://... or json://...)")
+    scheme = match.group(1).lower()
+    import apprise  # here: loading its plug-ins takes a third of a second
+
+    quiet, log = _OtherThreads(), logging.getLogger("apprise")
+    log.addFilter(quiet)
+    try:
+        accepted = apprise.Apprise().add(url)
+    except Exception:  # a plug-in's parser failing on odd input: still this URL's problem
+        accepted = False
+    finally:
+        log.removeFilter(quiet)
+    if accepted:
+        return
+    if scheme not in apprise.NotificationManager().schemas():
+        raise ValueError(f"unknown Apprise scheme {scheme!r} (see the Apprise wiki for the list)")
+    raise ValueError(
+        f"Apprise does not accept this {scheme}:// URL (see its page on the Apprise wiki)"
     )
 
 

@@ -1,7 +1,8 @@
 """Table-driven config errors: each tests/config/invalid/NAME.yaml with its exact NAME.expected.
 
 The expected file holds the loader's output, one ``FILE:LINE path (name=...): message`` line
-per problem, with FILE being the bare file name. To add a case, add both files.
+per problem, with FILE being the bare file name. To add a case, add both files. The
+``hostile_*`` cases also go through ``threenines validate`` in ``test_config_hostile.py``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,21 @@ REQUIRED = {
     "unknown_vantage",
     "unknown_site",
     "duplicate_name",
+    # hostile input (issue 16): each once a traceback or a hang
+    "hostile_anchor_bomb",
+    "hostile_merge_bomb",
+    "hostile_long_string",
+    "hostile_deep_nesting",
+    "hostile_deep_aliases",
+    "hostile_custom_tag",
+    "hostile_nul_byte",
+    "hostile_huge_integer",
+    "hostile_interval_nines",
+    "merge_key_errors",
+    "apprise_unknown_scheme",
+    "cross_refs_with_field_errors",
+    "secret_file_dev_zero",
+    "yaml_recoverable_problems",
 }
 
 

@@ -56,8 +56,13 @@ def load_or_exit(path: Path, using: Composition | None = None) -> Config:
     except ConfigError as exc:
         for problem in exc.problems:
             err.print(str(problem), markup=False, highlight=False, soft_wrap=True)
-        err.print(f"{len(exc.problems)} problem(s) in {path}", style="bold red")
+        err.print(f"{len(exc.problems)} problem(s) in {path}", style="bold red", markup=False)
         raise typer.Exit(2) from None
+    except Exception as exc:  # a bug in a validator: no traceback for the user, nor its text
+        # (which may quote a secret), but what to report
+        name = type(exc).__name__
+        err.print(f"{path}: internal error {name} while loading: please report it", markup=False)
+        raise typer.Exit(1) from None
 
 
 def open_store(cfg: Config) -> Engine:
@@ -82,15 +87,24 @@ def validate(config: Path = typer.Argument(..., help="YAML configuration file"))
         kind = getattr(check, "type", "?")
         kinds[kind] = kinds.get(kind, 0) + 1
     dcs = sum(1 for s in cfg.sites if s.kind == "datacentre")
-    out.print(f"{config}: valid")
-    out.print(f"  organisation:   {cfg.organisation} (target {cfg.target}%, {cfg.timezone})")
-    out.print(f"  sites:          {len(cfg.sites)} ({dcs} data centres)")
-    out.print(
-        f"  vantage points: {len({v.name for v in cfg.vantage_points} | {cfg.server.vantage})}"
-    )
-    out.print(f"  services:       {len(cfg.services)}")
+    vantages = len({v.name for v in cfg.vantage_points} | {cfg.server.vantage})
     by_kind = ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
-    out.print(f"  checks:         {len(checks)}" + (f" ({by_kind})" if by_kind else ""))
+    # the organisation is free text: shortened (rich takes minutes to wrap 64 KiB) and shown
+    # as text, not markup, so "[/b]" in it cannot break the summary
+    for line in (
+        f"{config}: valid",
+        f"  organisation:   {_shown(cfg.organisation)} (target {cfg.target}%, {cfg.timezone})",
+        f"  sites:          {len(cfg.sites)} ({dcs} data centres)",
+        f"  vantage points: {vantages}",
+        f"  services:       {len(cfg.services)}",
+        f"  checks:         {len(checks)}" + (f" ({by_kind})" if by_kind else ""),
+    ):
+        out.print(line, markup=False, highlight=False)
+
+
+def _shown(text: str, width: int = 80) -> str:
+    text = text if text.isprintable() else repr(text)[1:-1]
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def schema(

@@ -17,6 +17,8 @@ _UNITS = {
     "y": 31536000.0,
 }
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
+#: the longest duration anything may be given: nothing the service waits for is longer
+MAX_DURATION = 100 * _UNITS["y"]
 
 
 def parse_duration(value: Any) -> float:
@@ -29,7 +31,7 @@ def parse_duration(value: Any) -> float:
     if isinstance(value, int | float):
         if value < 0:
             raise ValueError("a duration cannot be negative")
-        return float(value)
+        return _bounded(value)
     if not isinstance(value, str):
         raise ValueError(f"not a duration: {value!r}")
     text = value.strip().replace(" ", "")
@@ -41,7 +43,15 @@ def parse_duration(value: Any) -> float:
         pos = match.end()
     if pos != len(text) or not text:
         raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 5m, 1h30m, 7d)")
-    return total
+    return _bounded(total)
+
+
+def _bounded(seconds: float) -> float:
+    if seconds != seconds:  # NaN (.nan in YAML)
+        raise ValueError("not a duration: nan")
+    if seconds > MAX_DURATION:  # before float(): a 400-digit int would overflow it
+        raise ValueError("a duration cannot be more than 100 years")
+    return float(seconds)
 
 
 def format_duration(seconds: float) -> str:

@@ -1,21 +1,35 @@
 """Load YAML configuration and report every problem as ``FILE:LINE yaml.path: message``.
 
-YAML is composed to nodes first so each value's line is known; pydantic validation errors are
-then mapped back to those lines. All problems are collected and reported together.
+The text is read within limits (``document``), so each value's line is known and hostile input
+ends in a problem rather than a hang or a traceback; pydantic validation errors are then mapped
+back to those lines. The cross-section checks run even when some fields fail, on what is valid
+(``salvage``). All problems are collected and reported together.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from threenines.core.config.document import LIMITS, Document, Limits, Unreadable, read
+from threenines.core.config.locs import Loc, format_path, line_for, within
+from threenines.core.config.salvage import Damage, Salvage, salvage
 
 M = TypeVar("M", bound=BaseModel)
 
-Loc = tuple[str | int, ...]
+__all__ = [
+    "LIMITS",
+    "ConfigError",
+    "ConfigProblem",
+    "Limits",
+    "LocatedError",
+    "load_file",
+    "parse_text",
+]
 
 
 @dataclass(frozen=True)
@@ -50,72 +64,6 @@ class LocatedError(ValueError):
         self.loc = loc
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    pass
-
-
-def _compose(text: str, file: str) -> yaml.Node | None:
-    try:
-        return yaml.compose(text, Loader=_UniqueKeyLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line = mark.line + 1 if mark else None
-        raise ConfigError([ConfigProblem(file, line, "", f"YAML syntax: {exc.problem}")]) from None
-
-
-def _build(node: yaml.Node, loc: Loc, lines: dict[Loc, int], problems: list[str]) -> Any:
-    """Turn a node into plain data, recording the line of every path."""
-    lines[loc] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = _UniqueKeyLoader(" ").construct_object(key_node)  # scalar keys only
-            if key in out:
-                lines[(*loc, "__dup__", key)] = key_node.start_mark.line + 1
-                problems.append(str(key))
-            out[key] = _build(value_node, (*loc, key), lines, problems)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_build(v, (*loc, i), lines, problems) for i, v in enumerate(node.value)]
-    return yaml.SafeLoader(" ").construct_object(node)
-
-
-def _format_path(loc: Loc, data: Any) -> tuple[str, Loc, str | None]:
-    """Return (dotted path, the data loc it corresponds to, name of the nearest named item)."""
-    text = ""
-    real: list[str | int] = []
-    name: str | None = None
-    cur = data
-    for part in loc:
-        if isinstance(cur, dict) and part not in cur and isinstance(part, str):
-            # pydantic inserts the discriminator tag or a union member name into loc: skip it
-            if cur.get("type") == part or "[" in part or part.startswith(("function-", "union")):
-                continue
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += ("." if text else "") + str(part)
-        real.append(part)
-        if isinstance(cur, dict | list):
-            try:
-                cur = cur[part]  # type: ignore[index]
-            except (KeyError, IndexError, TypeError):
-                cur = None
-        else:
-            cur = None
-        if isinstance(cur, dict) and isinstance(cur.get("name"), str):
-            name = cur["name"]
-    return text, tuple(real), name
-
-
-def _line_for(loc: Loc, lines: dict[Loc, int]) -> int | None:
-    while loc:
-        if loc in lines:
-            return lines[loc]
-        loc = loc[:-1]
-    return lines.get(())
-
-
 def _clean_message(msg: str) -> str:
     for prefix in ("Value error, ", "Assertion failed, "):
         if msg.startswith(prefix):
@@ -123,57 +71,108 @@ def _clean_message(msg: str) -> str:
     return msg
 
 
-def _problem(file: str, loc: Loc, msg: str, data: Any, lines: dict[Loc, int]) -> ConfigProblem:
-    path, real, name = _format_path(loc, data)
-    if name and path:
-        path += f" (name={name})"
-    return ConfigProblem(file, _line_for(real, lines), path, msg)
+class _Report:
+    """The problems of one file, each with its path and line."""
+
+    def __init__(self, file: str, doc: Document):
+        self.file = file
+        self.doc = doc
+        self.problems: list[ConfigProblem] = []
+        # a model holding a left-out value fails its own checks for want of it (a window
+        # "needs start and end" when start was left out): not a problem of its own
+        self.holders = {loc[:-1] for loc in doc.left_out}
+
+    def add(self, loc: Loc, msg: str, line: int | None = None) -> None:
+        path, real, name = format_path(loc, self.doc.data)
+        if name and path:
+            path += f" (name={name})"
+        where = line if line is not None else line_for(real, self.doc.lines)
+        self.problems.append(ConfigProblem(self.file, where, path, msg))
+
+    def validation_error(self, err: ErrorDetails) -> None:
+        loc = tuple(err["loc"])
+        real = format_path(loc, self.doc.data)[1]
+        if within(real, self.doc.left_out) or real in self.holders:
+            return  # the value was left out for a problem already reported
+        msg = _clean_message(err["msg"])
+        ctx = err.get("ctx") or {}
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling)"
+        elif err["type"] == "union_tag_invalid":
+            loc = (*loc, "type")
+            msg = f"unknown type {ctx.get('tag')!r} (one of: {ctx.get('expected_tags')})"
+        elif isinstance(ctx.get("error"), LocatedError):
+            located = ctx["error"]
+            loc, msg = (*loc, *located.loc), str(located)
+        self.add(loc, msg)
 
 
-def parse_text(text: str, model: type[M], file: str = "<config>") -> M:
-    """Validate YAML ``text`` against ``model``; raise ConfigError naming file, line and path."""
-    node = _compose(text, file)
-    if node is None:
-        raise ConfigError([ConfigProblem(file, None, "", "the file is empty")])
-    lines: dict[Loc, int] = {}
-    dups: list[str] = []
-    data = _build(node, (), lines, dups)
-    problems = [
-        ConfigProblem(file, line, ".".join(str(p) for p in (*loc[:-2], loc[-1])), "duplicate key")
-        for loc, line in lines.items()
-        if len(loc) >= 2 and loc[-2] == "__dup__"
-    ]
+def _read(text: str, file: str, limits: Limits) -> Document:
+    # a character is 1 to 4 bytes in UTF-8: encode only when that cannot settle it
+    size = len(text) if len(text) * 4 <= limits.file_bytes else len(text.encode(errors="replace"))
+    if size > limits.file_bytes:
+        raise _fail(file, None, f"the file is larger than {_size(limits.file_bytes)}")
     try:
-        result = model.model_validate(data)
+        doc = read(text, limits)
+    except Unreadable as exc:
+        raise _fail(file, exc.line, exc.message) from None
+    if doc is None:
+        raise _fail(file, None, "the file is empty")
+    return doc
+
+
+def parse_text(text: str, model: type[M], file: str = "<config>", limits: Limits = LIMITS) -> M:
+    """Validate YAML ``text`` against ``model``; raise ConfigError naming file, line and path."""
+    doc = _read(text, file, limits)
+    report = _Report(file, doc)
+    for loc, line, msg in doc.problems:
+        report.add(loc, msg, line)
+    damage = Damage(doc.data)
+    for loc in doc.left_out:
+        damage.lose(loc)
+    result: M | None = None
+    kept: Salvage | None = None
+    try:
+        result = model.model_validate(doc.data)
     except ValidationError as exc:
-        for err in exc.errors(include_url=False, include_input=False):
-            loc = tuple(err["loc"])
-            msg = _clean_message(err["msg"])
-            if err["type"] == "extra_forbidden":
-                msg = "unknown key (check the spelling)"
-            elif err["type"] == "union_tag_invalid":
-                ctx = err.get("ctx") or {}
-                loc = (*loc, "type")
-                msg = f"unknown type {ctx.get('tag')!r} (one of: {ctx.get('expected_tags')})"
-            elif isinstance((err.get("ctx") or {}).get("error"), LocatedError):
-                located = err["ctx"]["error"]
-                loc, msg = (*loc, *located.loc), str(located)
-            problems.append(_problem(file, loc, msg, data, lines))
-        raise ConfigError(problems) from None
+        errors = exc.errors(include_url=False, include_input=False)
+        for err in errors:
+            report.validation_error(err)
+        salvaged = salvage(model, doc.data, errors, damage)
+        result, kept = salvaged if salvaged else (None, None)
     cross_check = getattr(result, "cross_check", None)
     if cross_check is not None:
-        problems += [_problem(file, loc, msg, data, lines) for loc, msg in cross_check()]
-    if problems:
-        raise ConfigError(problems)
+        for loc, msg in cross_check():
+            orig = kept.original(loc) if kept else loc
+            if not damage.echoes(orig, msg):
+                report.add(orig, msg)
+    if report.problems or result is None:
+        raise ConfigError(report.problems)
     return result
 
 
-def load_file(path: str | Path, model: type[M]) -> M:
+def load_file(path: str | Path, model: type[M], limits: Limits = LIMITS) -> M:
+    """Read and validate the file at ``path`` (UTF-8, at most ``limits.file_bytes``)."""
     p = Path(path)
     try:
-        text = p.read_text()
+        with p.open("rb") as f:
+            raw = f.read(limits.file_bytes + 1)
     except OSError as exc:
-        raise ConfigError(
-            [ConfigProblem(str(p), None, "", f"cannot read: {exc.strerror}")]
-        ) from None
-    return parse_text(text, model, file=str(path))
+        raise _fail(str(path), None, f"cannot read: {exc.strerror or exc}") from None
+    if len(raw) > limits.file_bytes:
+        raise _fail(str(path), None, f"the file is larger than {_size(limits.file_bytes)}")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        msg = f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8"
+        raise _fail(str(path), line, msg) from None
+    return parse_text(text, model, file=str(path), limits=limits)
+
+
+def _size(n: int) -> str:
+    return f"{n // 2**20} MiB" if n % 2**20 == 0 else f"{n:,} bytes"
+
+
+def _fail(file: str, line: int | None, message: str) -> ConfigError:
+    return ConfigError([ConfigProblem(file, line, "", message)])
