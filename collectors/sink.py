@@ -30,7 +30,7 @@ from threenines.collectors.store import (
 from threenines.core.logs import Repeated
 from threenines.core.quarantine import Quarantine, is_outage, write_isolating
 from threenines.core.store import ResultRecord, ResultStore
-from threenines.core.writer import raw_record
+from threenines.core.writer import clean_record, raw_record
 
 log = logging.getLogger("threenines.collectors.sink")
 
@@ -143,7 +143,8 @@ class StoreSink:
             for _ in range(len(batch) - len(out.unwritten)):
                 buf.popleft()  # written or refused; a failure keeps the unwritten ones
             if out.refused:
-                self._quarantine(source, buf, [(item, raw(item), e) for item, e in out.refused])
+                pairs = [(item, _raw(raw, item), e) for item, e in out.refused]
+                self._quarantine(source, buf, pairs)
             if out.outage is not None:
                 raise out.outage
 
@@ -164,7 +165,7 @@ class StoreSink:
 
     def _write_results(self, batch: list[ResultRecord]) -> None:
         assert self._store is not None
-        self._store.write_batch(batch)
+        self._store.write_batch([clean_record(r) for r in batch])
 
     def _write_events(self, batch: list[EventRecord]) -> None:
         insert_events(self.engine, batch)
@@ -188,3 +189,10 @@ class StoreSink:
                 return
             await asyncio.sleep(1.0)
         log.error("collector sink: %d entries not written at shutdown", self.pending)
+
+
+def _raw(make: Callable[[Any], Any], item: Any) -> Any:
+    try:
+        return make(item)
+    except Exception:  # e.g. a value deepcopy cannot copy: keep what can be said
+        return {"repr": repr(item)[:10_000]}

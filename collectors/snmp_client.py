@@ -37,6 +37,7 @@ from pysnmp.hlapi.v3arch.asyncio.cmdgen import LCD
 from pysnmp.proto import errind, rfc1902, rfc1905
 
 from threenines.collectors.config import V3, V2c
+from threenines.core.clean import clean_bytes
 
 AUTH = {"SHA": USM_AUTH_HMAC96_SHA, "SHA-256": USM_AUTH_HMAC192_SHA256}
 # net-snmp's "AES-256" uses Blumenthal key extension; "AES-256-C" is the Cisco (Reeder) one.
@@ -93,15 +94,18 @@ def oid_tuple(oid: str) -> Oid:
 
 
 def to_python(value: Any) -> Any:
-    """int for numbers, str for strings/OIDs/addresses, None for "no such" and end of MIB."""
+    """int for numbers, str for strings/OIDs/addresses, None for "no such" and end of MIB.
+
+    The poller's form (strings as text, for matching interface names); traps keep every type
+    apart with ``snmp_render.render``."""
     if isinstance(value, rfc1905.NoSuchObject | rfc1905.NoSuchInstance | rfc1905.EndOfMibView):
         return None
     if isinstance(value, univ.Integer):
         return int(value)
     if isinstance(value, rfc1902.IpAddress):
         return socket.inet_ntoa(bytes(value))
-    if isinstance(value, univ.OctetString):
-        return bytes(value).decode("utf-8", "replace")
+    if isinstance(value, univ.OctetString):  # C agents' trailing NULs dropped, never stored
+        return clean_bytes(bytes(value).rstrip(b"\x00"))
     if isinstance(value, univ.ObjectIdentifier):
         return ".".join(str(x) for x in value)
     return None

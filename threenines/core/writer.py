@@ -44,7 +44,7 @@ FlipSubscriber = Callable[[list[StateChange]], Awaitable[None] | None]
 BACKOFF_MIN, BACKOFF_MAX = 0.5, 30.0
 
 
-__all__ = ["BatchWriter", "is_outage", "raw_record", "retention_loop"]
+__all__ = ["BatchWriter", "clean_record", "is_outage", "raw_record", "retention_loop"]
 
 
 def clean_record(rec: ResultRecord) -> ResultRecord:
