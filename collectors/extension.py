@@ -28,7 +28,10 @@ def setup(ctx: ServiceContext) -> None:
         return
     metrics = register_metrics(ctx.metrics.registry)
     sink = StoreSink(
-        ctx.engine, submit=ctx.writer.submit, summary_period=snmp.defaults.summary_period
+        ctx.engine,
+        submit=ctx.writer.submit,
+        summary_period=snmp.defaults.summary_period,
+        registry=ctx.metrics.registry,
     )
 
     async def collect() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from threenines.core.quarantine import Quarantine
 from threenines.failover.config import failover_config
 from threenines.failover.orchestrator import Orchestrator
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 def setup(ctx: ServiceContext) -> Orchestrator | None:
     if not failover_config(ctx.config).plans:
         return None
-    orch = Orchestrator(ctx.config, ctx.engine)
+    quarantine = Quarantine(ctx.engine, registry=ctx.metrics.registry)
+    orch = Orchestrator(ctx.config, ctx.engine, quarantine=quarantine)
     ctx.add_task("failover", lambda: orch.serve(ctx.stopping))
     return orch

@@ -27,6 +27,7 @@ from sqlalchemy import Engine
 
 from threenines.availability.state import specs
 from threenines.core.config.schema import Config
+from threenines.core.quarantine import Quarantine
 from threenines.failover import actions, observe, preflight
 from threenines.failover.config import (
     Plan,
@@ -66,11 +67,12 @@ class Orchestrator:
         *,
         clock: Callable[[], float] = time.time,
         actor: str | None = None,
+        quarantine: Quarantine | None = None,
     ):
         self.cfg = cfg
         self.clock = clock
         self.actor = actor or default_actor()
-        self.ledger = Ledger(engine, self.actor)
+        self.ledger = Ledger(engine, self.actor, quarantine)
         self.engine = engine
         self._last: dict[str, tuple[str, str]] = {}
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from threenines.core.quarantine import Quarantine
 from threenines.security import arp, exposure, snmp_auth
 from threenines.security.config import POSTURE, ScanTarget, SecurityConfig, SecuritySite, hosts_of
 from threenines.security.findings import Change, RunResult
@@ -27,10 +28,16 @@ PARTS = ("arp", "exposure", "posture", "snmp_auth")
 
 
 class SecurityMonitor:
-    def __init__(self, cfg: SecurityConfig, engine: Engine, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        cfg: SecurityConfig,
+        engine: Engine,
+        clock: Callable[[], float] = time.time,
+        quarantine: Quarantine | None = None,
+    ):
         self.cfg, self.engine, self.clock = cfg, engine, clock
         self.scope = cfg.guard()
-        self.store = SecurityStore(engine)
+        self.store = SecurityStore(engine, quarantine)
         self.baselines = BaselineStore(engine)
         self.bindings = ArpBindings(engine)
 

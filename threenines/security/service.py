@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from threenines.core.quarantine import Quarantine
 from threenines.security import metrics
 from threenines.security.config import security_config
 
@@ -24,5 +25,7 @@ def setup(ctx: ServiceContext) -> None:
         return
     from threenines.security.runner import SecurityMonitor
 
-    monitor = SecurityMonitor(sec, ctx.engine)
+    monitor = SecurityMonitor(
+        sec, ctx.engine, quarantine=Quarantine(ctx.engine, registry=ctx.metrics.registry)
+    )
     ctx.add_task("security", lambda: monitor.run_forever(ctx.stopping))
