@@ -153,73 +153,27 @@ services:
     site: main-dc
     tags: &tags [web, public]
     checks:
-      - &web {name: home, type: http, url: "https://portal.example.gov.uk/", interval: 30s}
+      - &web {name: home, type: http, url: "https://portal.example.gov.uk/", body_regex: "W.l+"}
       - <<: *web
         name: login
         vantage: [dc-probe]
-      - {name: db, type: tcp, host: db.example.gov.uk, port: 5432, timeout: 5s}
+      - {name: db, type: tcp, host: db.example.gov.uk, port: 5432, timeout: 5s, expect: "^R"}
   - {name: intranet, site: dr-dc, depends_on: [portal], tags: *tags}
 alerts:
   receivers: [{name: ops, url: "json://127.0.0.1:9/hook"}]
   routes: [{name: all, receivers: [ops], group_wait: 10s}]
 """
+# fmt: off
 TOKENS = [
-    ":",
-    ": ",
-    "- ",
-    "[",
-    "]",
-    "{",
-    "}",
-    ",",
-    "\n",
-    "\n  ",
-    "  ",
-    "\t",
-    "#",
-    "'",
-    '"',
-    "? ",
-    "&a ",
-    "*a",
-    "*tags",
-    "*web",
-    "<<: *web\n",
-    "<<: [*web, *tags]",
-    "!foo ",
-    "!!int ",
-    "!!str ",
-    "!!binary ",
-    "!!python/name:os.system ",
-    "%YAML 1.1\n",
-    "---\n",
-    "...\n",
-    "\0",
-    "\x1b",
-    "\ufeff",
-    "\ud800",
-    "9" * 400,
-    "9" * 5000,
-    "1e400",
-    ".nan",
-    "-.inf",
-    "0x",
-    "2026-13-45",
-    "~",
-    "null",
-    "yes",
-    "${NOPE}",
-    "${HOME}",
-    "file:/dev/zero",
-    "file:/nonexistent",
-    "notascheme://u:p@h",
-    "x" * 70_000,
-    "[" * 100,
-    "]" * 100,
-    "\\",
-    "\\x00",
-    "\\uD800",
+    ":", ": ", "- ", "[", "]", "{", "}", ",", "\n", "\n  ", "  ", "\t", "#", "'", '"', "? ",
+    "&a ", "*a", "*tags", "*web", "<<: *web\n", "<<: [*web, *tags]", "!foo ", "!!int ", "!!str ",
+    "!!binary ", "!!python/name:os.system ", "%YAML 1.1\n", "---\n", "...\n", "\0", "\x1b",
+    "\ufeff", "\ud800", "9" * 400, "9" * 5000, "1e400", ".nan", "-.inf", "0x", "2026-13-45",
+    "~", "null", "yes", "${NOPE}", "${HOME}", "file:/dev/zero", "file:/nonexistent",
+    "notascheme://u:p@h", "x" * 70_000, "[" * 100, "]" * 100, "\\", "\\x00", "\\uD800",
+    "(" * 5000, "{4294967296}", "(?P<", "*+", "30s", "interval: ", "1000y",
 ]
+# fmt: on
 
 
 @st.composite
@@ -294,15 +248,19 @@ def test_fuzz_random_documents_only_raise_config_error(doc: dict[str, object]) -
     loads_or_config_error(yaml.safe_dump(doc, allow_unicode=True))
 
 
-def test_validate_prints_file_line_problems_without_traceback() -> None:
-    """Each hostile case through the CLI: it ends (a hang would pass the timeout), exits 2 and
-    prints one ``FILE:LINE`` line per problem. Run side by side: each starts a Python."""
+# one of each kind that was a hang or a traceback; every hostile case in the slow test
+FAST = ["hostile_long_string", "hostile_anchor_bomb", "hostile_deep_nesting", "hostile_nul_byte"]
+
+
+def validate_each(cases: list[Path]) -> None:
+    """Each case through the CLI: it ends (a hang would pass the timeout), exits 2 and prints
+    its expected ``FILE:LINE`` lines, no traceback. Side by side: each starts a Python."""
     cli = str(Path(sys.executable).with_name("threenines"))
     procs = {
         case: subprocess.Popen(
             [cli, "validate", str(case)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
-        for case in HOSTILE
+        for case in cases
     }
     for case, proc in procs.items():
         try:
@@ -316,3 +274,12 @@ def test_validate_prints_file_line_problems_without_traceback() -> None:
         assert lines[-1] == f"{len(lines) - 1} problem(s) in {case}"
         expected = (case.with_suffix(".expected")).read_text().splitlines()
         assert [line.removeprefix(str(case.parent) + "/") for line in lines[:-1]] == expected
+
+
+def test_validate_prints_file_line_problems_without_traceback() -> None:
+    validate_each([INVALID / f"{name}.yaml" for name in FAST])
+
+
+@pytest.mark.slow
+def test_validate_every_hostile_case() -> None:
+    validate_each(HOSTILE)

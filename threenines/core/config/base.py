@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    model_validator,
+)
 
 from threenines.core.durations import Duration
 
@@ -28,6 +35,19 @@ class StrictModel(BaseModel):
     """Unknown keys are errors; loaded config is immutable."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _within_reason(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        # A validator may overflow or recurse on hostile input (re.compile of "a{4294967296}"
+        # or of 5,000 nested groups): that is a problem of this item, not a traceback.
+        try:
+            return handler(data)
+        except (RecursionError, OverflowError) as exc:
+            what = "nested too deeply" if isinstance(exc, RecursionError) else "too large"
+            raise ValueError(
+                f"a value here is {what} to be checked ({type(exc).__name__})"
+            ) from None
 
 
 class CheckBase(StrictModel):
