@@ -104,7 +104,7 @@ def test_config_errors_name_the_schedule() -> None:
     text = """
 sites: [{name: dc-main, kind: datacentre}]
 alerts:
-  receivers: [{name: board-email, url: "mailto://127.0.0.1"}]
+  receivers: [{name: board-email, url: "mailto://127.0.0.1?from=a@x.org&to=b@x.org"}]
 reports:
   schedules:
     - {name: board, receivers: [board-email, nobody], site: atlantis}
@@ -116,6 +116,10 @@ reports:
         "r.yaml:8 reports.schedules[1].day (name=board): Input should be less than or equal to 28",
         "r.yaml:8 reports.schedules[1].time (name=board): '25:00' is not HH:MM (00:00 to 23:59)",
         "r.yaml:8 reports.schedules[1].formats (name=board): a format is listed twice",
+        # cross-references in the same pass (the invalid schedule itself is left out of them)
+        "r.yaml:7 reports.schedules[0].site (name=board): unknown site 'atlantis'",
+        "r.yaml:7 reports.schedules[0].receivers[1] (name=board): "
+        "unknown receiver 'nobody' (not in alerts.receivers)",
     ]
     text = text.replace('time: "25:00", day: 31, formats: [pdf, pdf]', "")
     with pytest.raises(ConfigError) as info:
