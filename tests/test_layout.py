@@ -30,6 +30,7 @@ REVISIONS = {
 # Revisions added since, each on its area's branch (the newest is that branch's head).
 ADDED = {
     "availability_0002": "availability_0001", "quarantine_0001": "0001", "ingest_0001": "0001",
+    "tokens_0002": "tokens_0001",
 }  # fmt: skip
 HEADS = (REVISIONS - {"0001"} - set(ADDED.values())) | set(ADDED)
 

@@ -128,7 +128,7 @@ async def test_wrong_and_revoked_tokens_are_401_and_never_logged(
     [
         (lambda b: b["results"].append(result("web/c")), 400, "not assigned to vantage 'v1'"),
         (lambda b: b["results"].append(result("web/zz")), 400, "'web/zz' is not assigned"),
-        (lambda b: b["results"].append(result("web/a", time.time() + 3600)), 400, "future"),
+        (lambda b: b["results"].append(result("web/a", time.time() + 3600)), 425, "future"),
         (lambda b: b["results"][0].update(status="sideways"), 400, "results.0.status"),
         (lambda b: b["results"][0].update(ts="now"), 400, "results.0.ts"),
         (lambda b: b["results"][0].update(extra=1), 400, "results.0.extra"),

@@ -22,7 +22,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "example.yaml"
 def example(monkeypatch: pytest.MonkeyPatch):
     # every ${VAR} the example names gets a dummy value (it grows with each section)
     for name in re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", EXAMPLE.read_text()):
-        monkeypatch.setenv(name, f"dummy-{name.lower()}")
+        monkeypatch.setenv(name, f"json://127.0.0.1/dummy-{name.lower()}")
     monkeypatch.setenv("PORTAL_PROBE_USER", "probe")
     monkeypatch.setenv("PORTAL_PROBE_PASSWORD", "${NOT_AN_ENV_REFERENCE}")
     return load_config(EXAMPLE)
@@ -72,8 +72,12 @@ def test_wire_check_names_each_refused_result() -> None:
                                       result("web/a", now + 3600)]}, strict=True
     )  # fmt: skip
     rej = wire.check(batch, {"web/a": 60.0}, now)
-    assert rej is not None and sorted(rej.results) == [1, 2]
+    assert rej is not None and sorted(rej.results) == [1]
     assert "nothing stored" in rej.message
+    # an hour in the future: not refused for good, held back (the agent keeps it)
+    later = wire.early(batch, now, 10.0)
+    assert later is not None and sorted(later.results) == [2] and "3600s" in later.message
+    assert wire.early(batch, now + 3600, 10.0) is None
     ok = wire.WireBatch.model_validate({"vantage": "v1", "results": [result("web/a")]})
     assert wire.check(ok, {"web/a": 60.0}, now) is None
     (rec,) = wire.records(ok, {"web/a": 60.0})

@@ -13,9 +13,15 @@ result is alone. So nothing is acknowledged and then lost to validation. 503 (da
 service stopping, or not stored within ``agents.ingest_wait``) means "keep it and retry", so an
 agent never drops on a 5xx. A 200's ``rejected`` counts results the database refused although
 they passed validation (a bug: logged at ERROR here, kept by the writer in the quarantine table,
-source ``results``). Delivery is therefore at-least-once: a result is
-stored twice only if the server commits it and dies before the reply (or commits it after a 503
-timeout).
+source ``results``). A result dated more than ``agents.max_clock_skew`` in the server's future
+is held back with 425 (nothing stored, the agent keeps it, ``wire.early``): the server decides.
+Delivery is at-least-once and storage exactly-once: a result is one (check, vantage, ts), so a
+batch sent again (the server committed it, the agent died before the reply) is acknowledged
+and not stored twice (``ResultStore.write_batch``).
+
+Every request tells the agent's clock and state (``threenines.agents.reporting``: clock skew
+flagged, ``agent_clock_skew`` events); every answer carries the server's time
+(``X-Threenines-Time``), by which the agent dates its results.
 """
 
 from __future__ import annotations
@@ -32,7 +38,8 @@ from pydantic import BaseModel, ValidationError
 
 from threenines.agents import payload, wire
 from threenines.agents.auth import _client, require_agent, require_viewer
-from threenines.agents.config import agent_vantages, agents_config
+from threenines.agents.config import agents_config
+from threenines.agents.reporting import HealthRecorder, server_time
 from threenines.agents.tokens import HeartbeatStore, Principal
 from threenines.core.api import body_limit
 from threenines.core.context import ServiceContext
@@ -65,6 +72,7 @@ class AgentPlane:
         self._labels: dict[tuple[str, str], CheckLabels] = {}
         self._docs: dict[str, dict[str, Any]] = {}
         self._beats: dict[str, tuple[float, int]] = {}
+        self.health = HealthRecorder(ctx)
         ctx.writer.on_written.append(self._written)
 
     def _written(self, records: Sequence[ResultRecord], stored: bool) -> None:
@@ -181,6 +189,7 @@ _INGEST_DOC: dict[str, Any] = {
     openapi_extra=_INGEST_DOC,
     responses={
         400: {"model": RejectionBody, "description": "Refused, nothing stored"},
+        425: {"model": RejectionBody, "description": "Dated in the server's future: not yet"},
         **responses(413),
     },
 )
@@ -189,16 +198,18 @@ async def ingest(
     agent: Principal = Depends(require_agent),
     ap: AgentPlane = Depends(plane),
 ) -> dict[str, Any] | JSONResponse:
-    ctx, limits = ap.ctx, agents_config(ap.ctx.config)
+    ctx, limits, now = ap.ctx, agents_config(ap.ctx.config), time.time()
+    assert agent.vantage is not None  # require_agent: an agent token is bound to one
+    await ap.health.note(agent.vantage, request, now)
     if ctx.stopping.is_set() or not ctx.writer.db_ok:
-        raise HTTPException(503, "not accepting results now (stopping or database down); retry")
+        raise _unavailable("not accepting results now (stopping or database down); retry")
     body = await request.body()  # bounded by ``agents.max_body`` (``install``)
     try:
         batch = wire.WireBatch.model_validate_json(body, strict=True)
     except ValidationError as exc:
         rej = wire.validation_rejection(exc)
         log.warning("400 ingest from %s (token %s): %s", agent.vantage, agent.id, rej.message)
-        return JSONResponse(rej.to_dict(), status_code=400)
+        return _answer(rej.to_dict(), 400)
     if batch.vantage != agent.vantage:
         log.warning("403 ingest: token %s is bound to %r, batch is for %r",
                     agent.id, agent.vantage, batch.vantage)  # fmt: skip
@@ -206,20 +217,32 @@ async def ingest(
     if len(batch.results) > limits.max_batch:
         raise HTTPException(413, f"{len(batch.results)} results; at most {limits.max_batch}")
     known = ap.known(batch.vantage)
-    refused = wire.check(batch, known, time.time())
+    refused = wire.check(batch, known, now)
     if refused is not None:
         log.warning("400 ingest from %s: %s", batch.vantage, refused.message)
-        return JSONResponse(refused.to_dict(), status_code=400)
+        return _answer(refused.to_dict(), 400)
+    early = wire.early(batch, now, limits.max_clock_skew)
+    if early is not None:
+        log.info("425 ingest from %s: %s", batch.vantage, early.message)
+        return _answer(early.to_dict(), 425)
     records = wire.records(batch, known)
     rejected = await ap.store(records, limits.ingest_wait)
     await ap.heard(batch.vantage, "ingest", _client(request), len(records))
     if rejected is None:
-        raise HTTPException(503, "results not stored (service stopping or database slow); retry")
+        raise _unavailable("results not stored (service stopping or database slow); retry")
     if rejected:
         log.error("ingest from %s: the database refused %d of %d valid result(s)",
                   batch.vantage, rejected, len(records))  # fmt: skip
     ap.observe(records)
-    return {"stored": len(records) - rejected, "rejected": rejected}
+    return _answer({"stored": len(records) - rejected, "rejected": rejected}, 200)
+
+
+def _answer(body: dict[str, Any], status: int) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers=server_time())
+
+
+def _unavailable(detail: str) -> HTTPException:
+    return HTTPException(503, detail, headers=server_time())
 
 
 @router.get(
@@ -237,8 +260,9 @@ async def agent_config(
         raise HTTPException(403, f"this token is bound to vantage {agent.vantage!r}")
     doc = ap.document(vantage)
     etag = f'"{doc["version"]}"'
+    await ap.health.note(vantage, request, time.time())
     await ap.heard(vantage, "config", _client(request))
-    headers = {"ETag": etag, "Cache-Control": "no-store"}
+    headers = {"ETag": etag, "Cache-Control": "no-store", **server_time()}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
     return JSONResponse(doc, headers=headers)
@@ -246,10 +270,9 @@ async def agent_config(
 
 @router.get("/api/v1/agents", dependencies=[Depends(require_viewer)])
 async def agents(ctx: ServiceContext = Depends(context)) -> list[dict[str, Any]]:
-    from threenines.agents.status import agent_rows
+    from threenines.agents.status import read_agents
 
-    heard = await asyncio.to_thread(HeartbeatStore(ctx.engine).all)
-    rows = agent_rows(agent_vantages(ctx.config), heard, ctx.config, time.time())
+    rows = await asyncio.to_thread(read_agents, ctx.engine, ctx.config, time.time())
     return [r.to_dict() for r in rows]
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from threenines.core.cli import err
@@ -65,11 +66,19 @@ def agent(
     ca_file: Path | None = typer.Option(None, "--ca-file", help="CA bundle for an https server"),
     refresh: str = typer.Option("60s", "--refresh", help="How often to re-fetch the config"),
     batch_size: int = typer.Option(1000, "--batch-size", min=1, max=10_000),
-) -> None:
+    memory: int = typer.Option(
+        100_000, "--max-memory-items", min=1000,
+        help="Results held in memory while the queue cannot be written (disk full)",
+    ),
+    clock: str = typer.Option(
+        "server", "--clock",
+        help="Date results by the server's clock (server) or by this host's clock (host)",
+    ),
+) -> None:  # fmt: skip
     """Fetch the checks assigned to VANTAGE, run them, deliver results (queued on disk)."""
     import asyncio
 
-    from threenines.agents.queue import DiskQueue
+    from threenines.agents.queue import DiskQueue, QueueError
     from threenines.agents.runner import Agent
     from threenines.agents.sender import AgentClient
     from threenines.core.cli import composition
@@ -81,14 +90,18 @@ def agent(
     if ca_file is not None and not ca_file.is_file():
         err.print(f"--ca-file: {ca_file} is not a readable file", style="red")
         raise typer.Exit(2)
+    if clock not in ("server", "host"):
+        err.print(f"--clock: {clock!r} is neither server nor host", style="red", markup=False)
+        raise typer.Exit(2)
+    try:
+        q = DiskQueue(queue or Path(f"data/agent-{vantage}.queue"), max_age=age,
+                      max_items=max_queue_items)  # fmt: skip
+    except QueueError as exc:
+        err.print(f"--queue: {exc}", style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(2) from None
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
     logging.getLogger("httpx").setLevel(logging.WARNING)  # request lines carry no token, but noise
-    path = queue or Path(f"data/agent-{vantage}.queue")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600, exist_ok=True)  # it caches the config, secrets included
-    os.chmod(path, 0o600)
-    q = DiskQueue(path, max_age=age, max_items=max_queue_items)
     if len(q):
         logging.getLogger("threenines.agent").warning(
             "%d result(s) queued from before; delivering them first", len(q)
@@ -100,8 +113,11 @@ def agent(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         client = AgentClient(server, vantage, token, ca_file=str(ca_file) if ca_file else None)
+        client.clock.use_server = clock == "server"
+        agent = Agent(client, q, root=root, refresh=every, batch_size=batch_size,
+                      memory_limit=memory)  # fmt: skip
         try:
-            await Agent(client, q, root=root, refresh=every, batch_size=batch_size).run(stop)
+            await agent.run(stop)
         finally:
             await client.close()
 
@@ -112,19 +128,59 @@ def agent(
 
 
 def agents_table(agents: list[AgentStatus], cfg: Config, now: float) -> Table:
-    """The agents' part of ``threenines status``: when each was last heard from."""
-    from threenines.core.durations import format_duration
-
+    """The agents' part of ``threenines status``: when each was last heard from, its clock
+    against the server's, and its queue (depth, age of the oldest result, errors)."""
     table = Table(title="agents (remote vantage points)", title_justify="left")
-    for col in ("vantage", "site", "state", "last heard", "address", "results"):
+    for col in ("vantage", "site", "state", "last heard", "address", "results", "clock", "queue"):
         table.add_column(col)
     for a in agents:
-        state = "[bold red]silent[/]" if a.silent else "[green]ok[/]"
         when = (
             datetime.fromtimestamp(a.last_heard, cfg.tz).strftime("%Y-%m-%d %H:%M:%S")
             if a.last_heard
             else "never"
         )
-        ago = f" ({format_duration(round(now - a.last_heard))} ago)" if a.last_heard else ""
-        table.add_row(a.vantage, a.site or "", state, when + ago, a.address or "", str(a.results))
+        ago = f" ({_ago(now - a.last_heard)} ago)" if a.last_heard else ""
+        table.add_row(a.vantage, a.site or "", _STATE[a.state], when + ago, a.address or "",
+                      str(a.results), _clock(a), _queue(a, now))  # fmt: skip
     return table
+
+
+_STATE = {
+    "silent": "[bold red]silent[/]", "queue_error": "[bold red]queue error[/]",
+    "clock_skewed": "[bold red]clock skewed[/]", "held": "[yellow]results held[/]",
+    "ok": "[green]ok[/]",
+}  # fmt: skip
+
+
+def _ago(seconds: float) -> str:
+    from threenines.core.durations import format_duration
+
+    return format_duration(max(0, round(seconds)))
+
+
+def _clock(a: AgentStatus) -> str:
+    if a.clock_skew is None:
+        return ""
+    text = f"{a.clock_skew:+.1f}s"
+    if a.clock_skewed:
+        dated = "results dated by the server's clock" if a.clock == "server" else (
+            "results carry its own clock")  # fmt: skip
+        return f"[bold red]{text}[/] ({dated})"
+    return text
+
+
+def _queue(a: AgentStatus, now: float) -> str:
+    if a.queue is None:
+        return ""
+    parts = [f"{a.queue} queued"]
+    if a.queue_oldest is not None and a.queue:
+        parts.append(f"oldest {_ago(now - a.queue_oldest)}")
+    if a.memory:
+        parts.append(f"{a.memory} in memory")
+    if a.held:
+        parts.append(f"[yellow]{a.held} held: dated in the server's future[/]")
+    if a.dropped:
+        parts.append(f"[red]{a.dropped} dropped[/]")
+    if a.queue_error:
+        parts.append(f"[bold red]{escape(a.queue_error)}[/]")
+    return ", ".join(parts)

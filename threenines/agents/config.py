@@ -1,4 +1,5 @@
-"""The ``agents`` section of the server configuration: ingest limits and silence threshold."""
+"""The ``agents`` section of the server configuration: ingest limits, silence threshold and
+the clock-skew bound."""
 
 from __future__ import annotations
 
@@ -30,6 +31,14 @@ class AgentsConfig(StrictModel):
     max_batch: int = Field(10_000, ge=1, le=100_000, description="Most results per ingest")
     ingest_wait: Duration = Field(
         30.0, gt=0, description="How long an ingest waits for its results to be stored"
+    )
+    max_clock_skew: Duration = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="An agent whose clock is further than this from the server's is flagged "
+        "(status, /api/v1/agents, an agent_clock_skew event); a result dated further than "
+        "this in the server's future is not stored yet (425): the agent keeps it until then",
     )
 
 

@@ -1,13 +1,17 @@
 """The agent process: fetch the checks for this vantage point, run them, deliver the results.
 
 The checks run on ``threenines.core.scheduler.Scheduler``, the server's own scheduler, with a sink
-instead of the writer: each counted result is queued on disk (``DiskQueue``) within
-``FLUSH_EVERY`` (all an agent killed with SIGKILL can lose; SIGTERM loses nothing), and
-``Delivery`` sends the queue in order. The config is re-fetched every
-``refresh`` seconds with its ETag (and at once when the server refuses results as no longer
-assigned); a new version replaces the scheduler after the running probes have finished. The
-last config is kept in the queue file, so an agent restarted while the server is down keeps
-measuring. Unusable checks (e.g. a ``ca_file`` missing on this host) report ``unknown``.
+instead of the writer: each counted result, dated by the server's clock (``agents.clock``), is
+held in memory until the disk queue has it (``ResultBuffer``, flushed every ``FLUSH_EVERY``:
+all an agent killed with SIGKILL can lose; SIGTERM loses nothing, and a queue that cannot be
+written loses nothing either), and ``Delivery`` sends the queue in order. The flusher, the
+sender and the config refresher are supervised: a task that dies is logged and restarted. The
+config is re-fetched every ``refresh`` seconds with its ETag (and at once when the server
+refuses results as no longer assigned); a new version replaces the scheduler after the running
+probes have finished. The last config is kept in the queue file, so an agent restarted while
+the server is down keeps measuring. Unusable checks (e.g. a ``ca_file`` missing on this host)
+report ``unknown``. ``state`` is what the agent tells the server about itself with every
+request (queue depth and age, queue errors, memory, clock): the agent has no HTTP endpoint.
 """
 
 from __future__ import annotations
@@ -15,13 +19,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from typing import Any
 
 from threenines.agents import payload
+from threenines.agents.buffer import ResultBuffer
 from threenines.agents.delivery import Delivery, wait_any
-from threenines.agents.queue import DiskQueue
+from threenines.agents.queue import DiskQueue, QueueError
 from threenines.agents.sender import AgentClient
+from threenines.agents.supervise import Supervisor
 from threenines.agents.wire import WireResult
 from threenines.core.config.base import CheckBase
 from threenines.core.config.schema import Config
@@ -58,32 +63,58 @@ class Agent:
         root: type[Config],
         refresh: float = 60.0,
         batch_size: int = 1000,
+        memory_limit: int | None = None,
     ):
         self.root = root
         self.client, self.queue, self.vantage = client, queue, client.vantage
         self.refresh = refresh
-        self.delivery = Delivery(queue, client, batch_size=batch_size, on_refused=self._refetch)
+        self.buffer = ResultBuffer(queue) if memory_limit is None else ResultBuffer(
+            queue, limit=memory_limit)  # fmt: skip
+        self.delivery = Delivery(queue, client, buffer=self.buffer, batch_size=batch_size,
+                                 on_refused=self._refetch)  # fmt: skip
+        self.supervisor = Supervisor()
         self.version: str | None = None
         self.scheduler: Scheduler | None = None
         self.produced = 0
         self._etag: str | None = None
         self._fetch_failing = False
-        self._mem: list[dict[str, Any]] = []
         self._refresh_now = asyncio.Event()
         self._sched_task: asyncio.Task[None] | None = None
+        self._queue_oldest: float | None = None  # read in a thread by the flusher
+        client.state = self.state
+        if client.clock.use_server and client.clock.load(queue.get_meta("clock")):
+            log.info("dating results by the server's clock (as before the restart)")
+
+    def state(self) -> dict[str, Any]:
+        """What the server is told about this agent with every request."""
+        oldest = [t for t in (self._queue_oldest, self.buffer.oldest_ts()) if t is not None]
+        return {
+            "queue": len(self.queue), "memory": len(self.buffer),
+            "oldest": min(oldest) if oldest else None, "queue_error": self.buffer.error,
+            "dropped": self.queue.dropped + self.buffer.dropped, "refused": self.delivery.refused,
+            "held": self.delivery.held, "clock": "server" if self.client.clock.anchored else "host",
+            "restarts": sum(self.supervisor.deaths.values()),
+        }  # fmt: skip
 
     def _refetch(self) -> None:
         self._refresh_now.set()
 
     def _sink(self, rec: ResultRecord, _job: Job) -> None:
-        self._mem.append(WireResult.from_record(rec))
+        result = WireResult.from_record(rec)
+        result["ts"] = self.client.clock.date(rec.ts)
+        self.buffer.add(result)
         self.produced += 1
 
     async def _flush(self) -> None:
-        batch, self._mem = self._mem, []
-        if batch:
-            await asyncio.to_thread(self.queue.put, batch, time.time())
+        if await self.buffer.flush():
             self.delivery.wake.set()
+        self._queue_oldest = await asyncio.to_thread(self.queue.oldest_ts)
+        if self.client.clock_moved:
+            try:
+                await asyncio.to_thread(self.queue.set_meta, "clock", self.client.clock.dump())
+                self.client.clock_moved = False
+            except QueueError:
+                pass  # saved with a later flush; the clock itself is in memory
 
     async def _flusher(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -127,7 +158,10 @@ class Agent:
         self._etag = res.etag
         if res.doc.get("version") == self.version:
             return None
-        await asyncio.to_thread(self.queue.set_meta, "config", json.dumps(res.doc))
+        try:
+            await asyncio.to_thread(self.queue.set_meta, "config", json.dumps(res.doc))
+        except QueueError as exc:  # runs all the same; a restart would use the previous one
+            log.warning("config not saved in the queue: %s", exc)
         return res.doc
 
     async def _first_config(self, stop: asyncio.Event) -> dict[str, Any] | None:
@@ -160,23 +194,32 @@ class Agent:
         if doc is None:
             return
         await self._start(doc)
+        sv = self.supervisor
         tasks = [
-            asyncio.create_task(self.delivery.run(stop), name="delivery"),
-            asyncio.create_task(self._flusher(stop), name="flusher"),
-            asyncio.create_task(self._refresher(stop), name="refresh"),
+            asyncio.create_task(sv.run("delivery", lambda: self.delivery.run(stop), stop)),
+            asyncio.create_task(sv.run("flusher", lambda: self._flusher(stop), stop)),
+            asyncio.create_task(sv.run("refresh", lambda: self._refresher(stop), stop)),
         ]
         try:
             await stop.wait()
         finally:
             await self._stop_scheduler()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await self._flush()
-            if not await self.delivery.drain(5.0):
-                log.warning("%d result(s) stay queued in %s for the next start",
-                            len(self.queue), self.queue.path)  # fmt: skip
-            log.info("agent stopped: %d result(s) produced, %d delivered, %d refused, %d "
-                     "dropped from the queue", self.produced, self.delivery.delivered,
-                     self.delivery.refused, self.queue.dropped)  # fmt: skip
+            await self._last_words()
+
+    async def _last_words(self) -> None:
+        await self._flush()
+        if not await self.delivery.drain(5.0) or len(self.buffer):
+            await self._flush()  # a queue that failed may take them now
+            if len(self.buffer):
+                log.error("%d result(s) held in memory are LOST: the queue %s cannot be "
+                          "written (%s)", len(self.buffer), self.queue.path,
+                          self.buffer.error)  # fmt: skip
+            log.warning("%d result(s) stay queued in %s for the next start",
+                        len(self.queue), self.queue.path)  # fmt: skip
+        log.info("agent stopped: %d result(s) produced, %d delivered, %d refused, %d "
+                 "dropped from the queue", self.produced, self.delivery.delivered,
+                 self.delivery.refused, self.queue.dropped + self.buffer.dropped)  # fmt: skip
 
 
 async def _wait(event: asyncio.Event, timeout: float) -> None:

@@ -1,9 +1,16 @@
-"""The agent's HTTP client: fetch its config (ETag) and post result batches.
+"""The agent's HTTP client: fetch its config (ETag), post result batches, probe the server.
 
 Never raises for a server problem: every call returns what happened, so the caller decides to
 delete (``OK``), drop exactly the refused results (``REFUSED`` with indices), shrink the batch
-(``TOO_LARGE``) or keep everything and retry later (``RETRY``: unreachable, 5xx, 401/403).
-The token is sent as a bearer header and never logged.
+(``TOO_LARGE``), keep everything and retry later (``RETRY``: unreachable, 5xx, 401/403), or
+keep the results the server will not take *yet* (``EARLY``, 425: dated in the server's
+future; the server decides, the agent never drops them). The token is sent as a bearer
+header and never logged.
+
+Every request carries the host's clock (``X-Threenines-Sent``) and the agent's own state
+(``X-Threenines-Agent``: queue depth and age, queue errors, results held in memory): the
+agent has no HTTP endpoint of its own, so the server records them and ``threenines status``
+and ``/api/v1/agents`` show them. Every answer's ``X-Threenines-Time`` goes to the clock.
 """
 
 from __future__ import annotations
@@ -12,10 +19,14 @@ import enum
 import json
 import logging
 import ssl
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+from threenines.agents.clock import ServerClock
 
 log = logging.getLogger("threenines.agent.sender")
 
@@ -24,7 +35,11 @@ class Outcome(enum.Enum):
     OK = "ok"
     REFUSED = "refused"  # 400: the batch (or named results in it) can never be accepted
     TOO_LARGE = "too_large"  # 413: send fewer at once
+    EARLY = "early"  # 425: named results are dated in the server's future: keep, send later
     RETRY = "retry"  # unreachable, 5xx, 401/403 (a token can be fixed): keep and retry
+
+
+SENT, STATE, SERVER_TIME = "X-Threenines-Sent", "X-Threenines-Agent", "X-Threenines-Time"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +77,9 @@ class AgentClient:
         timeout: float = 30.0,
     ):
         self.vantage = vantage
+        self.clock = ServerClock()
+        self.clock_moved = False  # the clock's anchor changed since the agent last saved it
+        self.state: Callable[[], dict[str, Any]] | None = None  # the agent's, for the server
         verify: ssl.SSLContext | bool = True
         if ca_file:
             verify = ssl.create_default_context(cafile=ca_file)
@@ -75,11 +93,36 @@ class AgentClient:
     async def close(self) -> None:
         await self._http.aclose()
 
+    def _headers(self) -> dict[str, str]:
+        headers = {SENT: f"{time.time():.3f}"}
+        if self.state is not None:
+            headers[STATE] = json.dumps(self.state(), separators=(",", ":"))
+        return headers
+
+    async def _send(self, method: str, url: str, **kw: Any) -> httpx.Response:
+        kw["headers"] = {**self._headers(), **kw.get("headers", {})}
+        sent = time.monotonic()
+        resp = await self._http.request(method, url, **kw)
+        try:
+            server_time = float(resp.headers.get(SERVER_TIME, "nan"))
+        except ValueError:
+            return resp
+        self.clock_moved |= self.clock.observe(server_time, sent, time.monotonic())
+        return resp
+
+    async def probe(self) -> bool:
+        """Is the server there and storing? (``/healthz``: cheap, no token needed)"""
+        try:
+            resp = await self._send("GET", "/healthz", timeout=5.0)
+            return resp.status_code == 200 and resp.json().get("database") == "up"
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return False
+
     async def fetch_config(self, etag: str | None = None) -> ConfigResult:
         headers = {"If-None-Match": etag} if etag else {}
         try:
-            resp = await self._http.get(
-                "/api/v1/agent/config", params={"vantage": self.vantage}, headers=headers
+            resp = await self._send(
+                "GET", "/api/v1/agent/config", params={"vantage": self.vantage}, headers=headers
             )
         except httpx.HTTPError as exc:
             return ConfigResult(None, message=f"unreachable: {type(exc).__name__}")
@@ -100,7 +143,8 @@ class AgentClient:
 
     async def post(self, results: list[str]) -> PostResult:
         try:
-            resp = await self._http.post(
+            resp = await self._send(
+                "POST",
                 "/api/v1/ingest",
                 content=self.body(results),
                 headers={"Content-Type": "application/json"},
@@ -112,11 +156,16 @@ class AgentClient:
             return PostResult(Outcome.OK, status=code)
         if code == 413:
             return PostResult(Outcome.TOO_LARGE, _message(resp), status=code)
-        if code == 400:
-            try:
-                items = resp.json().get("rejected") or []
-                refused = {int(x["index"]): str(x["reason"]) for x in items}
-            except (ValueError, AttributeError, KeyError, TypeError):
-                refused = {}
-            return PostResult(Outcome.REFUSED, _message(resp), refused, code)
+        if code in (400, 425):
+            outcome = Outcome.REFUSED if code == 400 else Outcome.EARLY
+            return PostResult(outcome, _message(resp), _named(resp), code)
         return PostResult(Outcome.RETRY, _message(resp), status=code)
+
+
+def _named(resp: httpx.Response) -> dict[int, str]:
+    """The results a 400 or 425 names, by index in the batch."""
+    try:
+        items = resp.json().get("rejected") or []
+        return {int(x["index"]): str(x["reason"]) for x in items}
+    except (ValueError, AttributeError, KeyError, TypeError):
+        return {}

@@ -1,8 +1,11 @@
-"""Agents' liveness: who is silent (pure), read from their heartbeats.
+"""Agents' liveness and health: who is silent, whose clock is off, whose queue is in
+trouble (pure), read from their heartbeats and their own reports (``agents.health``).
 
 An agent not heard from (no ingest, no config fetch) within its threshold is *silent*: the
 state its checks last reported says nothing about now, so they show ``unknown``, never ``down``
-(a library losing its WAN link must not look like the portal being down from there).
+(a library losing its WAN link must not look like the portal being down from there). An agent
+whose clock is beyond ``agents.max_clock_skew`` is *skewed*; one whose queue cannot be written,
+or whose results the server holds back, says so. ``state`` is the one word for all of it.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from threenines.agents.config import agent_vantages, silent_threshold
+from threenines.agents.config import agent_vantages, agents_config, silent_threshold
 from threenines.core.durations import format_duration
 
 if TYPE_CHECKING:
@@ -29,9 +32,30 @@ class AgentStatus:
     threshold: float
     address: str | None
     results: int
+    clock_skew: float | None = None  # its host's clock minus the server's, seconds
+    clock_skewed: bool = False  # beyond agents.max_clock_skew
+    clock: str | None = None  # how it dates results: server | host
+    queue: int | None = None  # results in its disk queue
+    queue_oldest: float | None = None  # when its oldest undelivered result was measured
+    queue_error: str | None = None  # why its queue cannot be written now
+    memory: int | None = None  # results held in memory meanwhile
+    held: int = 0  # results the server holds back (dated in its future)
+    dropped: int = 0  # results its queue's bounds dropped, ever
+    reported: float | None = None  # when it last reported on itself
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "state": self.state}
+
+    @property
+    def state(self) -> str:
+        """silent | queue_error | clock_skewed | held | ok (the first that applies)."""
+        if self.silent:
+            return "silent"
+        if self.queue_error:
+            return "queue_error"
+        if self.clock_skewed:
+            return "clock_skewed"
+        return "held" if self.held else "ok"
 
     def describe(self, now: float) -> str:
         if self.last_heard is None:
@@ -41,9 +65,14 @@ class AgentStatus:
 
 
 def agent_rows(
-    vantages: Iterable[str], heard: Mapping[str, Mapping[str, Any]], cfg: Config, now: float
+    vantages: Iterable[str],
+    heard: Mapping[str, Mapping[str, Any]],
+    cfg: Config,
+    now: float,
+    health: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[AgentStatus]:
-    """One row per agent vantage point; ``heard`` is ``HeartbeatStore.all()``."""
+    """One row per agent vantage point; ``heard`` is ``HeartbeatStore.all()``, ``health``
+    ``HealthStore.all()``."""
     sites = {v.name: v.site for v in cfg.vantage_points}
     out = []
     for v in vantages:
@@ -52,17 +81,38 @@ def agent_rows(
         limit = silent_threshold(cfg, v)
         out.append(
             AgentStatus(v, sites.get(v), last, last is None or now - last > limit, limit,
-                        hb.get("address"), int(hb.get("results") or 0))
+                        hb.get("address"), int(hb.get("results") or 0),
+                        **_health((health or {}).get(v), cfg))
         )  # fmt: skip
     return out
 
 
+def _health(h: Mapping[str, Any] | None, cfg: Config) -> dict[str, Any]:
+    if not h:
+        return {}
+    skew = h.get("clock_skew")
+    bound = agents_config(cfg).max_clock_skew
+    return {
+        "clock_skew": skew, "clock": h.get("clock"), "queue": h.get("queue"),
+        "clock_skewed": h.get("skewed_since") is not None or (skew is not None
+                                                             and abs(skew) > bound),
+        "queue_oldest": h.get("oldest"), "queue_error": h.get("queue_error"),
+        "memory": h.get("memory"), "held": int(h.get("held") or 0),
+        "dropped": int(h.get("dropped") or 0), "reported": h.get("reported"),
+    }  # fmt: skip
+
+
 def read_agents(engine: Engine, cfg: Config, now: float) -> list[AgentStatus]:
     """The agents' rows from the store (I/O); none heard of if the table is not there yet."""
+    from threenines.agents.health import HealthStore
     from threenines.agents.tokens import HeartbeatStore
 
     try:
         heard = HeartbeatStore(engine).all()
     except Exception:  # an older database without the tokens migration: nobody heard from
         heard = {}
-    return agent_rows(agent_vantages(cfg), heard, cfg, now)
+    try:
+        health = HealthStore(engine).all()
+    except Exception:  # nor the health table: nothing reported
+        health = {}
+    return agent_rows(agent_vantages(cfg), heard, cfg, now, health)

@@ -3,12 +3,19 @@
 Validation (``WireBatch``) and ``check`` (pure, explicit ``now``) either accept the whole batch
 or say why not, per result (``Rejection``), so the server refuses the batch with nothing stored
 and the agent drops exactly the results that can never be accepted: a check since removed from
-its vantage point, a time far off, and a number that is not finite (NaN, Infinity) in ``ts``,
+its vantage point, a time older than any queue keeps, and a number that is not finite (NaN,
+Infinity) in ``ts``,
 ``duration``, ``phases`` or anywhere in ``details``, which no database stores. A body that is
 not JSON a database could hold (a lone surrogate escape, nesting past the parser's depth limit)
 names no result: the whole batch is refused, and the agent halves it until the result is alone.
 Text is kept, not refused: the writer cleans it on the way in (a NUL becomes U+FFFD,
 ``threenines.core.clean``), so an odd message never costs a measurement.
+
+A result dated in the server's future is never refused for good: ``early`` names those dated
+more than the bound (``agents.max_clock_skew``) ahead of the server's clock, the server answers
+425 and stores nothing, and the agent keeps them until the server's clock has reached them. So
+no state interval is ever dated beyond the server's now plus that bound, and nothing is lost
+to a bad clock. The server decides; the agent never drops a result for its time.
 """
 
 from __future__ import annotations
@@ -25,7 +32,6 @@ from threenines.core.config.base import Name
 from threenines.core.results import ProbeResult, Status
 from threenines.core.store import ResultRecord
 
-MAX_FUTURE = 300.0  # agents' clocks may run a little ahead; further is a bug or a bad clock
 MAX_AGE = 31 * 86400.0  # older than any agent queue keeps
 MAX_DETAILS = 16 * 1024  # bytes of JSON per result's details
 
@@ -112,7 +118,7 @@ def validation_rejection(exc: ValidationError, limit: int = 20) -> Rejection:
 
 
 def check(batch: WireBatch, known: Mapping[str, float], now: float) -> Rejection | None:
-    """None if every result is for a check ``known`` at this vantage and has a sane time.
+    """None if every result is for a check ``known`` at this vantage and is not too old.
 
     ``known`` maps the vantage's check ids to their ``max_gap``.
     """
@@ -120,14 +126,24 @@ def check(batch: WireBatch, known: Mapping[str, float], now: float) -> Rejection
     for i, r in enumerate(batch.results):
         if r.check_id not in known:
             per[i] = f"check {r.check_id!r} is not assigned to vantage {batch.vantage!r}"
-        elif r.ts > now + MAX_FUTURE:
-            per[i] = f"ts {r.ts:.0f} is {r.ts - now:.0f}s in the future"
         elif r.ts < now - MAX_AGE:
             per[i] = f"ts {r.ts:.0f} is older than {MAX_AGE / 86400:.0f} days"
     if not per:
         return None
     first = ", ".join(f"#{i}: {m}" for i, m in list(per.items())[:5])
     return Rejection(f"{len(per)} result(s) refused, nothing stored: {first}", per)
+
+
+def early(batch: WireBatch, now: float, bound: float) -> Rejection | None:
+    """The results dated more than ``bound`` seconds after ``now`` (the server's clock): not
+    stored yet, kept by the agent (425). None if there are none."""
+    ahead = {i: r.ts - now for i, r in enumerate(batch.results) if r.ts > now + bound}
+    if not ahead:
+        return None
+    per = {i: f"dated {a:.1f}s after the server's clock" for i, a in ahead.items()}
+    return Rejection(f"{len(ahead)} result(s) dated up to {max(ahead.values()):.0f}s in the "
+                     f"server's future (more than {bound:g}s): not stored yet, keep them and "
+                     "send them again later; is this agent's clock right?", per)  # fmt: skip
 
 
 def records(batch: WireBatch, known: Mapping[str, float]) -> list[ResultRecord]:

@@ -1,0 +1,54 @@
+"""The agent's long-running tasks are supervised: one that dies is logged and restarted.
+
+A task that raises is a bug (every server or disk problem is handled where it happens), but
+an agent whose flusher or sender died would go on probing into memory and deliver nothing,
+silently. ``supervised`` logs the death at ERROR in one line (the traceback at DEBUG) and
+starts the task again after ``RESTART_AFTER`` seconds, doubling up to ``RESTART_MAX`` while it
+keeps dying; ``deaths`` counts them for the agent's state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from threenines.core.logs import summary
+
+log = logging.getLogger("threenines.agent")
+RESTART_AFTER, RESTART_MAX = 1.0, 30.0
+
+
+class Supervisor:
+    def __init__(self) -> None:
+        self.deaths: dict[str, int] = {}
+
+    async def run(self, name: str, work: Callable[[], Awaitable[None]],
+                  stop: asyncio.Event) -> None:  # fmt: skip
+        """Run ``work()`` until it returns with ``stop`` set; restart it whenever it raises."""
+        delay = RESTART_AFTER
+        while True:
+            try:
+                await work()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.deaths[name] = self.deaths.get(name, 0) + 1
+                log.error("the %s task died (%s); restarting it in %.0fs (%d death(s))",
+                          name, summary(exc), delay, self.deaths[name])  # fmt: skip
+                log.debug("the %s task's traceback", name, exc_info=True)
+                await _wait(stop, delay)
+                delay = min(RESTART_MAX, delay * 2)
+                if stop.is_set():
+                    return
+                continue
+            if stop.is_set():
+                return
+            await _wait(stop, RESTART_AFTER)  # returned early (should not): run it again
+
+
+async def _wait(event: asyncio.Event, timeout: float) -> None:
+    try:
+        await asyncio.wait_for(event.wait(), timeout)
+    except TimeoutError:
+        pass
