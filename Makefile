@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 DEBS := snmpd snmp haproxy nmap iproute2 poppler-utils libpango-1.0-0 libpangoft2-1.0-0 \
         libharfbuzz-subset0 python3-pysnmp4-mibs \
-        prometheus-blackbox-exporter prometheus-snmp-exporter iptables iputils-ping
+        prometheus-blackbox-exporter prometheus-snmp-exporter iptables iputils-ping faketime
 PYTEST_ARGS ?=
 
 .PHONY: demo test bench lint typecheck fmt debs venv clean
