@@ -43,7 +43,7 @@ async def stop(p: asyncio.subprocess.Process) -> str:
     return err.decode()
 
 
-async def until(what: str, cond: Callable[[], bool], limit: float = 20.0) -> None:
+async def until(what: str, cond: Callable[[], bool], limit: float = 60.0) -> None:
     for _ in range(int(limit / 0.05)):
         if cond():
             return

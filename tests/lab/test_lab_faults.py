@@ -39,7 +39,7 @@ def reaches(ns: str, host: str) -> bool:
     return ping_stats(ns, host, 2, "0.2")[0] < 100
 
 
-def eventually(check: Callable[[], bool], timeout: float = 15.0) -> bool:
+def eventually(check: Callable[[], bool], timeout: float = 45.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():

@@ -84,7 +84,7 @@ def v3(
     return ["-v3", "-e", engine, "-u", user, "-l", "authPriv", *proto, "-A", auth, "-X", priv]
 
 
-async def until(check: Callable[[], Any], timeout: float = 5.0) -> None:
+async def until(check: Callable[[], Any], timeout: float = 30.0) -> None:
     for _ in range(int(timeout / 0.02)):
         if check():
             return

@@ -85,7 +85,7 @@ class Service:
         async for raw in self.proc.stdout:
             self.lines.append(raw.decode())
 
-    async def wait_for(self, cond: Callable[[], bool], limit: float = 10.0) -> None:
+    async def wait_for(self, cond: Callable[[], bool], limit: float = 60.0) -> None:
         for _ in range(int(limit / 0.05)):
             if self.proc.returncode is not None:
                 raise AssertionError(await self._stderr())
