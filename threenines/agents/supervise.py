@@ -20,13 +20,14 @@ RESTART_AFTER, RESTART_MAX = 1.0, 30.0
 
 
 class Supervisor:
-    def __init__(self) -> None:
+    def __init__(self, *, restart_after: float = RESTART_AFTER, restart_max: float = RESTART_MAX):
+        self.restart_after, self.restart_max = restart_after, restart_max
         self.deaths: dict[str, int] = {}
 
     async def run(self, name: str, work: Callable[[], Awaitable[None]],
                   stop: asyncio.Event) -> None:  # fmt: skip
         """Run ``work()`` until it returns with ``stop`` set; restart it whenever it raises."""
-        delay = RESTART_AFTER
+        delay = self.restart_after
         while True:
             try:
                 await work()
@@ -38,13 +39,13 @@ class Supervisor:
                           name, summary(exc), delay, self.deaths[name])  # fmt: skip
                 log.debug("the %s task's traceback", name, exc_info=True)
                 await _wait(stop, delay)
-                delay = min(RESTART_MAX, delay * 2)
+                delay = min(self.restart_max, delay * 2)
                 if stop.is_set():
                     return
                 continue
             if stop.is_set():
                 return
-            await _wait(stop, RESTART_AFTER)  # returned early (should not): run it again
+            await _wait(stop, self.restart_after)  # returned early (should not): run it again
 
 
 async def _wait(event: asyncio.Event, timeout: float) -> None:
