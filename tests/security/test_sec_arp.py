@@ -29,7 +29,7 @@ def test_unknown_device_and_known_not_seen() -> None:
     pkts = [reply(1, GW, GW_MAC), reply(1, "198.18.1.77", "02:00:00:00:00:77")]
     out = inventory_findings("s1", SUBNETS, pkts, inv, lambda m: "Acme", "arp:s1")
     assert kinds(out) == [("unknown_device", "major"), ("device_missing", "minor")]
-    assert out[0].key == "unknown_device/s1/02:00:00:00:00:77"
+    assert out[0].key == "unknown_device/s1/02:00:00:00:00:77/198.18.1.77"
     assert out[0].evidence["vendor"] == "Acme" and out[0].subject == "198.18.1.77"
     assert out[1].key == "device_missing/s1/printer"
 

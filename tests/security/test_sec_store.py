@@ -100,9 +100,9 @@ def test_acceptance_with_expiry(engine: sa.Engine) -> None:
     assert store.accept(fid, by="alice", reason="legacy switch", until=100, now=20)
     assert not store.accept(fid, by="bob", reason="twice", until=None, now=21)
     store.record(RunResult("exposure:srv", [port(23)]), now=50)
-    assert store.get(fid)["status"] == "accepted"
+    assert store.get(fid, now=50)["status"] == "accepted"
     store.record(RunResult("exposure:srv", [port(23)]), now=150)
-    assert store.get(fid)["status"] == "open"
+    assert store.get(fid, now=150)["status"] == "open"
     changes = [(k, c) for k, c, _s in sec_events(engine)]
     assert changes == [
         ("port_opened", "opened"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from threenines.security.findings import Finding
@@ -49,6 +49,17 @@ class Known:
     site: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Own:
+    """The monitor's own addresses: it never reports itself as unknown or missing."""
+
+    macs: frozenset[str] = frozenset()
+    ips: frozenset[str] = frozenset()
+
+    def matches(self, k: Known) -> bool:
+        return k.mac in self.macs if k.mac else k.ip in self.ips
+
+
 def bindings(packets: Iterable[ArpPacket]) -> dict[str, set[str]]:
     """IP -> the set of MACs that claimed it."""
     out: dict[str, set[str]] = defaultdict(set)
@@ -70,15 +81,20 @@ def inventory_findings(
     vendor: Callable[[str], str | None],
     check: str,
     complete: bool = True,
+    own: Own | None = None,
 ) -> list[Finding]:
-    """Unknown devices among the claims seen in ``subnets``; and, when ``complete`` (a sweep,
-    not a passive window), the site's known devices that did not answer."""
+    """Unknown devices among the claims seen in ``subnets``, one per (MAC, IP) so a MAC at two
+    addresses is two findings; and, when ``complete`` (a sweep, not a passive window), the
+    site's known devices that did not answer. The monitor's ``own`` addresses are neither:
+    it does not answer its own sweep, and it is not a stranger."""
+    own = own or Own()
     nets = [ipaddress.IPv4Network(s) for s in subnets]
     seen = {
         (ip, mac)
         for ip, macs in bindings(packets).items()
         if any(ipaddress.IPv4Address(ip) in n for n in nets)
         for mac in macs
+        if mac not in own.macs
     }
     out: list[Finding] = []
     for ip, mac in sorted(seen):
@@ -87,7 +103,7 @@ def inventory_findings(
             out.append(
                 Finding.make(
                     "unknown_device",
-                    f"{site}/{mac}",
+                    f"{site}/{mac}/{ip}",
                     "major",
                     check,
                     ip,
@@ -99,7 +115,8 @@ def inventory_findings(
     if complete:
         for k in inventory:
             mine = k.site == site or (k.ip and any(ipaddress.IPv4Address(k.ip) in n for n in nets))
-            if mine and not any(_matches(k, ip, mac) for ip, mac in seen):
+            missing = not own.matches(k) and not any(_matches(k, ip, mac) for ip, mac in seen)
+            if mine and missing:
                 out.append(
                     Finding.make(
                         "device_missing",
@@ -122,10 +139,12 @@ def spoof_findings(
     check: str,
     burst: int = 5,
     window: float = 10.0,
+    earlier: Sequence[ArpPacket] = (),
 ) -> list[Finding]:
     """Critical findings: a protected IP (``expected`` maps it to its known MAC, or None if
     unknown yet) claimed from another MAC; any IP claimed by two MACs; a burst of ``burst``
-    gratuitous ARPs from one MAC within ``window`` seconds."""
+    gratuitous ARPs from one MAC within ``window`` seconds, counting the ``earlier`` ones (the
+    previous capture window's), so a burst split across two windows is still seen."""
     out: list[Finding] = []
     claims = bindings(packets)
     for ip, macs in sorted(claims.items()):
@@ -159,7 +178,7 @@ def spoof_findings(
                     sticky=True,
                 )
             )
-    out += _bursts(packets, site, check, burst, window)
+    out += _bursts([*earlier, *packets], site, check, burst, window)
     return out
 
 
@@ -173,7 +192,8 @@ def _bursts(
 ) -> list[Finding]:
     recent: dict[str, deque[float]] = defaultdict(deque)
     worst: dict[str, tuple[int, ArpPacket]] = {}
-    for p in sorted((p for p in packets if p.gratuitous), key=lambda p: p.ts):
+    garps = {p for p in packets if p.gratuitous}  # a carried-over packet counts once
+    for p in sorted(garps, key=lambda p: p.ts):
         q = recent[p.hwsrc]
         q.append(p.ts)
         while q and q[0] <= p.ts - window:

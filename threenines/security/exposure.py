@@ -1,8 +1,15 @@
 """Exposure drift: which TCP ports are open, compared with an allowed-ports baseline.
 
-``scan`` picks a SYN scan (scapy, root) or a connect scan (asyncio, anyone); ``compare`` is
-the pure part: open ports outside the baseline are ``port_opened`` findings, allowed ports that
-were scanned and found closed are ``port_closed`` findings.
+``scan`` picks a SYN scan (scapy, root) or a connect scan (asyncio, anyone) and returns a
+``HostScan`` per host. Ports are open, closed or filtered as nmap counts them: a SYN-ACK (or a
+completed connect) is open, a RST is closed, no reply or an ICMP unreachable is filtered. A
+host from which nothing at all came back (no TCP reply, no ICMP, no ARP reply) was not seen.
+
+``compare`` is the pure part: for a seen host, open ports outside the baseline are
+``port_opened`` findings and allowed ports that answered closed are ``port_closed`` findings; a
+filtered port is never called closed. A host that was not seen gets one ``host_unreachable``
+finding, and ``unobserved`` names the keys whose state the run could not see, so the store
+neither resolves nor closes them: blocking the scanner never clears an exposure alert.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ import asyncio
 import os
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from threenines.security.config import Scope
 from threenines.security.findings import Finding
@@ -25,20 +33,49 @@ CRITICAL_PORTS = {
     3389: "rdp",
     5900: "vnc",
 }
+PORT_KINDS = ("port_opened", "port_closed")
+
+
+@dataclass(frozen=True, slots=True)
+class HostScan:
+    """What one host said: ports that answered open and closed, and whether anything at all
+    came back from it (any TCP reply, an ICMP message or an ARP reply). Every other scanned
+    port is filtered."""
+
+    open: frozenset[int] = frozenset()
+    closed: frozenset[int] = frozenset()
+    seen: bool = False
+
+    def state(self, port: int) -> str:
+        return "open" if port in self.open else "closed" if port in self.closed else "filtered"
 
 
 def compare(
     host: str,
     scanned: Iterable[int],
-    open_ports: set[int],
+    result: HostScan,
     allowed: set[int],
     check: str,
     site: str | None = None,
 ) -> list[Finding]:
-    """Findings for ``host``: newly open ports (not allowed) and allowed ports now closed."""
+    """Findings for ``host``: newly open ports (not allowed), allowed ports that answered
+    closed, or ``host_unreachable`` when nothing came back from it."""
+    if not result.seen:
+        return [
+            Finding.make(
+                "host_unreachable",
+                host,
+                "major",
+                check,
+                host,
+                f"{host} did not answer the exposure scan; its port findings are kept as they were",
+                {"host": host},
+                site=site,
+            )
+        ]
     scanned = set(scanned)
     out: list[Finding] = []
-    for port in sorted(open_ports - allowed):
+    for port in sorted(result.open - allowed):
         name = CRITICAL_PORTS.get(port)
         sev = "critical" if name else "major"
         out.append(
@@ -53,7 +90,7 @@ def compare(
                 site=site,
             )
         )
-    for port in sorted((allowed & scanned) - open_ports):
+    for port in sorted((allowed & scanned) & result.closed):
         out.append(
             Finding.make(
                 "port_closed",
@@ -67,6 +104,15 @@ def compare(
             )
         )
     return out
+
+
+def unobserved(host: str, scanned: Iterable[int], result: HostScan) -> frozenset[str]:
+    """Finding keys (or key prefixes ending in "/") whose state this scan did not see: every
+    port finding of a host that was not seen, and the filtered ports of one that was."""
+    if not result.seen:
+        return frozenset(f"{k}/{host}/" for k in PORT_KINDS)
+    hidden = set(scanned) - result.open - result.closed
+    return frozenset(f"{k}/{host}/{p}" for p in hidden for k in PORT_KINDS)
 
 
 class _Pace:
@@ -91,11 +137,15 @@ async def connect_scan(
     rate: float,
     timeout: float,
     concurrency: int = 100,
-) -> dict[str, set[int]]:
-    """Full TCP connects (no root needed): a completed handshake means open."""
+) -> dict[str, HostScan]:
+    """Full TCP connects (no root needed): a completed handshake is open, a refusal (RST) is
+    closed, anything else (timeout, unreachable) is filtered. The host is seen when any port
+    answered open or closed. Limit: Linux reports an ICMP port unreachable to ``connect`` as a
+    refusal, so such a port reads closed here (as with nmap -sT); the SYN scan tells them apart."""
     scope.require(hosts)
     pace = _Pace(rate)
-    out: dict[str, set[int]] = {h: set() for h in hosts}
+    opened: dict[str, set[int]] = {h: set() for h in hosts}
+    closed: dict[str, set[int]] = {h: set() for h in hosts}
     todo = iter([(h, p) for h in hosts for p in ports])
 
     async def worker() -> None:
@@ -105,9 +155,12 @@ async def connect_scan(
             try:
                 async with asyncio.timeout(timeout):
                     _r, writer = await asyncio.open_connection(host, port)
+            except ConnectionRefusedError:
+                closed[host].add(port)
+                continue
             except (OSError, TimeoutError):
                 continue
-            out[host].add(port)
+            opened[host].add(port)
             writer.close()
             try:
                 await writer.wait_closed()
@@ -115,7 +168,10 @@ async def connect_scan(
                 pass
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return out
+    return {
+        h: HostScan(frozenset(opened[h]), frozenset(closed[h]), bool(opened[h] or closed[h]))
+        for h in hosts
+    }
 
 
 def can_syn_scan() -> bool:
@@ -132,8 +188,8 @@ async def scan(
     timeout: float = 1.0,
     concurrency: int = 100,
     iface: str | None = None,
-) -> tuple[str, dict[str, set[int]]]:
-    """Run the chosen scan off the event loop; returns (method used, host -> open ports)."""
+) -> tuple[str, dict[str, HostScan]]:
+    """Run the chosen scan off the event loop; returns (method used, host -> what it said)."""
     if method == "syn" or (method == "auto" and can_syn_scan()):
         from threenines.security import scapy_net
 

@@ -20,7 +20,7 @@ KINDS = (
     "port_opened", "port_closed", "tls_expired", "tls_expiring", "tls_self_signed",
     "tls_untrusted", "tls_hostname", "tls_old_protocol", "tls_weak_cipher",
     "http_header_missing", "http_content_drift", "snmp_default_community",
-    "snmp_v1v2c_answering", "snmp_auth_failures", "dns_drift",
+    "snmp_v1v2c_answering", "snmp_auth_failures", "dns_drift", "host_unreachable",
 )  # fmt: skip
 # A finding that resolves (or whose risk is accepted) is announced as an event of kind
 # "<kind>_cleared", severity info; alerts clear the incident of the same subject with this map
@@ -131,10 +131,20 @@ def transition(
 class RunResult:
     """What one run of one producer saw. Only a ``complete`` run resolves the producer's
     findings that it no longer reports; an incomplete one (target unreachable, capture failed)
-    just adds what it saw, so an outage never looks like a fix."""
+    just adds what it saw, so an outage never looks like a fix. ``unobserved`` narrows a
+    complete run: keys (or key prefixes ending in "/") it could not see, e.g. every port of a
+    host that did not answer, are left as they are."""
 
     check: str
     findings: list[Finding]
     complete: bool = True
     error: str | None = None
     facts: dict[str, Any] = field(default_factory=dict)
+    unobserved: frozenset[str] = frozenset()
+
+    def observed(self, key: str) -> bool:
+        """Whether this run could see ``key``'s state (so not reporting it means it is gone)."""
+        if key in self.unobserved:
+            return False
+        parts = key.split("/")
+        return not any("/".join(parts[:i]) + "/" in self.unobserved for i in range(1, len(parts)))

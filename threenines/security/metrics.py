@@ -8,6 +8,7 @@ time yields no samples rather than a failed scrape.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 
 import sqlalchemy as sa
@@ -15,7 +16,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy import Engine
 
-from threenines.security.store import findings
+from threenines.security.store import effective_status, findings
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +36,11 @@ class FindingsCollector(Collector):
             "Security findings whose risk is accepted",
             labels=["severity", "kind"],
         )
+        status = effective_status(time.time())  # an expired acceptance counts as open
         q = (
-            sa.select(findings.c.status, findings.c.severity, findings.c.kind, sa.func.count())
+            sa.select(status, findings.c.severity, findings.c.kind, sa.func.count())
             .where(findings.c.status != "resolved")
-            .group_by(findings.c.status, findings.c.severity, findings.c.kind)
+            .group_by(status, findings.c.severity, findings.c.kind)
         )
         try:
             with self.engine.connect() as conn:

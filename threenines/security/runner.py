@@ -25,6 +25,7 @@ from threenines.security.store_baselines import BaselineStore
 
 log = logging.getLogger(__name__)
 PARTS = ("arp", "exposure", "posture", "snmp_auth")
+EXPIRY_TICK = 30.0  # seconds between acceptance-expiry passes
 
 
 class SecurityMonitor:
@@ -40,6 +41,9 @@ class SecurityMonitor:
         self.store = SecurityStore(engine, quarantine)
         self.baselines = BaselineStore(engine)
         self.bindings = ArpBindings(engine)
+        # Gratuitous ARPs of the last ``gratuitous_window`` per site: a burst split across two
+        # passive windows is still one burst.
+        self._garp: dict[str, list[arp.ArpPacket]] = {}
 
     async def record(self, run: RunResult) -> list[tuple[dict[str, Any], Change]]:
         if run.error:
@@ -56,10 +60,17 @@ class SecurityMonitor:
         return {p.ip: p.mac or learned.get(p.ip) for p in self.cfg.protected}
 
     async def analyse_arp(
-        self, site: SecuritySite, packets: list[arp.ArpPacket], complete: bool
+        self,
+        site: SecuritySite,
+        packets: list[arp.ArpPacket],
+        complete: bool,
+        earlier: list[arp.ArpPacket] | None = None,
     ) -> list[RunResult]:
-        """Inventory and spoofing findings for packets seen on ``site``'s subnets."""
-        from threenines.security.scapy_net import vendor
+        """Inventory and spoofing findings for packets seen on ``site``'s subnets; ``earlier``
+        gratuitous ARPs (from the previous passive window) count towards a burst."""
+        from threenines.security.scapy_net import own_addresses, vendor
+
+        own = await asyncio.to_thread(own_addresses)
 
         expected = await self._expected()
         new = arp.learn(expected, packets)
@@ -69,7 +80,7 @@ class SecurityMonitor:
         sp = self.cfg.spoofing
         check = f"arp:{site.site}"
         inv = arp.inventory_findings(
-            site.site, site.subnets, packets, self._known(), vendor, check, complete
+            site.site, site.subnets, packets, self._known(), vendor, check, complete, own
         )
         spoof = arp.spoof_findings(
             packets,
@@ -78,6 +89,7 @@ class SecurityMonitor:
             f"arpspoof:{site.site}",
             sp.gratuitous_burst,
             sp.gratuitous_window,
+            earlier or [],
         )
         facts = {"packets": len(packets), "devices": len(arp.bindings(packets))}
         return [
@@ -117,7 +129,19 @@ class SecurityMonitor:
             )
         except (OSError, ValueError) as exc:
             return [await self._done(RunResult(f"arp:{site.site}", [], False, str(exc)))]
-        results = await self.analyse_arp(site, packets, complete=False)
+        return await self.analyse_passive(site, packets)
+
+    async def analyse_passive(
+        self, site: SecuritySite, packets: list[arp.ArpPacket]
+    ) -> list[RunResult]:
+        """One passive window, with the previous window's recent gratuitous ARPs carried in."""
+        earlier = self._garp.get(site.site, [])
+        results = await self.analyse_arp(site, packets, complete=False, earlier=earlier)
+        garps = [p for p in [*earlier, *packets] if p.gratuitous]
+        if garps:
+            last = max(p.ts for p in garps)
+            window = self.cfg.spoofing.gratuitous_window
+            self._garp[site.site] = [p for p in garps if p.ts > last - window]
         for r in results:
             await self.record(r)
         return results
@@ -146,16 +170,28 @@ class SecurityMonitor:
             )
         except (OSError, ValueError) as exc:
             return await self._done(RunResult(check, [], complete=False, error=str(exc)))
-        out = []
+        out: list[Any] = []
+        hidden: set[str] = set()
         for host in hosts:
+            seen = found[host]
             allowed = await asyncio.to_thread(
                 self.baselines.allowed, host, self.configured_allowed(host, scan)
             )
-            drift = exposure.compare(host, ports, found[host], allowed, check, scan.site)
-            await self._propose(host, scan, drift, set(ports))
+            drift = exposure.compare(host, ports, seen, allowed, check, scan.site)
+            hidden |= exposure.unobserved(host, ports, seen)
+            if seen.seen:  # baseline proposals only from what the host actually said
+                await self._propose(host, scan, drift, set(seen.open | seen.closed))
             out += drift
-        facts = {"method": method, "open": {h: sorted(p) for h, p in found.items() if p}}
-        return await self._done(RunResult(check, out, facts=facts))
+        quiet = sorted(h for h in hosts if not found[h].seen)
+        facts = {
+            "method": method,
+            "open": {h: sorted(r.open) for h, r in found.items() if r.open},
+            "filtered": {h: len(ports) - len(r.open | r.closed) for h, r in found.items()},
+            "unreachable": quiet,
+        }
+        error = f"{len(quiet)} host(s) did not answer: {quiet[:5]}" if quiet else None
+        run = RunResult(check, out, error=error, facts=facts, unobserved=frozenset(hidden))
+        return await self._done(run)
 
     async def _propose(
         self, host: str, scan: ScanTarget, drift: list[Any], scanned: set[int]
@@ -223,7 +259,21 @@ class SecurityMonitor:
             self._every(c.posture_interval, ("posture", "snmp_auth"), stop),
         ]
         loops += [self._listen_loop(s, stop) for s in c.sites if s.passive.enabled]
+        loops.append(self._expire_loop(stop))
         await asyncio.gather(*loops)
+
+    async def _expire_loop(self, stop: asyncio.Event) -> None:
+        """Acceptances end at their time, announced within ``EXPIRY_TICK`` (reads show them
+        open at once): not at the next scan of their producer."""
+        while not stop.is_set():
+            try:
+                await asyncio.to_thread(self.store.expire, self.clock())
+            except Exception:
+                log.exception("security acceptance expiry failed")
+            try:
+                await asyncio.wait_for(stop.wait(), EXPIRY_TICK)
+            except TimeoutError:
+                pass
 
     async def _every(self, interval: float, parts: tuple[str, ...], stop: asyncio.Event) -> None:
         while not stop.is_set():

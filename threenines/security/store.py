@@ -14,6 +14,7 @@ there too (``security_audit``) and the decision it records still stands.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -61,6 +62,12 @@ audit = sa.Table(
     sa.Column("details", sa.JSON, nullable=False),
     sa.Index(None, "ts"),
 )
+
+
+def effective_status(now: float) -> sa.ColumnElement[str]:
+    """A finding's status at ``now``: "accepted" past ``accepted_until`` reads as "open"."""
+    past = (findings.c.status == "accepted") & (findings.c.accepted_until <= now)
+    return sa.case((past, sa.literal("open")), else_=findings.c.status)
 
 
 def _state(row: Any) -> State:
@@ -148,7 +155,13 @@ class SecurityStore:
                 q = sa.select(findings).where(
                     findings.c.check == run.check, findings.c.status != "resolved"
                 )
-                rows.update({r.key: r for r in conn.execute(q) if r.key not in skip})
+                rows.update(
+                    {
+                        r.key: r
+                        for r in conn.execute(q)
+                        if r.key not in skip and r.key not in seen and run.observed(r.key)
+                    }
+                )
             changes: list[tuple[dict[str, Any], Change]] = []
             for key in sorted(set(seen) | set(rows)):
                 changed = self._apply(conn, rows.get(key), seen.get(key), now)
@@ -201,18 +214,46 @@ class SecurityStore:
         severity: str | None = None,
         kind: str | None = None,
         limit: int = 500,
+        now: float | None = None,
     ) -> list[dict[str, Any]]:
-        q = sa.select(findings).order_by(findings.c.last_seen.desc()).limit(limit)
-        for col, value in (("status", status), ("severity", severity), ("kind", kind)):
+        """Findings by their status at ``now`` (default: the clock): an acceptance past its
+        ``until`` reads as open at once, not at the next scan."""
+        eff = effective_status(time.time() if now is None else now)
+        q = (
+            sa.select(*[c for c in findings.c if c.name != "status"], eff.label("status"))
+            .order_by(findings.c.last_seen.desc())
+            .limit(limit)
+        )
+        for col, value in ((eff, status), (findings.c.severity, severity), (findings.c.kind, kind)):
             if value:
-                q = q.where(findings.c[col] == value)
+                q = q.where(col == value)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
-    def get(self, finding_id: int) -> dict[str, Any] | None:
+    def get(self, finding_id: int, now: float | None = None) -> dict[str, Any] | None:
+        eff = effective_status(time.time() if now is None else now)
+        q = sa.select(*[c for c in findings.c if c.name != "status"], eff.label("status"))
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(findings).where(findings.c.id == finding_id)).first()
+            row = conn.execute(q.where(findings.c.id == finding_id)).first()
         return dict(row._mapping) if row else None
+
+    def expire(self, now: float) -> list[tuple[dict[str, Any], Change]]:
+        """Reopen every acceptance past its ``until`` (conditionally, so two instances never
+        both announce one), with an ``acceptance_expired`` event each: the monitor's timer."""
+        due = (findings.c.status == "accepted") & (findings.c.accepted_until <= now)
+        out: list[tuple[dict[str, Any], Change]] = []
+        with self.engine.begin() as conn:
+            for row in conn.execute(sa.select(findings).where(due)).all():
+                done = conn.execute(
+                    findings.update()
+                    .where(findings.c.id == row.id, findings.c.status == "accepted")
+                    .values(status="open", accepted_until=None)
+                ).rowcount
+                if done:
+                    data = {**row._asdict(), "status": "open", "accepted_until": None}
+                    conn.execute(events.insert().values(**_event(data, Change.EXPIRED, now)))
+                    out.append((data, Change.EXPIRED))
+        return out
 
     def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
@@ -225,6 +266,7 @@ class SecurityStore:
         self, finding_id: int, *, by: str, reason: str, until: float | None, now: float
     ) -> bool:
         """Accept the risk of an open finding until ``until`` (None: indefinitely)."""
+        self.expire(now)  # an acceptance past its time is open again, and may be re-accepted
         return self._decide(
             finding_id,
             "open",
@@ -240,6 +282,7 @@ class SecurityStore:
 
     def resolve(self, finding_id: int, *, by: str, reason: str, now: float) -> bool:
         """Close a finding by hand (the way sticky spoofing findings are closed)."""
+        self.expire(now)
         ok = self._decide(
             finding_id, "open", "resolved", Change.RESOLVED, by, reason, now, resolved_at=now
         )
