@@ -99,8 +99,11 @@ async def test_delivery_sends_from_memory_while_the_queue_cannot_be_written(
             _full(q, True)
             for t in range(5):
                 buf.add(_r(now - 5 + t))
+                if t == 2:
+                    buf.add(_r(now - 3.5, "web/zz"))  # not for this vantage: refused for good
             assert not await buf.flush()
-            assert await delivery.drain(30) and len(buf) == 0 and delivery.delivered == 6
+            assert await delivery.drain(30) and len(buf) == 0
+            assert (delivery.delivered, delivery.refused) == (6, 1)
             # copies of what memory sent, written later, are acknowledged, not stored twice
             _full(q, False)
             q.put([_r(now - 5 + t) for t in range(5)], now)
@@ -180,3 +183,32 @@ def test_a_skewed_clock_raises_one_event_per_episode(db_url: str) -> None:
     h = store.all()["v1"]
     assert (h["queue"], h["clock"], h["clock_skew"], h["skewed_since"]) == (3, "server", 30, 125)
     engine.dispose()
+
+
+def test_status_shows_the_agents_clock_and_queue(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from threenines.agents.cli import agents_table
+    from threenines.agents.status import agent_rows
+
+    cfg = load(config_yaml(tmp_path, 9, {"a": ["v1", "v2"]}, interval="30s"))
+    now = time.time()
+    heard = {v: {"last_heard": now - 2, "address": "127.0.0.1", "results": 9} for v in ("v1", "v2")}
+    health = {
+        "v1": {"clock_skew": 600.2, "skewed_since": now - 60, "clock": "server", "queue": 0,
+               "oldest": None, "memory": 0, "queue_error": None, "held": 0, "dropped": 0,
+               "reported": now - 2},
+        "v2": {"clock_skew": -0.01, "skewed_since": None, "clock": "server", "queue": 120,
+               "oldest": now - 300, "memory": 40, "queue_error": "database or disk is full",
+               "held": 0, "dropped": 0, "reported": now - 2},
+    }  # fmt: skip
+    rows = agent_rows(["v1", "v2"], heard, cfg, now, health)
+    assert [(r.state, r.clock_skewed, r.silent) for r in rows] == [
+        ("clock_skewed", True, False), ("queue_error", False, False)
+    ]  # fmt: skip
+    assert rows[1].to_dict()["state"] == "queue_error" and rows[1].to_dict()["memory"] == 40
+    console = Console(width=250, record=True)
+    console.print(agents_table(rows, cfg, now))
+    text = console.export_text()
+    assert "clock skewed" in text and "+600.2s (results dated by the server's clock)" in text
+    assert "120 queued, oldest 5m, 40 in memory, database or disk is full" in text

@@ -82,5 +82,10 @@ class ResultBuffer:
         while self._mem and id(self._mem[0]) in ids:
             self._mem.popleft()
 
+    def discard(self, refused: Sequence[dict[str, Any]]) -> None:
+        """Let go of results the server refused for good (wherever they are in memory)."""
+        ids = {id(r) for r in refused}
+        self._mem = deque(r for r in self._mem if id(r) not in ids)
+
     def oldest_ts(self) -> float | None:
         return float(self._mem[0]["ts"]) if self._mem else None

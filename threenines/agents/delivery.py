@@ -124,9 +124,18 @@ class Delivery:
         res = await self.client.post([json.dumps(r, separators=(",", ":")) for r in items])
         if res.outcome is Outcome.OK:
             buf.forget(items)
-        elif res.outcome is Outcome.REFUSED:  # written to the queue later, refused from there
-            return "retry"
+        elif res.outcome is Outcome.REFUSED:
+            return self._refused_memory(buf, items, res.refused, res.message)
         return self._outcome(res, len(items))
+
+    def _refused_memory(self, buf: ResultBuffer, items: list[dict[str, Any]],
+                        refused: dict[int, str], message: str) -> str:  # fmt: skip
+        if not refused and len(items) > 1:
+            self.batch_size = max(1, len(items) // 2)
+            return "sent"
+        drop = [items[i] for i in refused if 0 <= i < len(items)] if refused else items
+        buf.discard(drop)
+        return self._dropped(len(drop), message)
 
     def _outcome(self, res: PostResult, n: int) -> str:
         self._last = res
@@ -171,9 +180,12 @@ class Delivery:
             return "sent"
         drop = [seqs[i] for i in refused if 0 <= i < len(seqs)] if refused else seqs
         await asyncio.to_thread(self.queue.remove, drop)
-        self.refused += len(drop)
+        return self._dropped(len(drop), message)
+
+    def _dropped(self, n: int, message: str) -> str:
+        self.refused += n
         log.error("server refused %d result(s) for good, DROPPED (%d in total): %s",
-                  len(drop), self.refused, message)  # fmt: skip
+                  n, self.refused, message)  # fmt: skip
         if self.on_refused is not None:
             self.on_refused()
         return "sent"
