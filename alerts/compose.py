@@ -45,15 +45,18 @@ class FlipComposer:
 
     def _note(self, check_id: str, vantage: str, row: IntervalRow) -> bool:
         """Keep the newest interval; the same one seen again keeps its latest ``last_seen``.
-        True when the interval is a new one (a state the composer did not know)."""
+        True when the vote may have changed: a new interval (a state the composer did not
+        know), or the same one confirmed later than known (a vote judged stale on what the
+        flips said may be fresh after all)."""
         cur = self.rows.get((check_id, vantage))
         same = cur is not None and (row.start, row.state) == (cur.start, cur.state)
         if cur is not None and same:
-            row = row if row.last_seen >= cur.last_seen else cur
+            if row.last_seen <= cur.last_seen:
+                return False
         elif cur is not None and row.start < cur.start:
             return False
         self.rows[(check_id, vantage)] = row
-        return not same
+        return True
 
     def _merge(self, rows: Iterable[OpenRow]) -> set[str]:
         """Store rows in; returns the services whose inputs got a new interval."""
