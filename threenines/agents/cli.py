@@ -17,6 +17,7 @@ from rich.table import Table
 from threenines.core.cli import err
 
 if TYPE_CHECKING:
+    from threenines.agents.queue import DiskQueue
     from threenines.agents.status import AgentStatus
     from threenines.core.config import Config
 
@@ -78,13 +79,11 @@ def agent(
     """Fetch the checks assigned to VANTAGE, run them, deliver results (queued on disk)."""
     import asyncio
 
-    from threenines.agents.queue import DiskQueue, QueueError
     from threenines.agents.runner import Agent
     from threenines.agents.sender import AgentClient
     from threenines.core.cli import composition
 
     root = composition().config_model
-
     token = _token(token_file, token_env)
     age, every = _duration("--max-queue-age", max_queue_age), _duration("--refresh", refresh)
     if ca_file is not None and not ca_file.is_file():
@@ -93,19 +92,7 @@ def agent(
     if clock not in ("server", "host"):
         err.print(f"--clock: {clock!r} is neither server nor host", style="red", markup=False)
         raise typer.Exit(2)
-    try:
-        q = DiskQueue(queue or Path(f"data/agent-{vantage}.queue"), max_age=age,
-                      max_items=max_queue_items)  # fmt: skip
-    except QueueError as exc:
-        err.print(f"--queue: {exc}", style="red", markup=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # request lines carry no token, but noise
-    if len(q):
-        logging.getLogger("threenines.agent").warning(
-            "%d result(s) queued from before; delivering them first", len(q)
-        )
+    q = _open_queue(queue or Path(f"data/agent-{vantage}.queue"), age, max_queue_items)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -125,6 +112,25 @@ def agent(
         asyncio.run(main())
     finally:
         q.close()
+
+
+def _open_queue(path: Path, age: float, items: int) -> DiskQueue:
+    """The queue, or one line saying why it cannot be used (exit 2); then the agent's log."""
+    from threenines.agents.queue import DiskQueue, QueueError
+
+    try:
+        q = DiskQueue(path, max_age=age, max_items=items)
+    except QueueError as exc:
+        err.print(f"--queue: {exc}", style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # request lines carry no token, but noise
+    if len(q):
+        logging.getLogger("threenines.agent").warning(
+            "%d result(s) queued from before; delivering them first", len(q)
+        )
+    return q
 
 
 def agents_table(agents: list[AgentStatus], cfg: Config, now: float) -> Table:

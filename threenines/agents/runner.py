@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from typing import Any
 
 from threenines.agents import payload
@@ -106,7 +107,8 @@ class Agent:
         self.produced += 1
 
     async def _flush(self) -> None:
-        if await self.buffer.flush():
+        # the queue's age bound is on the results' own clock (the server's, once known)
+        if await self.buffer.flush(self.client.clock.date(time.time())):
             self.delivery.wake.set()
         self._queue_oldest = await asyncio.to_thread(self.queue.oldest_ts)
         if self.client.clock_moved:
