@@ -83,6 +83,8 @@ async def test_clock_four_minutes_fast_then_corrected_during_an_outage(tmp_path:
             await asyncio.sleep(1)
             log = await agent.stop()
             await until("the alert", lambda: ("service:web", "resolved") in _incidents(est.db))
+            skew_alert = "event:availability:agent_clock_skew:lib:v1"
+            await until("the clock alert", lambda: skew_alert in dict(_incidents(est.db)))
             doc = status(est.cfg)
         finally:
             await agent.close()
