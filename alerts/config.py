@@ -165,7 +165,7 @@ class EventRules(StrictModel):
     min_severity: Severity = Field("major", description="Events below this are recorded only")
     ttl: Duration = Field(3600.0, gt=0, description="An event incident resolves after this quiet")
     resolves: dict[str, str] = Field(
-        default_factory=lambda: {"link_up": "link_down"},
+        default_factory=lambda: {"link_up": "link_down", "agent_clock_ok": "agent_clock_skew"},
         description="event kind -> the kind it clears (same device and subject)",
     )
 

@@ -85,6 +85,9 @@ async def test_clock_four_minutes_fast_then_corrected_during_an_outage(tmp_path:
             await until("the alert", lambda: ("service:web", "resolved") in _incidents(est.db))
             skew_alert = "event:availability:agent_clock_skew:lib:v1"
             await until("the clock alert", lambda: skew_alert in dict(_incidents(est.db)))
+            # agent_clock_ok clears it by default (alerts.events.resolves), not after the TTL
+            await until("the clock alert resolved",
+                        lambda: dict(_incidents(est.db)).get(skew_alert) == "resolved")  # fmt: skip
             doc = status(est.cfg)
         finally:
             await agent.close()
