@@ -254,12 +254,15 @@ FAST = ["hostile_long_string", "hostile_anchor_bomb", "hostile_deep_nesting", "h
 
 def validate_each(cases: list[Path]) -> None:
     """Each case through the CLI: it ends (a hang would pass the timeout), exits 2 and prints
-    its expected ``FILE:LINE`` lines, no traceback. Side by side: each starts a Python."""
+    its expected ``FILE:LINE`` lines, no traceback. Side by side: each starts a Python. A
+    narrow terminal: a problem is one line however long (no wrapping at the terminal's width)."""
     cli = str(Path(sys.executable).with_name("threenines"))
+    env = {**os.environ, "COLUMNS": "40"}
     procs = {
         case: subprocess.Popen(
-            [cli, "validate", str(case)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
+            [cli, "validate", str(case)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
         for case in cases
     }
     for case, proc in procs.items():

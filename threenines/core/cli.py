@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from threenines.core.config import Config
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True, highlight=False)  # one error, one line
 out = Console()
 
 ConfigOption = typer.Option(

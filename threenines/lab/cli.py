@@ -29,7 +29,7 @@ fault_app = typer.Typer(help="Inject, list and clear faults (link down, loss, la
 app.add_typer(fault_app, name="fault")
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True, highlight=False)  # one error, one line
 StateDir = typer.Option(DEFAULT_DIR, "--state-dir", help="Lab state directory (pidfiles, faults)")
 T = TypeVar("T")
 
