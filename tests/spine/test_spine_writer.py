@@ -126,19 +126,63 @@ async def test_a_refused_record_is_quarantined_and_the_rest_written(db_url: str)
 
 async def test_close_spools_what_cannot_be_written(db_url: str, tmp_path: Path) -> None:
     store = _store(db_url)
-    spool = tmp_path / "spool.jsonl"
+    spool = tmp_path / "spool.db"
     writer = BatchWriter(store, Storage(), spool_path=spool)
     with outage(db_url):
         for i in range(40):
             writer.submit(rec("a/x", float(i), Status.DOWN if i % 2 else Status.UP, attempts=2))
         assert await writer.close(grace=0.3) == 40
-    assert len(spool.read_text().splitlines()) == 40
     again = BatchWriter(store, Storage(), spool_path=spool)  # the next start
-    assert again.buffered == 40 and not spool.exists()
+    assert again.buffered == again.spooled == 40
     assert await again.flush()
-    assert len(_rows(store)) == 40
+    assert len(_rows(store)) == 40 and again.spooled == 0
     with store.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.min(results.c.attempts))).scalar() == 2
+    store.engine.dispose()
+
+
+async def test_an_outage_spills_to_disk_at_once_so_a_crash_loses_nothing(
+    db_url: str, tmp_path: Path
+) -> None:
+    """No ``close``: the process dies (kill -9) during the outage. Everything submitted after
+    the first failed write is on disk already; the next start stores each result once."""
+    store = _store(db_url)
+    spool = tmp_path / "spool.db"
+    writer = BatchWriter(store, Storage(batch_size=10), spool_path=spool)
+    for i in range(5):
+        writer.submit(rec("a/x", float(i)))
+    assert await writer.flush()
+    with outage(db_url):
+        for i in range(5, 25):
+            writer.submit(rec("a/x", float(i)))
+        assert not await writer.flush()  # the failed write spills the buffer
+        assert writer.spooled == 20
+        for i in range(25, 40):
+            writer.submit(rec("a/x", float(i)))  # during the outage: to disk at once
+        assert writer.spooled == 35 and len(writer._buf) == 0
+    del writer  # killed: nothing flushed, nothing closed
+    again = BatchWriter(store, Storage(batch_size=10), spool_path=spool)
+    assert again.spooled == 35
+    assert await again.flush()
+    assert [ts for ts, _ in _rows(store)] == [float(i) for i in range(40)]
+    assert again.spooled == 0
+    store.engine.dispose()
+
+
+async def test_a_json_lines_spool_of_an_older_version_is_read_once(
+    db_url: str, tmp_path: Path
+) -> None:
+    from threenines.core.spool import encode
+
+    store = _store(db_url)
+    spool = tmp_path / "spool.jsonl"
+    lines = [json.dumps(encode(rec("a/x", float(i)))) for i in range(3)]
+    spool.write_text("\n".join([*lines, "not json"]) + "\n")
+    writer = BatchWriter(store, Storage(), spool_path=spool)
+    assert writer.spooled == 3 and spool.read_bytes().startswith(b"SQLite format 3")
+    assert not spool.with_name("spool.jsonl.legacy").exists()
+    assert await writer.flush()
+    assert len(_rows(store)) == 3
     store.engine.dispose()
 
 

@@ -4,7 +4,7 @@ Start-up: open the database engine (migration and ``close_stale`` run before the
 retried while the database is unavailable), build the scheduler for this vantage point, let each
 extension plug in, bind the HTTP socket, start everything. Shutdown (SIGTERM/SIGINT): stop
 scheduling, let in-flight probes finish (``scheduler.shutdown_grace``), flush the writer (what
-cannot be written is spooled), then stop the HTTP server and the plug-in tasks.
+cannot be written stays in the spool on disk), then stop the HTTP server and the plug-in tasks.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from threenines.core.config import Config
 from threenines.core.context import ServiceContext, TaskFactory
 from threenines.core.db import make_engine
 from threenines.core.metrics import Metrics
+from threenines.core.queue import QueueError
 from threenines.core.scheduler import Job, Scheduler, jobs_for
 from threenines.core.store import ResultRecord, ResultStore
 from threenines.core.writer import BatchWriter, retention_loop
@@ -196,6 +197,9 @@ def run(cfg: Config, composition: Composition, *, live: bool = False) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         ctx = build_context(cfg, composition, live=live)
+    except QueueError as exc:  # the spool's path cannot be used: its own one-line message
+        print(f"storage.spool: {exc}", file=sys.stderr)
+        return 2
     except Exception as exc:  # e.g. an unknown database driver in storage.url
         # SQLAlchemy's messages may quote the URL, password included: never print them
         print(f"storage.url: cannot use {_safe_url(cfg.storage.url)}: {type(exc).__name__}",

@@ -1,53 +1,100 @@
-"""A file of results that could not be written before shutdown, read back at the next start.
+"""Results the database cannot take yet, kept on disk until it stores them.
 
-Only used when the database is still unavailable as the service stops: the buffered results go
-to a JSON-lines file instead of being lost, and the next ``threenines run`` queues them first.
+The writer spills to a ``Spool`` as soon as a write fails for an outage (and, while the outage
+lasts, every result as it is submitted), so a ``kill -9`` in the middle of a database outage
+loses nothing. The spool is the core's durable queue (``threenines.core.queue``, the one every
+agent keeps its results in): a SQLite file, oldest first. A result leaves it only after the
+database has committed it (``remove`` after the write), so a crash between the two stores it
+twice at most, and the results table's unique key keeps one.
+
+A JSON-lines spool left by an older version at the same path is read once into the new one.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-from collections.abc import Iterable
+from collections.abc import Sequence
 from pathlib import Path
 
+from threenines.core.queue import DiskQueue, QueueError
 from threenines.core.results import ProbeResult, Status
 from threenines.core.store import ResultRecord
 
 log = logging.getLogger("threenines.spool")
 
+SQLITE_MAGIC = b"SQLite format 3\x00"
+# a spill bounded like the buffer: by age of the measurement and by rows (the queue logs drops)
+MAX_AGE = 30 * 86400.0
 
-def dump(path: Path, records: Iterable[ResultRecord]) -> int:
-    """Append ``records`` to ``path`` (fsynced); return how many were written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    n = 0
-    with path.open("a", encoding="utf-8") as fh:
-        for rec in records:
-            fh.write(json.dumps(_encode(rec), default=str) + "\n")
-            n += 1
-        fh.flush()
-        os.fsync(fh.fileno())
-    return n
+__all__ = ["QueueError", "Spool", "decode", "encode"]
 
 
-def load(path: Path) -> list[ResultRecord]:
-    """Read and remove the spool file; unreadable lines are reported and skipped."""
-    if not path.exists():
+class Spool:
+    """Durable FIFO of ``ResultRecord``; synchronous (call it from a thread in async code)."""
+
+    def __init__(self, path: Path, *, max_items: int = 5_000_000):
+        legacy = _read_legacy(path)
+        self.queue = DiskQueue(path, max_age=MAX_AGE, max_items=max_items)
+        if legacy:
+            self.put(legacy)
+            path.with_name(path.name + ".legacy").unlink(missing_ok=True)
+            log.warning("read %d result(s) from an older JSON-lines spool at %s", len(legacy), path)
+
+    def __len__(self) -> int:
+        return len(self.queue)
+
+    def put(self, records: Sequence[ResultRecord]) -> None:
+        """Append ``records`` (durable when this returns); ``QueueError`` if they could not be."""
+        if records:
+            now = max(r.ts for r in records)
+            self.queue.put([encode(r) for r in records], now)
+
+    def peek(self, limit: int) -> list[tuple[int, ResultRecord]]:
+        """The oldest ``limit`` records with their sequence numbers; unreadable ones are logged
+        and dropped (they cannot be stored)."""
+        out: list[tuple[int, ResultRecord]] = []
+        bad: list[int] = []
+        for seq, body in self.queue.peek(limit):
+            try:
+                out.append((seq, decode(json.loads(body))))
+            except (ValueError, KeyError, TypeError) as exc:
+                log.error("unreadable spooled result %d skipped: %s", seq, exc)
+                bad.append(seq)
+        if bad:
+            self.queue.remove(bad)
+        return out
+
+    def remove(self, seqs: Sequence[int]) -> None:
+        self.queue.remove(seqs)
+
+    def close(self) -> None:
+        self.queue.close()
+
+
+def _read_legacy(path: Path) -> list[ResultRecord]:
+    """An older version's JSON-lines spool at ``path``: its records, the file moved aside."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(len(SQLITE_MAGIC))
+    except OSError:
+        return []
+    if not head or head == SQLITE_MAGIC:
         return []
     out: list[ResultRecord] = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    text = path.read_text(encoding="utf-8", errors="replace")
+    for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
-            out.append(_decode(json.loads(line)))
+            out.append(decode(json.loads(line)))
         except (ValueError, KeyError, TypeError) as exc:
             log.error("%s:%d: unreadable spooled result skipped: %s", path, lineno, exc)
-    path.unlink()
+    path.rename(path.with_name(path.name + ".legacy"))  # removed once its records are safe
     return out
 
 
-def _encode(rec: ResultRecord) -> dict[str, object]:
+def encode(rec: ResultRecord) -> dict[str, object]:
     return {
         "check_id": rec.check_id,
         "vantage": rec.vantage,
@@ -58,7 +105,7 @@ def _encode(rec: ResultRecord) -> dict[str, object]:
     }
 
 
-def _decode(data: dict[str, object]) -> ResultRecord:
+def decode(data: dict[str, object]) -> ResultRecord:
     r = data["result"]
     if not isinstance(r, dict):
         raise TypeError("'result' is not an object")

@@ -10,6 +10,12 @@ bisected until the refused record stands alone, which goes to the quarantine tab
 ``results``); the rest is written. Text is cleaned on the way in (``threenines.core.clean``).
 An outage is logged once with its traceback, then as a count each minute, then "recovered".
 
+Nothing is lost to a crash during an outage: with a spool (``storage.spool``, a durable queue
+on disk: ``threenines.core.spool``) the results a failed write kept, and every result submitted
+while the outage lasts, go to disk at once; the spool is written first when the database is
+back, and a result leaves it only once the database has committed it. (In normal operation the
+results of the last ``flush_interval`` are in memory only.)
+
 Flip subscribers: callables ``on_flips(list[StateChange])``, sync or async, called after each
 successful write with the state changes it produced, in order. They must be quick (hand heavy
 work to their own task); an exception in one is logged and never stops the writer.
@@ -30,12 +36,12 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from threenines.core import spool
 from threenines.core.clean import clean_json, clean_text
 from threenines.core.config.schema import Storage
 from threenines.core.logs import Repeated
 from threenines.core.metrics import Metrics
 from threenines.core.quarantine import Outcome, Quarantine, is_outage, write_isolating
+from threenines.core.spool import QueueError, Spool
 from threenines.core.store import ResultRecord, ResultStore, StateChange, prune_results
 
 log = logging.getLogger("threenines.writer")
@@ -102,23 +108,46 @@ class BatchWriter:
         self.db_ok = True
         self.quarantine = quarantine or Quarantine(store.engine, registry=self.metrics.registry)
         self._failing = Repeated(log, "database unavailable, buffering results")
+        self._spill_failing = Repeated(
+            log, "cannot spill results to the spool, holding them in memory"
+        )
+        self.spool: Spool | None = None
         if spool_path is not None:
-            for rec in spool.load(spool_path):
-                self.submit(rec)
-            if self._buf:
-                log.warning("re-queued %d result(s) spooled at the last shutdown", len(self._buf))
+            self.spool = Spool(spool_path)  # QueueError: a clear start-up error
+            if len(self.spool):
+                log.warning("%d result(s) on disk from before: writing them first", len(self.spool))
 
     @property
     def buffered(self) -> int:
-        return len(self._buf) + self._inflight
+        return len(self._buf) + self._inflight + (len(self.spool) if self.spool else 0)
+
+    @property
+    def spooled(self) -> int:
+        """Results waiting on disk (durable) for the database."""
+        return len(self.spool) if self.spool else 0
 
     def submit(self, rec: ResultRecord) -> None:
-        """Queue one result (never blocks, never raises)."""
+        """Queue one result (never raises). During an outage it goes to the spool at once."""
         self._buf.append(rec)
+        if not self.db_ok and self.spool is not None:
+            self._spill()
         self._enforce_limit()
         if len(self._buf) >= self.storage.batch_size:
             self._wake.set()
         self.metrics.results_buffered.set(self.buffered)
+
+    def _spill(self) -> None:
+        """Move the memory buffer to the spool (durable); on failure it stays in memory."""
+        assert self.spool is not None
+        if not self._buf:
+            return
+        try:
+            self.spool.put(list(self._buf))
+        except QueueError as exc:
+            self._spill_failing.failed(exc)
+            return
+        self._spill_failing.ok()
+        self._buf.clear()
 
     def _enforce_limit(self) -> None:
         excess = self.buffered - self.storage.buffer_limit
@@ -151,6 +180,8 @@ class BatchWriter:
     async def flush(self) -> bool:
         """Write everything buffered now; False when the database is unavailable (kept)."""
         async with self._lock:
+            if not await self._flush_spool():
+                return False
             while self._buf:
                 batch = [
                     self._buf.popleft() for _ in range(min(len(self._buf), self.storage.batch_size))
@@ -162,11 +193,27 @@ class BatchWriter:
                     self._inflight = 0
                 if unwritten:
                     self._buf.extendleft(reversed(unwritten))
+                    if self.spool is not None:
+                        await asyncio.to_thread(self._spill)
                     self._enforce_limit()
                     self.metrics.results_buffered.set(self.buffered)
                     return False
             self.metrics.results_buffered.set(self.buffered)
             return True
+
+    async def _flush_spool(self) -> bool:
+        """Write the spool, oldest first; each batch leaves it once committed."""
+        spool = self.spool
+        while spool is not None and len(spool):
+            batch = await asyncio.to_thread(spool.peek, self.storage.batch_size)
+            if not batch:
+                break
+            unwritten = await self._write([r for _, r in batch])
+            if unwritten:
+                return False
+            await asyncio.to_thread(spool.remove, [seq for seq, _ in batch])
+            self.metrics.results_buffered.set(self.buffered)
+        return True
 
     async def prepare(self) -> None:
         """Run ``prepare`` once (raises while the database is unavailable); sets ``ready``."""
@@ -254,8 +301,8 @@ class BatchWriter:
     async def close(self, grace: float = 10.0) -> int:
         """Stop, then write what is buffered, retrying for up to ``grace`` seconds.
 
-        What still cannot be written goes to the spool file (or, without one, is counted as
-        dropped). Returns the number spooled.
+        What still cannot be written stays in the spool (or, without one, is counted as
+        dropped). Returns the number left in the spool.
         """
         self._closing.set()
         self._wake.set()
@@ -265,17 +312,20 @@ class BatchWriter:
             if left <= 0:
                 break
             await asyncio.sleep(min(self._backoff or BACKOFF_MIN, left))
-        if not self._buf:
+        if self.spool is not None:
+            await asyncio.to_thread(self._spill)
+        n = len(self._buf)
+        if n:  # no spool, or it cannot be written
+            self._buf.clear()
+            self._count_dropped(n, "shutdown")
+        self.metrics.results_buffered.set(self.buffered)
+        if self.spool is None:
             return 0
-        remaining = list(self._buf)
-        self._buf.clear()
-        self.metrics.results_buffered.set(0)
-        if self._spool is None:
-            self._count_dropped(len(remaining), "shutdown")
-            return 0
-        n = spool.dump(self._spool, remaining)
-        log.warning("database still unavailable: %d result(s) spooled to %s", n, self._spool)
-        return n
+        left = len(self.spool)
+        if left:
+            log.warning("database still unavailable: %d result(s) kept in %s", left, self._spool)
+        await asyncio.to_thread(self.spool.close)
+        return left
 
 
 async def _wait(event: asyncio.Event, timeout: float) -> None:

@@ -89,8 +89,9 @@ class Storage(StrictModel):
         1_000_000, ge=1000, description="Results held in memory while the database is unavailable"
     )
     spool: str = Field(
-        "data/unwritten-results.jsonl",
-        description="Where results go if the database is still down at shutdown (re-read at start)",
+        "data/unwritten-results.db",
+        description="A durable queue on disk for results the database cannot take yet: written "
+        "at once during an outage, emptied into the database when it is back (also at start)",
     )
 
 
