@@ -261,8 +261,11 @@ def validate_each(cases: list[Path]) -> None:
     procs = {
         case: subprocess.Popen(
             [cli, "validate", str(case)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-        )  # fmt: skip
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
         for case in cases
     }
     for case, proc in procs.items():
