@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from threenines.collectors.config import snmp_config
-from threenines.core.cli import ConfigOption, err, friendly_errors, load_or_exit
+from threenines.core.cli import ConfigOption, DebugOption, err, friendly_errors, load_or_exit
 
 # pysnmp is imported inside the functions: it costs a tenth of a second, which every other
 # command (and --help) would pay.
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from threenines.collectors.config import Device, SnmpConfig
 
 app = typer.Typer(help="SNMP diagnosis with the configured credentials (output like net-snmp).")
-DebugOption = typer.Option(False, "--debug", help="On an error, show the traceback too")
 HINT = "check the device's address and port in the config; --debug shows the details"
 
 

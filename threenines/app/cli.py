@@ -14,7 +14,7 @@ import typer
 
 from threenines.app.areas import COMPOSITION
 from threenines.core import cli as core
-from threenines.core.cli import ConfigOption, load_or_exit
+from threenines.core.cli import ConfigOption, DebugOption, OneLineErrors, load_or_exit
 
 app = typer.Typer(
     name="threenines",
@@ -22,11 +22,12 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
+    cls=OneLineErrors,  # a bad argument or a bug: one line on stderr, not a box or a traceback
 )
 
 
 @app.callback()
-def _root(ctx: typer.Context) -> None:
+def _root(ctx: typer.Context, debug: bool = DebugOption) -> None:  # noted by its callback
     ctx.obj = COMPOSITION
 
 

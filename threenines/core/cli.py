@@ -11,10 +11,11 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from threenines.core.area import Composition
 
@@ -28,6 +29,20 @@ out = Console()
 
 ConfigOption = typer.Option(
     Path("config/demo.yaml"), "--config", "-c", help="YAML configuration file", exists=False
+)
+
+DEBUG = "threenines.debug"  # in the context's meta (shared by the whole command chain)
+DEBUG_HINT = "threenines --debug ..."
+
+
+def _note_debug(ctx: typer.Context, value: bool) -> bool:
+    if value:
+        ctx.meta[DEBUG] = True
+    return value
+
+
+DebugOption = typer.Option(
+    False, "--debug", help="On an error, show the traceback too", callback=_note_debug
 )
 
 
@@ -135,6 +150,79 @@ def friendly_errors(debug: bool = False, hint: str = "") -> Iterator[None]:
         for line in (f"error: {summary(exc)}", f"hint: {hint}"):
             err.print(line, markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
+
+
+class OneLineErrors(TyperGroup):
+    """The root command group: whatever goes wrong below it is told in one line on stderr.
+
+    A usage error (unknown option, missing argument, bad value, unknown command) is
+    ``COMMAND: problem (try: COMMAND --help)`` and exit 2, in place of click's usage text and
+    typer's box; an unexpected exception is ``error: Type: message; run with ...`` and exit 1,
+    in place of a traceback, unless ``--debug`` was given (at the root, or a command's own).
+    Help, and the help that a group shows when called with nothing, are left as they are.
+    """
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any
+    ) -> Any:
+        with _one_line(None):
+            return super().make_context(info_name, args, parent=parent, **extra)
+
+    def invoke(self, ctx: Any) -> Any:
+        with _one_line(ctx):
+            return super().invoke(ctx)
+
+
+@contextmanager
+def _one_line(ctx: Any) -> Iterator[None]:
+    from typer._click import exceptions as click
+
+    from threenines.core.logs import summary
+
+    try:
+        yield
+    except (click.NoArgsIsHelpError, typer.Exit, typer.Abort):
+        raise
+    except click.UsageError as exc:
+        _say(usage_line(exc))
+        raise typer.Exit(2) from None
+    except click.ClickException as exc:
+        _say(f"error: {_sentence(exc.format_message())}")
+        raise typer.Exit(exc.exit_code) from None
+    except Exception as exc:
+        if ctx is not None and ctx.meta.get(DEBUG):
+            raise
+        _say(f"error: {summary(exc)}; run with '{DEBUG_HINT}' for details")
+        raise typer.Exit(1) from None
+
+
+def usage_line(exc: Any) -> str:
+    """``threenines snmp get: missing argument DEVICE (try: threenines snmp get --help)``."""
+    from typer._click import exceptions as click
+
+    ctx, param = exc.ctx, getattr(exc, "param", None)
+    where = ctx.command_path if ctx is not None else "threenines"
+    if (
+        isinstance(exc, click.MissingParameter)
+        and param is not None
+        and param.name
+        and (param.param_type_name == "argument")
+    ):
+        what = f"missing argument {param.name.upper()}"
+    else:
+        what = _sentence(exc.format_message())
+    helps = ctx is not None and ctx.command.get_help_option(ctx) is not None
+    return f"{where}: {what}" + (f" (try: {where} --help)" if helps else "")
+
+
+def _sentence(text: str) -> str:
+    """Click's message as a clause: one line, no final full stop, lower-case first word."""
+    text = " ".join(text.split()).rstrip(".")
+    return text[:1].lower() + text[1:] if text[1:2].islower() else text
+
+
+def _say(line: str) -> None:
+    err.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
