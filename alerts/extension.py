@@ -68,7 +68,7 @@ def setup(ctx: ServiceContext) -> AlertService | None:
         return None
     feed = MaintenanceFeed(ctx.config, ctx.engine)
     svc = AlertService(ctx.config, ctx.engine, maintenance=feed)
-    ctx.subscribe_flips(svc.on_flips)
-    ctx.add_task("alerts", lambda: svc.run(ctx.stopping))
+    ctx.subscribe_flips(svc.on_flips, singleton=True)
+    ctx.add_task("alerts", lambda: svc.run(ctx.stopping), singleton=True)
     register_metrics(ctx.metrics.registry, ctx.engine, svc.sender.stats)
     return svc

@@ -229,6 +229,9 @@ class AlertService:
         await self.submit(await self._refresh_states())
 
     async def run(self, stop: asyncio.Event) -> None:
+        # from the store each time: on a high-availability pair this node may have been a
+        # standby while another decided (``threenines.core.ha``)
+        self._started = False
         await self.start()
         sender = asyncio.create_task(self.sender.run(stop))
         failing = Repeated(log, "alerts tick failed")  # once, then a count a minute, then ok

@@ -26,5 +26,5 @@ def setup(ctx: ServiceContext) -> Orchestrator | None:
         return None
     quarantine = Quarantine(ctx.engine, registry=ctx.metrics.registry)
     orch = Orchestrator(ctx.config, ctx.engine, quarantine=quarantine)
-    ctx.add_task("failover", lambda: orch.serve(ctx.stopping))
+    ctx.add_task("failover", lambda: orch.serve(ctx.stopping), singleton=True)
     return orch

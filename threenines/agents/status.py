@@ -42,6 +42,7 @@ class AgentStatus:
     held: int = 0  # results the server holds back (dated in its future)
     dropped: int = 0  # results its queue's bounds dropped, ever
     reported: float | None = None  # when it last reported on itself
+    kind: str = "agent"  # or "node": another ``threenines run`` on this store (core.ha)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "state": self.state}
@@ -59,9 +60,9 @@ class AgentStatus:
 
     def describe(self, now: float) -> str:
         if self.last_heard is None:
-            return "agent never heard from"
+            return f"{self.kind} never heard from"
         ago = format_duration(max(0, round(now - self.last_heard)))
-        return f"agent {'silent' if self.silent else 'heard'} {ago} ago"
+        return f"{self.kind} {'silent' if self.silent else 'heard'} {ago} ago"
 
 
 def agent_rows(
@@ -70,19 +71,24 @@ def agent_rows(
     cfg: Config,
     now: float,
     health: Mapping[str, Mapping[str, Any]] | None = None,
+    nodes: Mapping[str, float] | None = None,
 ) -> list[AgentStatus]:
     """One row per agent vantage point; ``heard`` is ``HeartbeatStore.all()``, ``health``
-    ``HealthStore.all()``."""
+    ``HealthStore.all()``, ``nodes`` the other ``threenines run`` nodes' heartbeats (a node
+    probes as its own vantage point: heard by its heartbeat, never an agent)."""
     sites = {v.name: v.site for v in cfg.vantage_points}
     out = []
     for v in vantages:
         hb = heard.get(v, {})
         last = hb.get("last_heard")
+        kind = "agent"
+        if nodes and v in nodes:
+            last, kind = max(last or 0.0, nodes[v]), "node"
         limit = silent_threshold(cfg, v)
         out.append(
             AgentStatus(v, sites.get(v), last, last is None or now - last > limit, limit,
                         hb.get("address"), int(hb.get("results") or 0),
-                        **_health((health or {}).get(v), cfg))
+                        **_health((health or {}).get(v), cfg), kind=kind)
         )  # fmt: skip
     return out
 
@@ -115,4 +121,10 @@ def read_agents(engine: Engine, cfg: Config, now: float) -> list[AgentStatus]:
         health = HealthStore(engine).all()
     except Exception:  # nor the health table: nothing reported
         health = {}
-    return agent_rows(agent_vantages(cfg), heard, cfg, now, health)
+    try:
+        from threenines.core.ha import heartbeats
+
+        nodes = heartbeats(engine)
+    except Exception:  # an older database without the ha tables: no other nodes
+        nodes = {}
+    return agent_rows(agent_vantages(cfg), heard, cfg, now, health, nodes)

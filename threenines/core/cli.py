@@ -226,5 +226,8 @@ def _say(line: str) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    from threenines.core import ha_cli
+
     app.command()(validate)
     app.command()(schema)
+    ha_cli.register(app)

@@ -16,7 +16,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -26,8 +26,9 @@ from sqlalchemy.engine import make_url
 from threenines.core.api import create_app
 from threenines.core.area import Composition
 from threenines.core.config import Config
-from threenines.core.context import ServiceContext, TaskFactory
+from threenines.core.context import ServiceContext, TaskFactory, TaskHealth
 from threenines.core.db import make_engine
+from threenines.core.ha import Leadership, NodeConflict
 from threenines.core.metrics import Metrics
 from threenines.core.queue import QueueError
 from threenines.core.scheduler import Job, Scheduler, jobs_for
@@ -38,6 +39,7 @@ log = logging.getLogger("threenines.service")
 
 Extension = Callable[[ServiceContext], object]
 WRITER_GRACE = 10.0
+CLAIM_WAIT = 30.0
 
 
 def build_context(cfg: Config, composition: Composition, *, live: bool = False) -> ServiceContext:
@@ -63,12 +65,18 @@ def build_context(cfg: Config, composition: Composition, *, live: bool = False) 
     )
     scheduler = Scheduler(jobs, cfg.scheduler, vantage=cfg.server.vantage, metrics=metrics)
     ctx = ServiceContext(cfg, engine, store, metrics, writer, scheduler, scheduler.on_result)
+    ha = cfg.server.ha
+    ctx.leadership = Leadership(engine, cfg.server.vantage, lease=ha.lease,
+                                heartbeat=ha.heartbeat, listen=cfg.server.listen,
+                                registry=metrics.registry)  # fmt: skip
     ctx.on_result.append(lambda rec, _job: writer.submit(rec))
     if live:
         ctx.on_result.append(print_result)
     for job in jobs:
         metrics.declare(job.labels)
-    ctx.add_task("retention", lambda: retention_loop(engine, cfg.storage, ready=writer.ready))
+    ctx.add_task(
+        "retention", lambda: retention_loop(engine, cfg.storage, ready=writer.ready), singleton=True
+    )
     return ctx
 
 
@@ -116,21 +124,96 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def _supervise(name: str, factory: TaskFactory, ready: asyncio.Event) -> None:
-    """Run a plug-in task once the schema exists; if it raises, log it and restart it with
-    backoff (never fatal)."""
-    await ready.wait()
+async def _supervise(name: str, factory: TaskFactory, health: TaskHealth) -> None:
+    """Run a plug-in task; if it raises, log it and restart it with backoff (never fatal)."""
     backoff = 1.0
     while True:
         started = time.monotonic()
+        health.set("running")
         try:
             await factory()
             log.info("task %s finished", name)
+            health.set("stopped")
             return
-        except Exception:
+        except Exception as exc:
             log.exception("task %s failed; restarting in %.0fs", name, backoff)
+            health.restarts += 1
+            health.set("restarting", _short(exc))
         backoff = 1.0 if time.monotonic() - started > 300 else min(backoff * 2, 300.0)
         await asyncio.sleep(backoff)
+
+
+async def _vital(ctx: ServiceContext, name: str, work: Awaitable[object]) -> None:
+    """A task the service cannot do without: if it ends by an error, say so loudly and stop
+    the service with exit code 1 (a dead writer never hides behind ``database_up 1``)."""
+    health = ctx.health[name]
+    health.set("running")
+    try:
+        await work
+    except asyncio.CancelledError:
+        health.set("stopped")
+        raise
+    except NodeConflict as exc:
+        health.set("failed", str(exc))
+        log.error("%s", exc)
+        ctx.exit_code = ctx.exit_code or 2
+        ctx.stopping.set()
+    except Exception as exc:
+        health.set("failed", _short(exc))
+        log.exception("task %s died: stopping the service", name)
+        ctx.exit_code = ctx.exit_code or 1
+        ctx.stopping.set()
+    else:
+        health.set("stopped")
+        if not ctx.stopping.is_set():
+            log.error("task %s ended on its own: stopping the service", name)
+            ctx.exit_code = ctx.exit_code or 1
+            ctx.stopping.set()
+
+
+async def _singletons(ctx: ServiceContext) -> None:
+    """Run the singleton tasks while this node is active (``threenines.core.ha``); cancel them
+    the moment it is not (before the lease it held can pass to another node)."""
+    lead = ctx.leadership
+    health = {n: ctx.health[n] for n, _ in ctx.singleton_tasks}
+    for h in health.values():
+        h.set("standby")
+    await ctx.writer.ready.wait()
+    while not ctx.stopping.is_set():
+        if not ctx.active:
+            assert lead is not None
+            lead.changed.clear()
+            await _first(lead.changed.wait(), ctx.stopping.wait())
+            continue
+        running = [
+            asyncio.create_task(_supervise(n, f, health[n]), name=n) for n, f in ctx.singleton_tasks
+        ]
+        while ctx.active and not ctx.stopping.is_set():
+            if lead is None:
+                await ctx.stopping.wait()
+                break
+            lead.changed.clear()
+            left = max(0.05, min(1.0, lead.valid_until - lead.monotonic()))
+            await _first(lead.changed.wait(), ctx.stopping.wait(), timeout=left)
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        for h in health.values():
+            h.set("stopped" if ctx.stopping.is_set() else "standby")
+
+
+async def _first(*aws: Awaitable[object], timeout: float | None = None) -> None:
+    tasks = [asyncio.ensure_future(a) for a in aws]
+    try:
+        await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in tasks:
+            t.cancel()
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 async def serve(
@@ -138,8 +221,9 @@ async def serve(
     sock: socket.socket,
     composition: Composition,
     extensions: list[Extension] | None = None,
-) -> None:
-    """Run until ``ctx.stopping`` is set (by SIGTERM/SIGINT or by a caller), then drain.
+) -> int:
+    """Run until ``ctx.stopping`` is set (by SIGTERM/SIGINT, a caller, or a vital task that
+    died), then drain. Returns the exit code (``ctx.exit_code``).
 
     ``extensions``: the areas' hooks into ``run`` (default: every area's, from the composition).
     """
@@ -157,10 +241,30 @@ async def serve(
         loop="none",
     )
     server = _Server(config)
-    writer_task = asyncio.create_task(ctx.writer.run(), name="writer")
-    scheduler_task = asyncio.create_task(ctx.scheduler.run(), name="scheduler")
-    server_task = asyncio.create_task(server.serve(sockets=[sock]), name="http")
-    extra = [asyncio.create_task(_supervise(n, f, ctx.writer.ready), name=n) for n, f in ctx.tasks]
+    for name in ("writer", "scheduler", "http", *(["ha"] if ctx.leadership else [])):
+        ctx.health[name] = TaskHealth(vital=True)
+    for name, _ in ctx.tasks:
+        ctx.health[name] = TaskHealth()
+    for name, _ in ctx.singleton_tasks:
+        ctx.health[name] = TaskHealth(singleton=True)
+    writer_task = asyncio.create_task(_vital(ctx, "writer", ctx.writer.run()), name="writer")
+    scheduler_task = asyncio.create_task(_vital(ctx, "scheduler", _probe(ctx)), name="scheduler")
+    server_task = asyncio.create_task(
+        _vital(ctx, "http", server.serve(sockets=[sock])), name="http"
+    )
+    ha_stop = asyncio.Event()  # after the singleton tasks: the lease is released last
+    ha_task = (
+        asyncio.create_task(_vital(ctx, "ha", _lead(ctx, ha_stop)), name="ha")
+        if ctx.leadership is not None
+        else None
+    )
+
+    async def plain(name: str, factory: TaskFactory) -> None:
+        await ctx.writer.ready.wait()
+        await _supervise(name, factory, ctx.health[name])
+
+    extra = [asyncio.create_task(plain(n, f), name=n) for n, f in ctx.tasks]
+    singletons = asyncio.create_task(_singletons(ctx), name="singletons")
     log.info(
         "running %d check(s) from vantage %r; http://%s/metrics",
         len(ctx.scheduler.jobs), ctx.config.server.vantage, ctx.config.server.listen,
@@ -178,12 +282,38 @@ async def serve(
         server.should_exit = True
         for task in extra:
             task.cancel()
-        await asyncio.gather(server_task, *extra, return_exceptions=True)
+        await asyncio.gather(server_task, singletons, *extra, return_exceptions=True)
+        ha_stop.set()
+        if ha_task is not None:
+            await asyncio.gather(ha_task, return_exceptions=True)
         await asyncio.to_thread(ctx.engine.dispose)
         log.info(
             "stopped: %d result(s) written, %d spooled, %d dropped, %d run(s) abandoned",
             ctx.writer.written, spooled, ctx.writer.dropped, abandoned,
         )  # fmt: skip
+    return ctx.exit_code
+
+
+async def _probe(ctx: ServiceContext) -> None:
+    """The scheduler, once this node's name is known to be its own (two nodes of one name
+    would store every check twice). A database still away after ``CLAIM_WAIT`` cannot tell:
+    probe anyway (results are buffered), and the claim is made when it is back."""
+    lead = ctx.leadership
+    if lead is not None:
+        try:
+            await asyncio.wait_for(ctx.writer.ready.wait(), CLAIM_WAIT)
+        except TimeoutError:
+            log.warning("database unavailable: probing before this node's name is checked")
+        else:
+            await _first(lead.registered.wait(), ctx.stopping.wait())
+    if not ctx.stopping.is_set():
+        await ctx.scheduler.run()
+
+
+async def _lead(ctx: ServiceContext, stop: asyncio.Event) -> None:
+    assert ctx.leadership is not None
+    await ctx.writer.ready.wait()  # the schema (ha_nodes, ha_lease) first
+    await ctx.leadership.run(stop)
 
 
 def run(cfg: Config, composition: Composition, *, live: bool = False) -> int:
@@ -212,5 +342,4 @@ def run(cfg: Config, composition: Composition, *, live: bool = False) -> int:
             f"server.listen: cannot listen on {cfg.server.listen}: {exc.strerror}", file=sys.stderr
         )
         return 2
-    asyncio.run(serve(ctx, sock, composition))
-    return 0
+    return asyncio.run(serve(ctx, sock, composition))

@@ -85,3 +85,30 @@ events = Table(
     Index(None, "ts"),
     Index(None, "device", "ts"),
 )
+
+# High availability (``threenines.core.ha``): every ``threenines run`` node on this store, and
+# the one lease that makes one of them the active node. Times are the database's clock.
+ha_nodes = Table(
+    "ha_nodes",
+    metadata,
+    Column("name", String(64), primary_key=True),  # the node's vantage point (server.vantage)
+    Column("instance", String(32), nullable=False),  # this start of it
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("listen", String(255), nullable=False, default=""),
+    Column("started", Float, nullable=False),
+    Column("heartbeat", Float, nullable=False),
+    Column("role", String(10), nullable=False),  # active | standby | stopped
+)
+
+ha_lease = Table(
+    "ha_lease",
+    metadata,
+    Column("name", String(32), primary_key=True),  # "active": the singleton work
+    Column("holder", String(64), nullable=False),  # a node's name
+    Column("instance", String(32), nullable=False),
+    Column("epoch", BigInteger, nullable=False),  # +1 at every change of holder: a fencing token
+    Column("acquired", Float, nullable=False),
+    Column("renewed", Float, nullable=False),
+    Column("expires", Float, nullable=False),
+)

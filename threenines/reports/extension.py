@@ -57,6 +57,6 @@ def setup(ctx: ServiceContext) -> ReportSender | None:
     if not reports.enabled or not reports.schedules:
         return None
     sender = ReportSender(ctx.config, ctx.engine)
-    ctx.add_task("reports", lambda: sender.run(ctx.stopping))
+    ctx.add_task("reports", lambda: sender.run(ctx.stopping), singleton=True)
     ctx.metrics.registry.register(ReportCollector(ctx.engine))
     return sender

@@ -28,4 +28,4 @@ def setup(ctx: ServiceContext) -> None:
     monitor = SecurityMonitor(
         sec, ctx.engine, quarantine=Quarantine(ctx.engine, registry=ctx.metrics.registry)
     )
-    ctx.add_task("security", lambda: monitor.run_forever(ctx.stopping))
+    ctx.add_task("security", lambda: monitor.run_forever(ctx.stopping), singleton=True)

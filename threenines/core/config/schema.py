@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from threenines.core.config.base import CheckBase, Name, StrictModel
 from threenines.core.config.calendar import HoursRule, MaintenanceWindow
@@ -95,9 +95,36 @@ class Storage(StrictModel):
     )
 
 
+class HA(StrictModel):
+    """Several ``threenines run`` nodes on one store (``threenines.core.ha``)."""
+
+    lease: Duration = Field(
+        10.0, ge=3, le=600,
+        description="The failover delay: a standby node takes over the singleton work (alerts, "
+        "failover, reports, scans) this long after the active node was last heard from",
+    )  # fmt: skip
+    heartbeat: Duration = Field(
+        2.0, gt=0, le=60, description="How often every node renews its heartbeat (and the "
+        "active node its lease); at most a third of the lease",
+    )  # fmt: skip
+
+    @model_validator(mode="after")
+    def _beats_per_lease(self) -> HA:
+        if self.heartbeat * 3 > self.lease:
+            raise ValueError(
+                f"heartbeat {self.heartbeat:g}s is more than a third of the lease {self.lease:g}s"
+            )
+        return self
+
+
 class Server(StrictModel):
     listen: str = "127.0.0.1:9339"
-    vantage: Name = Field("central", description="The vantage point this server probes from")
+    vantage: Name = Field(
+        "central",
+        description="The vantage point this server probes from; also this node's name in a "
+        "high-availability pair (each node its own)",
+    )
+    ha: HA = Field(default_factory=HA)
 
     @field_validator("listen")
     @classmethod
