@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -55,7 +56,11 @@ def _duration(option: str, value: str) -> float:
 
 @app.callback(invoke_without_command=True)
 def agent(
-    server: str = typer.Option(..., "--server", help="Server URL, e.g. https://tn.example:9339"),
+    server: list[str] = typer.Option(
+        ..., "--server",
+        help="Server URL, e.g. https://tn.example:9339; repeat it (or separate with commas) "
+        "for the nodes of an HA pair: the agent uses the first that answers",
+    ),
     vantage: str = typer.Option(..., "--vantage", help="This agent's vantage point name"),
     token_file: Path | None = typer.Option(None, "--token-file", help="File holding the token"),
     token_env: str | None = typer.Option(None, "--token-env", help="Env var holding the token"),
@@ -75,12 +80,17 @@ def agent(
         "server", "--clock",
         help="Date results by the server's clock (server) or by this host's clock (host)",
     ),
+    listen: str | None = typer.Option(
+        None, "--listen",
+        help="Serve the agent's own /healthz and /metrics on HOST:PORT, e.g. 127.0.0.1:9340 "
+        "(off by default)",
+    ),
 ) -> None:  # fmt: skip
     """Fetch the checks assigned to VANTAGE, run them, deliver results (queued on disk)."""
     import asyncio
 
     from threenines.agents.runner import Agent
-    from threenines.agents.sender import AgentClient
+    from threenines.agents.sender import AgentClient, server_urls
     from threenines.core.cli import composition
 
     root = composition().config_model
@@ -92,6 +102,12 @@ def agent(
     if clock not in ("server", "host"):
         err.print(f"--clock: {clock!r} is neither server nor host", style="red", markup=False)
         raise typer.Exit(2)
+    try:
+        servers = server_urls(server)
+    except ValueError as exc:
+        err.print(f"--server: {exc}", style="red", markup=False)
+        raise typer.Exit(2) from None
+    sock = _bind(listen) if listen is not None else None
     q = _open_queue(queue or Path(f"data/agent-{vantage}.queue"), age, max_queue_items)
 
     async def main() -> None:
@@ -99,19 +115,38 @@ def agent(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        client = AgentClient(server, vantage, token, ca_file=str(ca_file) if ca_file else None)
+        client = AgentClient(servers, vantage, token, ca_file=str(ca_file) if ca_file else None)
         client.clock.use_server = clock == "server"
         agent = Agent(client, q, root=root, refresh=every, batch_size=batch_size,
                       memory_limit=memory)  # fmt: skip
+        endpoint = None
+        if sock is not None:
+            from threenines.agents.local import LocalEndpoint
+
+            endpoint = LocalEndpoint(agent, sock)
+            await endpoint.start()
         try:
             await agent.run(stop)
         finally:
+            if endpoint is not None:
+                await endpoint.close()
             await client.close()
 
     try:
         asyncio.run(main())
     finally:
         q.close()
+
+
+def _bind(listen: str) -> socket.socket:
+    """The ``--listen`` socket, bound now, or one line saying why it cannot be (exit 2)."""
+    from threenines.core.service import bind
+
+    try:
+        return bind(listen)
+    except (OSError, ValueError) as exc:
+        err.print(f"--listen {listen}: {exc}", style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(2) from None
 
 
 def _open_queue(path: Path, age: float, items: int) -> DiskQueue:

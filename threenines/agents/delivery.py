@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -54,6 +55,7 @@ class Delivery:
         self.refused = 0
         self.held = 0  # results the server holds back for now (dated in its future)
         self.failing = False
+        self.last_ok: float | None = None  # monotonic time of the last acknowledged batch
         self._backoff = 0.0
         self._last: PostResult | None = None
 
@@ -141,6 +143,7 @@ class Delivery:
         self._last = res
         if res.outcome is Outcome.OK:
             self.delivered += n
+            self.last_ok = time.monotonic()
             self.batch_size = min(self.max_batch, self.batch_size * 2)
             if self.failing:
                 log.warning("server reachable again: delivered %d, %d still queued",

@@ -2,10 +2,10 @@
 
 With every request an agent sends its host's clock (``X-Threenines-Sent``) and its own state
 (``X-Threenines-Agent``: queue depth, oldest queued result, queue error, results held in
-memory or held back, how it dates results). The agent has no HTTP endpoint of its own, so the
-server keeps the newest report per vantage point in ``agent_health``, and ``threenines
-status`` and ``/api/v1/agents`` show it. The clock skew is the host's clock minus the server's
-when the request arrived.
+memory or held back, how it dates results). An agent's own endpoint (``--listen``) is off by
+default and local to its host, so the server keeps the newest report per vantage point in
+``agent_health``, and ``threenines status`` and ``/api/v1/agents`` show it. The clock skew is
+the host's clock minus the server's when the request arrived.
 
 An agent whose skew is beyond ``agents.max_clock_skew`` is *skewed*: when it becomes so, an
 ``events`` row of kind ``agent_clock_skew`` (severity major) is written in the same

@@ -11,7 +11,9 @@ refuses results as no longer assigned); a new version replaces the scheduler aft
 probes have finished. The last config is kept in the queue file, so an agent restarted while
 the server is down keeps measuring. Unusable checks (e.g. a ``ca_file`` missing on this host)
 report ``unknown``. ``state`` is what the agent tells the server about itself with every
-request (queue depth and age, queue errors, memory, clock): the agent has no HTTP endpoint.
+request (queue depth and age, queue errors, memory, clock); with ``--listen`` the agent also
+answers ``/healthz`` and ``/metrics`` itself (``agents.local``), from one metrics registry that
+every scheduler it starts reports into.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from threenines.agents.supervise import Supervisor
 from threenines.agents.wire import WireResult
 from threenines.core.config.base import CheckBase
 from threenines.core.config.schema import Config
-from threenines.core.metrics import CheckLabels
+from threenines.core.metrics import CheckLabels, Metrics
 from threenines.core.results import ProbeResult, Status
 from threenines.core.scheduler import Job, Scheduler, jitter_offset, jobs_for
 from threenines.core.store import ResultRecord
@@ -74,6 +76,7 @@ class Agent:
         self.delivery = Delivery(queue, client, buffer=self.buffer, batch_size=batch_size,
                                  on_refused=self._refetch)  # fmt: skip
         self.supervisor = Supervisor()
+        self.metrics = Metrics()  # one registry for every scheduler this agent starts
         self.version: str | None = None
         self.scheduler: Scheduler | None = None
         self.produced = 0
@@ -131,7 +134,7 @@ class Agent:
         jobs = jobs_for(cfg, self.vantage) + [_unusable_job(u, self.vantage) for u in unusable]
         await self._stop_scheduler()
         self.scheduler = Scheduler(jobs, cfg.scheduler, vantage=self.vantage,
-                                   on_result=[self._sink])  # fmt: skip
+                                   on_result=[self._sink], metrics=self.metrics)  # fmt: skip
         self._sched_task = asyncio.create_task(self.scheduler.run(), name="scheduler")
         self.version = str(doc["version"])
         log.info("config %s: running %d check(s) from vantage %r", self.version[:12],

@@ -9,8 +9,14 @@ header and never logged.
 
 Every request carries the host's clock (``X-Threenines-Sent``) and the agent's own state
 (``X-Threenines-Agent``: queue depth and age, queue errors, results held in memory): the
-agent has no HTTP endpoint of its own, so the server records them and ``threenines status``
-and ``/api/v1/agents`` show them. Every answer's ``X-Threenines-Time`` goes to the clock.
+server records them and ``threenines status`` and ``/api/v1/agents`` show them. Every answer's
+``X-Threenines-Time`` goes to the clock.
+
+Several server URLs (the nodes of an HA pair) may be given: every request goes to the current
+one; when it cannot be reached or answers 5xx (a standby answers 503), the same request goes
+to the next, and the first that answers otherwise becomes the current one (it sticks until it
+fails). A batch re-sent to the next server after a timeout may have been stored by the first
+already: ingest is idempotent on (check, vantage, ts), so it is stored once either way.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import json
 import logging
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,10 +72,20 @@ def _message(resp: httpx.Response) -> str:
     return f"HTTP {resp.status_code}: {detail}"
 
 
+def server_urls(servers: str | Sequence[str]) -> list[str]:
+    """The server URLs in order: each item may itself be a comma-separated list."""
+    items = [servers] if isinstance(servers, str) else list(servers)
+    urls = [u.strip().rstrip("/") for item in items for u in item.split(",")]
+    urls = list(dict.fromkeys(u for u in urls if u))
+    if not urls:
+        raise ValueError("no server URL given")
+    return urls
+
+
 class AgentClient:
     def __init__(
         self,
-        server: str,
+        server: str | Sequence[str],
         vantage: str,
         token: str,
         *,
@@ -77,6 +93,8 @@ class AgentClient:
         timeout: float = 30.0,
     ):
         self.vantage = vantage
+        self.servers = server_urls(server)
+        self.current = 0  # index in ``servers`` of the one in use
         self.clock = ServerClock()
         self.clock_moved = False  # the clock's anchor changed since the agent last saved it
         self.state: Callable[[], dict[str, Any]] | None = None  # the agent's, for the server
@@ -84,11 +102,15 @@ class AgentClient:
         if ca_file:
             verify = ssl.create_default_context(cafile=ca_file)
         self._http = httpx.AsyncClient(
-            base_url=server.rstrip("/"),
             headers={"Authorization": f"Bearer {token}", "User-Agent": "threenines-agent/1"},
             timeout=timeout,
             verify=verify,
         )
+
+    @property
+    def server(self) -> str:
+        """The server URL in use."""
+        return self.servers[self.current]
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -99,10 +121,38 @@ class AgentClient:
             headers[STATE] = json.dumps(self.state(), separators=(",", ":"))
         return headers
 
-    async def _send(self, method: str, url: str, **kw: Any) -> httpx.Response:
+    async def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """``path`` on the current server, else on the next ones in turn (see the module's
+        docstring); the last server's answer or error when none answered below 500."""
+        n = len(self.servers)
+        for i in range(n):
+            index = (self.current + i) % n
+            last = i == n - 1
+            try:
+                resp = await self._send_to(self.servers[index], method, path, **kw)
+            except httpx.HTTPError as exc:
+                if last:
+                    raise
+                why = f"unreachable: {type(exc).__name__}"
+            else:
+                if resp.status_code < 500 or last:
+                    self._use(index, resp.status_code < 500)
+                    return resp
+                why = f"HTTP {resp.status_code}"
+            log.debug("server %s: %s; trying %s", self.servers[index], why,
+                      self.servers[(index + 1) % n])  # fmt: skip
+        raise AssertionError("unreachable")  # the loop returns or raises on its last server
+
+    def _use(self, index: int, answered: bool) -> None:
+        if answered and index != self.current:
+            log.warning("server %s did not answer; now using %s", self.servers[self.current],
+                        self.servers[index])  # fmt: skip
+            self.current = index
+
+    async def _send_to(self, base: str, method: str, path: str, **kw: Any) -> httpx.Response:
         kw["headers"] = {**self._headers(), **kw.get("headers", {})}
         sent = time.monotonic()
-        resp = await self._http.request(method, url, **kw)
+        resp = await self._http.request(method, base + path, **kw)
         try:
             server_time = float(resp.headers.get(SERVER_TIME, "nan"))
         except ValueError:
