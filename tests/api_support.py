@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
 
 from threenines.agents.tokens import TokenStore
 from threenines.app.api import create_app
@@ -58,6 +59,7 @@ class Api:
     ctx: ServiceContext
     url: str
     tokens: dict[str, str]
+    app: FastAPI
 
     def auth(self, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
@@ -88,8 +90,10 @@ def make_tokens(ctx: ServiceContext) -> dict[str, str]:
     return out
 
 
-async def _serve(ctx: ServiceContext, sock: socket.socket, started: threading.Event) -> None:
-    config = uvicorn.Config(create_app(ctx), log_level="warning", access_log=False,
+async def _serve(
+    ctx: ServiceContext, app: FastAPI, sock: socket.socket, started: threading.Event
+) -> None:
+    config = uvicorn.Config(app, log_level="warning", access_log=False,
                             lifespan="off", loop="none")  # fmt: skip
     server = uvicorn.Server(config)
     writer = asyncio.create_task(ctx.writer.run())
@@ -109,17 +113,18 @@ def served(db_url: str, tmp: Path) -> Iterator[Api]:
     """The full app with a running writer on 127.0.0.1:<free>, and a token of every role."""
     ctx = make_context(db_url, tmp)
     tokens = make_tokens(ctx)
+    app = create_app(ctx)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     loop = asyncio.new_event_loop()
     started = threading.Event()
     thread = threading.Thread(
-        target=loop.run_until_complete, args=(_serve(ctx, sock, started),), daemon=True
+        target=loop.run_until_complete, args=(_serve(ctx, app, sock, started),), daemon=True
     )
     thread.start()
     try:
         assert started.wait(30), "the API did not start"
-        yield Api(ctx, f"http://127.0.0.1:{sock.getsockname()[1]}", tokens)
+        yield Api(ctx, f"http://127.0.0.1:{sock.getsockname()[1]}", tokens, app)
     finally:
         loop.call_soon_threadsafe(ctx.stopping.set)
         thread.join(30)
