@@ -215,13 +215,13 @@ async def test_new_listening_port_found_and_agrees_with_nmap(
 async def test_scans_refuse_addresses_outside_scope_or_interface(
     net: TestNet, engine: sa.Engine
 ) -> None:
-    from threenines.security import scapy_net
+    from threenines.security import scapy_scan
 
     mon = SecurityMonitor(config(net), engine)
     with pytest.raises(OutOfScope):
-        await scapy_net.syn_scan_async(["198.19.1.1"], [22], mon.scope, 100, 0.2)
+        await scapy_scan.syn_scan_async(["198.19.1.1"], [22], mon.scope, 100, 0.2)
     with pytest.raises(OutOfScope, match="do not route via lo"):
-        await scapy_net.syn_scan_async([net.addr(10)], [22], mon.scope, 100, 0.2, "lo")
+        await scapy_scan.syn_scan_async([net.addr(10)], [22], mon.scope, 100, 0.2, "lo")
     from threenines.security.exposure import connect_scan
 
     with pytest.raises(OutOfScope):

@@ -28,7 +28,8 @@ security:
         ctx = build_context(cfg)
         migrate(ctx.engine)
         service.setup(ctx)
-        ((_name, factory),) = [t for t in ctx.tasks if t[0] == "security"]
+        # singleton work: on an HA pair it runs on the active node only
+        ((_name, factory),) = [t for t in ctx.singleton_tasks if t[0] == "security"]
         task = asyncio.create_task(factory())
         store = SecurityStore(ctx.engine)
         for _ in range(100):
@@ -48,4 +49,4 @@ security:
 def test_nothing_configured_adds_no_task(tmp_path: Path) -> None:
     ctx = build_context(parse_config(f'storage: {{url: "sqlite:///{tmp_path}/x.db"}}\n'))
     service.setup(ctx)
-    assert "security" not in [t[0] for t in ctx.tasks]
+    assert "security" not in [t[0] for t in [*ctx.tasks, *ctx.singleton_tasks]]

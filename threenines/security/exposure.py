@@ -191,7 +191,7 @@ async def scan(
 ) -> tuple[str, dict[str, HostScan]]:
     """Run the chosen scan off the event loop; returns (method used, host -> what it said)."""
     if method == "syn" or (method == "auto" and can_syn_scan()):
-        from threenines.security import scapy_net
+        from threenines.security import scapy_scan
 
-        return "syn", await scapy_net.syn_scan_async(hosts, ports, scope, rate, timeout, iface)
+        return "syn", await scapy_scan.syn_scan_async(hosts, ports, scope, rate, timeout, iface)
     return "connect", await connect_scan(hosts, ports, scope, rate, timeout, concurrency)

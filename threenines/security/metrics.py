@@ -16,7 +16,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy import Engine
 
-from threenines.security.store import effective_status, findings
+from threenines.security.tables import effective_status, findings
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from threenines.security.store import findings
+from threenines.security.tables import findings
 
 
 @dataclass(frozen=True, slots=True)

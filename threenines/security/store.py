@@ -9,7 +9,8 @@ thread (``asyncio.to_thread``), never on the event loop.
 Text is cleaned on the way in (``threenines.core.clean``). A finding the database refuses does
 not hold up the run: the others are applied one batch at a time (bisecting) and the refused one
 goes to the quarantine (source ``security_findings``); an audit row the database refuses goes
-there too (``security_audit``) and the decision it records still stands.
+there too (``security_audit``) and the decision it records still stands. The tables, the event
+row and the audit writer are in ``threenines.security.tables``.
 """
 
 from __future__ import annotations
@@ -23,51 +24,15 @@ from sqlalchemy import Engine
 
 from threenines.core.clean import clean_row
 from threenines.core.quarantine import Quarantine, is_outage, write_isolating
-from threenines.core.tables import Id, events, metadata
+from threenines.core.tables import events
 from threenines.security.findings import Change, Finding, RunResult, State, transition
-
-findings = sa.Table(
-    "security_findings",
-    metadata,
-    sa.Column("id", Id, primary_key=True, autoincrement=True),
-    sa.Column("key", sa.String(300), nullable=False, unique=True),
-    sa.Column("kind", sa.String(64), nullable=False),
-    sa.Column("severity", sa.String(10), nullable=False),
-    sa.Column("status", sa.String(10), nullable=False),  # open | accepted | resolved
-    sa.Column("check", sa.String(120), nullable=False),  # the producer, e.g. arp:dc-main
-    sa.Column("site", sa.String(64)),
-    sa.Column("subject", sa.String(200), nullable=False),
-    sa.Column("message", sa.Text, nullable=False),
-    sa.Column("evidence", sa.JSON, nullable=False),
-    sa.Column("sticky", sa.Boolean, nullable=False),
-    sa.Column("first_seen", sa.Float, nullable=False),
-    sa.Column("last_seen", sa.Float, nullable=False),
-    sa.Column("resolved_at", sa.Float),
-    sa.Column("accepted_until", sa.Float),
-    sa.Column("accepted_reason", sa.Text),
-    sa.Column("accepted_by", sa.String(64)),
-    sa.Column("occurrences", sa.Integer, nullable=False),
-    sa.Index(None, "status", "severity"),
-    sa.Index(None, "check"),
+from threenines.security.tables import (
+    audit,
+    effective_status,
+    finding_event,
+    findings,
+    write_audit,
 )
-
-audit = sa.Table(
-    "security_audit",
-    metadata,
-    sa.Column("id", Id, primary_key=True, autoincrement=True),
-    sa.Column("ts", sa.Float, nullable=False),
-    sa.Column("actor", sa.String(64), nullable=False),
-    sa.Column("action", sa.String(64), nullable=False),
-    sa.Column("subject", sa.String(300), nullable=False),
-    sa.Column("details", sa.JSON, nullable=False),
-    sa.Index(None, "ts"),
-)
-
-
-def effective_status(now: float) -> sa.ColumnElement[str]:
-    """A finding's status at ``now``: "accepted" past ``accepted_until`` reads as "open"."""
-    past = (findings.c.status == "accepted") & (findings.c.accepted_until <= now)
-    return sa.case((past, sa.literal("open")), else_=findings.c.status)
 
 
 def _state(row: Any) -> State:
@@ -79,37 +44,6 @@ def _state(row: Any) -> State:
         row.resolved_at,
         row.accepted_until,
         row.occurrences,
-    )
-
-
-def _event(row: dict[str, Any], change: Change, now: float, **extra: Any) -> dict[str, Any]:
-    """The ``events`` row announcing ``change``. Opening, re-opening, expiry and severity
-    changes carry the finding's kind and severity; resolving or accepting is "<kind>_cleared"
-    at severity info (see ``ALERT_RESOLVES``), so alerts clear the incident rather than page."""
-    cleared = change in (Change.RESOLVED, Change.ACCEPTED)
-    return clean_row(
-        events,
-        {
-            "ts": now,
-            "source": "security",
-            "kind": f"{row['kind']}_cleared" if cleared else row["kind"],
-            "severity": "info" if cleared else row["severity"],
-            "category": "security",
-            "site": row.get("site"),
-            "device": None,
-            "subject": row["key"],
-            "message": f"[{change.value}] {row['message']}",
-            "details": {
-                "finding_id": row.get("id"),
-                "change": change.value,
-                "status": row["status"],
-                "finding_severity": row["severity"],
-                "check": row["check"],
-                "target": row["subject"],
-                "evidence": row.get("evidence") or {},
-                **extra,
-            },
-        },
     )
 
 
@@ -168,7 +102,7 @@ class SecurityStore:
                 if changed:
                     changes.append(changed)
             if changes:
-                conn.execute(events.insert(), [_event(r, c, now) for r, c in changes])
+                conn.execute(events.insert(), [finding_event(r, c, now) for r, c in changes])
         return changes
 
     def _apply(
@@ -251,7 +185,7 @@ class SecurityStore:
                 ).rowcount
                 if done:
                     data = {**row._asdict(), "status": "open", "accepted_until": None}
-                    conn.execute(events.insert().values(**_event(data, Change.EXPIRED, now)))
+                    conn.execute(events.insert().values(**finding_event(data, Change.EXPIRED, now)))
                     out.append((data, Change.EXPIRED))
         return out
 
@@ -312,7 +246,9 @@ class SecurityStore:
                 return False
             row = conn.execute(sa.select(findings).where(findings.c.id == finding_id)).one()
             data = dict(row._mapping)
-            conn.execute(events.insert().values(**_event(data, change, now, by=by, reason=reason)))
+            conn.execute(
+                events.insert().values(**finding_event(data, change, now, by=by, reason=reason))
+            )
             write_audit(
                 conn,
                 now,
@@ -322,21 +258,6 @@ class SecurityStore:
                 {"finding_id": finding_id, "reason": reason, **values},
             )
         return True
-
-
-def write_audit(
-    conn: sa.Connection, ts: float, actor: str, action: str, subject: str, details: dict[str, Any]
-) -> None:
-    """Add an audit row to ``conn``'s transaction (after its first write); a row the database
-    refuses goes to the quarantine instead, so the decision it records still commits."""
-    raw = {"ts": ts, "actor": actor, "action": action, "subject": subject, "details": details}
-    try:
-        with conn.begin_nested():
-            conn.execute(audit.insert().values(**clean_row(audit, raw)))
-    except Exception as exc:
-        if is_outage(exc):
-            raise
-        Quarantine(conn.engine).put("security_audit", [(raw, exc)], conn=conn)
 
 
 def _raw(f: Finding) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from threenines.core.tables import metadata
-from threenines.security.store import write_audit
+from threenines.security.tables import write_audit
 
 arp_bindings = sa.Table(
     "security_arp_bindings",

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from threenines.core.clean import clean_row
 from threenines.core.tables import Id, events, metadata
 from threenines.security.findings import Change
-from threenines.security.store import _event, findings, write_audit
+from threenines.security.tables import finding_event, findings, write_audit
 
 changes = sa.Table(
     "security_baseline_changes",
@@ -153,7 +153,7 @@ class BaselineStore:
             )
             conn.execute(
                 events.insert().values(
-                    **_event(
+                    **finding_event(
                         row, Change.RESOLVED, now, by=by, reason=f"baseline accepted: {reason}"
                     )
                 )
