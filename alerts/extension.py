@@ -67,7 +67,7 @@ def setup(ctx: ServiceContext) -> AlertService | None:
     if not alerts_config(ctx.config).enabled:
         return None
     feed = MaintenanceFeed(ctx.config, ctx.engine)
-    svc = AlertService(ctx.config, ctx.engine, maintenance=feed)
+    svc = AlertService(ctx.config, ctx.engine, maintenance=feed, active=lambda: ctx.active)
     ctx.subscribe_flips(svc.on_flips, singleton=True)
     ctx.add_task("alerts", lambda: svc.run(ctx.stopping), singleton=True)
     register_metrics(ctx.metrics.registry, ctx.engine, svc.sender.stats)

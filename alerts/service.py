@@ -30,7 +30,7 @@ from sqlalchemy import Engine
 
 from threenines.alerts.compose import FlipComposer, OpenRow
 from threenines.alerts.config import alerts_config
-from threenines.alerts.deliver import Deliverer
+from threenines.alerts.deliver import Deliverer, Message
 from threenines.alerts.model import (
     Ack,
     AddSilence,
@@ -74,7 +74,10 @@ class AlertService:
         clock: Callable[[], float] = time.time,
         owner: str | None = None,
         tick: float = 1.0,
+        active: Callable[[], bool] = lambda: True,
     ):
+        """``active``: whether this node does the singleton work now (``ServiceContext.active``);
+        while it says no, nothing is decided or sent here (fencing: ``threenines.core.ha``)."""
         self.cfg = cfg
         self.acfg = alerts_config(cfg)
         self.engine = engine
@@ -82,7 +85,7 @@ class AlertService:
         self.deliverer = Deliverer(self.acfg.receivers, self.acfg.outbox.timeout)
         self.sender = OutboxSender(
             OutboxStore(engine),
-            send or self.deliverer.send,
+            self._fenced(send or self.deliverer.send),
             self.acfg.outbox,
             owner=owner,
             clock=clock,
@@ -92,6 +95,7 @@ class AlertService:
         self.composer = composer or FlipComposer(cfg)
         self.clock = clock
         self.tick_interval = tick
+        self.active = active
         self.tz = self.acfg.timezone or cfg.timezone
         self.state = PolicyState()
         self.events_cursor = 0
@@ -100,6 +104,17 @@ class AlertService:
         self._last_states = -1e18
         self._lock = asyncio.Lock()
         self._started = False
+
+    def _fenced(self, send: Send) -> Send:
+        """``send``, but only while this node is active: a node that lost its lease between
+        claiming a delivery and sending it leaves the delivery to the active node."""
+
+        async def fenced(receiver: str, message: Message) -> str | None:
+            if not self.active():
+                return "not the active node: left to the active node"
+            return await send(receiver, message)
+
+        return fenced
 
     # -- inputs ------------------------------------------------------------------------------
 
@@ -147,6 +162,8 @@ class AlertService:
 
     async def submit(self, inputs: Sequence[Input], kv: dict[str, Any] | None = None) -> Decision:
         """Run the policy on ``inputs`` now; persist; wake the sender. Serialised."""
+        if not self.active():
+            return Decision(self.state, (), (), ("not the active node: nothing decided",))
         if not self._started:
             await self.start()
         async with self._lock:
@@ -248,7 +265,9 @@ class AlertService:
                 except TimeoutError:
                     pass
         finally:
-            await sender
+            if not stop.is_set():  # cancelled (this node stopped being the active one)
+                sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
 
 
 def _command_input(op: str, a: dict[str, Any]) -> Input | None:

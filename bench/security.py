@@ -19,7 +19,7 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 
-from threenines.security import scapy_net
+from threenines.security import scapy_net, scapy_scan
 from threenines.security.config import Scope
 from threenines.security.testnet import TestNet
 
@@ -87,7 +87,7 @@ def syn_bench(net: TestNet, hosts: list[str], rate: float) -> None:
     print(f"SYN scan {len(hosts)} hosts x 1000 ports = {total} probes", flush=True)
     scope = Scope((ipaddress.IPv4Network(net.cidr),))
     start = time.monotonic()
-    ours = scapy_net.syn_scan(hosts, range(1, 1001), scope, rate, 1.0, iface=net.bridge)
+    ours = scapy_scan.syn_scan(hosts, range(1, 1001), scope, rate, 1.0, iface=net.bridge)
     ours_t = time.monotonic() - start
     n_open = sum(len(v) for v in ours.values())
     row(f"threenines SYN (rate {rate:g}/s)", ours_t, f"{n_open} open", goal=60.0)
@@ -97,7 +97,7 @@ def syn_bench(net: TestNet, hosts: list[str], rate: float) -> None:
     t2, r2 = nmap(["-T4", *common])
     row("nmap -sS -T4 (unthrottled)", t2, f"{sum(map(len, nmap_open(r2).values()))} open")
     start = time.monotonic()
-    fast = scapy_net.syn_scan(hosts, range(1, 1001), scope, 25_000, 1.0, iface=net.bridge)
+    fast = scapy_scan.syn_scan(hosts, range(1, 1001), scope, 25_000, 1.0, iface=net.bridge)
     fast_t = time.monotonic() - start
     row("threenines SYN (rate 25000/s)", fast_t, f"{sum(map(len, fast.values()))} open")
     agree = all(ours[h] == nmap_open(r1).get(h, set()) == fast[h] for h in hosts)

@@ -40,6 +40,7 @@ log = logging.getLogger("threenines.service")
 Extension = Callable[[ServiceContext], object]
 WRITER_GRACE = 10.0
 CLAIM_WAIT = 30.0
+SINGLETON_STOP = 10.0  # seconds a cancelled singleton task may take to end
 
 
 def build_context(cfg: Config, composition: Composition, *, live: bool = False) -> ServiceContext:
@@ -197,7 +198,10 @@ async def _singletons(ctx: ServiceContext) -> None:
             await _first(lead.changed.wait(), ctx.stopping.wait(), timeout=left)
         for task in running:
             task.cancel()
-        await asyncio.gather(*running, return_exceptions=True)
+        _, stuck = await asyncio.wait(running, timeout=SINGLETON_STOP) if running else ((), ())
+        for task in stuck:  # never blocks the next term; the task is reported, not awaited
+            log.error("singleton task %s did not stop within %.0fs of being cancelled",
+                      task.get_name(), SINGLETON_STOP)  # fmt: skip
         for h in health.values():
             h.set("stopped" if ctx.stopping.is_set() else "standby")
 
