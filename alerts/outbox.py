@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Collection
 from threenines.alerts.config import Outbox
 from threenines.alerts.deliver import Message
 from threenines.alerts.outbox_store import Claimed, OutboxStore
+from threenines.core.outbox import SenderLog
 
 log = logging.getLogger("threenines.alerts.outbox")
 
@@ -46,6 +47,7 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._sem = asyncio.Semaphore(concurrency)
         self.stats = {"sent": 0, "failed": 0, "retried": 0}
+        self.logs = SenderLog(log, "alerts outbox")
 
     def wake(self) -> None:
         self._wake.set()
@@ -70,10 +72,11 @@ class OutboxSender:
 
     async def _deliver(self, c: Claimed) -> None:
         started = self.clock()
+        failure: Exception | None = None
         try:
             error = await self.send(c.receiver, Message(c.title, c.body, c.short, c.notify_type))
         except Exception as exc:  # the adapter promises not to raise; be safe anyway
-            error = f"receiver {c.receiver!r}: {type(exc).__name__}"
+            error, failure = f"receiver {c.receiver!r}: {type(exc).__name__}", exc
         finished = self.clock()
         retry_at = None
         if error is not None and c.attempts < self.cfg.max_attempts:
@@ -81,17 +84,14 @@ class OutboxSender:
         state = await asyncio.to_thread(
             self.store.finish, c, self.owner, started, finished, error, retry_at
         )
+        receiver = self.logs.receiver(c.receiver)
         if state == "sent":
             self.stats["sent"] += 1
+            receiver.ok()
         elif state == "pending":
             self.stats["retried"] += 1
-            log.warning(
-                "delivery %s to %s failed (attempt %d), retrying: %s",
-                c.id,
-                c.receiver,
-                c.attempts,
-                error,
-            )
+            why = f"delivery {c.id} failed (attempt {c.attempts}), retrying: {error}"
+            receiver.failed(failure, traceback=failure is not None, why=why)
         else:
             self.stats["failed"] += 1
             log.error(
@@ -109,8 +109,10 @@ class OutboxSender:
                 await self.run_once()
                 nxt = await asyncio.to_thread(self.store.next_due)
             except Exception as exc:  # database briefly away: keep going, rows are safe
-                log.warning("outbox pass failed: %s", type(exc).__name__)
+                self.logs.passes.failed(exc)
                 nxt = None
+            else:
+                self.logs.passes.ok()
             wait = self.cfg.poll_interval
             if nxt is not None:
                 wait = min(wait, max(0.0, nxt - self.clock()))

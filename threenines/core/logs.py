@@ -3,7 +3,8 @@
 ``Repeated`` tells it in three parts: the first failure with its traceback (the one worth
 reading), then while it goes on at most one line per ``every`` seconds with the count since
 the last line, then one recovery line with the total and how long it lasted. The database
-writers (results, events, readings) and the alerts tick use it; ``summary`` gives the one-line
+writers (results, events, readings), the alerts tick and the outbox senders
+(``threenines.core.outbox.SenderLog``) use it; ``summary`` gives the one-line
 form of an exception that they all log.
 """
 
@@ -50,11 +51,15 @@ class Repeated:
     def failing(self) -> bool:
         return self.failures > 0
 
-    def failed(self, exc: BaseException | None = None, *, traceback: bool = True) -> None:
+    def failed(
+        self, exc: BaseException | None = None, *, traceback: bool = True, why: str | None = None
+    ) -> None:
+        """One more failure: ``exc`` (told by ``summary``, its traceback on the first line
+        unless ``traceback=False``), or ``why`` in words when there is no exception."""
         now = self.clock()
         self.failures += 1
         self._since_line += 1
-        why = summary(exc) if exc is not None else "failed"
+        why = why or (summary(exc) if exc is not None else "failed")
         if self.failures == 1:
             self._first = self._line = now
             self._since_line = 0

@@ -13,14 +13,20 @@ the SQL. The rules, in one place:
 
 The statements run on the caller's connection, inside the caller's transaction, so an area can
 join the rows it needs (the notification's text) in the same transaction. Synchronous.
+
+``SenderLog`` is how a sender's loop tells of an outage (the database's, a receiver's): one
+story each, not a line per pass or per attempt.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Column, Connection, Float, Integer, String, Table, Text
+
+from threenines.core.logs import EVERY, Repeated
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 MAX_ERROR = 2000
@@ -117,3 +123,23 @@ class Outbox:
             .values(state=PENDING, lease_owner=None, lease_until=None, attempts=self.c.attempts - 1)
         )
         return int(res.rowcount)
+
+
+class SenderLog:
+    """An outbox sender's troubles as ``threenines.core.logs.Repeated`` stories: a failing pass
+    (the database away) and each failing receiver are told once with the first error (a pass's
+    with its traceback), then a count a minute, then one recovery line. ``passes`` is the loop's;
+    ``receiver(name)`` takes each attempt's outcome (``failed(why=...)`` / ``ok()``). A row given
+    up for good is not in these stories: the sender logs each, a lost message is news."""
+
+    def __init__(self, log: logging.Logger, what: str, *, every: float = EVERY):
+        self.log, self.what, self.every = log, what, every
+        self.passes = Repeated(log, f"{what} pass failed", every=every, level=logging.WARNING)
+        self._receivers: dict[str, Repeated] = {}
+
+    def receiver(self, name: str) -> Repeated:
+        if name not in self._receivers:
+            self._receivers[name] = Repeated(
+                self.log, f"{self.what} to {name}", every=self.every, level=logging.WARNING
+            )
+        return self._receivers[name]

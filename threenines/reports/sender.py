@@ -25,6 +25,7 @@ from threenines.alerts.deliver import Deliverer, Message
 from threenines.alerts.outbox import backoff
 from threenines.availability.periods import Period, PeriodError
 from threenines.core.config.schema import Config
+from threenines.core.outbox import SenderLog
 from threenines.reports.config import reports_config
 from threenines.reports.schedule import due, next_send
 from threenines.reports.store import ClaimedReport, ReportDeliveryStore
@@ -69,6 +70,7 @@ class ReportSender:
         self.clock = clock
         self.passes = 0
         self.stats = {"sent": 0, "failed": 0, "retried": 0}
+        self.logs = SenderLog(log, "report")
 
     def queue_due(self, now: float) -> list[tuple[str, str]]:
         """Queue every period due now; the (schedule, period) pairs queued. Blocking."""
@@ -148,9 +150,11 @@ class ReportSender:
         if state == "sent":
             self.stats["sent"] += 1
             log.info("%s sent", what)
+            self.logs.receiver(c.receiver).ok()
         elif state == "pending":
             self.stats["retried"] += 1
-            log.warning("%s failed (attempt %d), retrying: %s", what, c.attempts, error)
+            why = f"{what} failed (attempt {c.attempts}), retrying: {error}"
+            self.logs.receiver(c.receiver).failed(why=why)
         elif state == "failed":
             self.stats["failed"] += 1
             log.error("%s failed for good after %d attempt(s): %s", what, c.attempts, error)
@@ -192,8 +196,10 @@ class ReportSender:
                 await self.run_once()
                 nxt = await asyncio.to_thread(self.store.next_due)
             except Exception as exc:  # database briefly away: rows are safe, try again
-                log.warning("report pass failed: %s", describe(exc))
+                self.logs.passes.failed(exc)
                 nxt = None
+            else:
+                self.logs.passes.ok()
             try:
                 await asyncio.wait_for(stop.wait(), self._wait(nxt))
             except TimeoutError:
