@@ -171,11 +171,13 @@ async def test_metrics_and_extension(setup_cfg: tuple[Path, Config, JsonReceiver
         flips=[],
         tasks=[],
         metrics=SimpleNamespace(registry=CollectorRegistry()),
+        active=True,
     )
-    ctx.subscribe_flips = ctx.flips.append
-    ctx.add_task = lambda name, factory: ctx.tasks.append((name, factory))
+    ctx.subscribe_flips = lambda sub, singleton=False: ctx.flips.append((sub, singleton))
+    ctx.add_task = lambda name, factory, singleton=False: ctx.tasks.append((name, singleton))
     svc = setup(ctx)
-    assert svc is not None and ctx.flips == [svc.on_flips] and ctx.tasks[0][0] == "alerts"
+    assert svc is not None and ctx.flips == [(svc.on_flips, True)]
+    assert ctx.tasks == [("alerts", True)]  # the active node's work only
     await svc.on_conditions([_down(time.time())])
     m = _scrape(ctx.metrics.registry)
     assert m['threenines_alerts_open{severity="major"}'] == 1

@@ -40,7 +40,7 @@ def test_the_extension_is_wired_into_the_service() -> None:
 def test_no_plans_add_no_task(tmp_path: Path) -> None:
     ctx = build_context(parse_config(f'storage: {{url: "sqlite:///{tmp_path}/x.db"}}\n'))
     assert failover_extension.setup(ctx) is None
-    assert "failover" not in [name for name, _ in ctx.tasks]
+    assert "failover" not in [name for name, _ in ctx.tasks + ctx.singleton_tasks]
 
 
 @contextlib.asynccontextmanager

@@ -137,8 +137,8 @@ async def test_the_service_extension_sends_when_due_and_not_again_after_restart(
             ctx = build_context(cfg)
             migrate(ctx.engine)
             sender = extension.setup(ctx)
-            assert sender is not None and [n for n, _ in ctx.tasks][-1] == "reports"
-            task = asyncio.create_task(dict(ctx.tasks)["reports"]())
+            assert sender is not None and [n for n, _ in ctx.singleton_tasks][-1] == "reports"
+            task = asyncio.create_task(dict(ctx.singleton_tasks)["reports"]())
             for _ in range(600):  # at most 60 s
                 if sender.passes >= 1:
                     break

@@ -69,7 +69,8 @@ async def test_extensions_plug_in_without_globals(tmp_path: Path) -> None:
     ctx.writer.submit(rec("web/ok", 100))
     assert await ctx.writer.flush()
     assert [(f.check_id, f.new) for f in seen] == [("web/ok", "up")]
-    assert [name for name, _ in ctx.tasks] == ["retention", "noop"]
+    assert [name for name, _ in ctx.tasks] == ["noop"]
+    assert [name for name, _ in ctx.singleton_tasks] == ["retention"]  # the active node's
     ctx.engine.dispose()
 
 
