@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator
 
 from threenines.alerts.model import Category, Severity
-from threenines.core.config.base import Name, StrictModel
+from threenines.core.config.base import Name, StrictModel, first_named
 from threenines.core.config.secrets import Secret
 from threenines.core.durations import Duration
 
@@ -204,10 +204,12 @@ class AlertsConfig(StrictModel):
         return value
 
     def route(self, name: str) -> Route | None:
-        return next((r for r in self.routes if r.name == name), None)
+        found: Route | None = first_named(self, "routes", name)
+        return found
 
     def receiver(self, name: str) -> Receiver | None:
-        return next((r for r in self.receivers if r.name == name), None)
+        found: Receiver | None = first_named(self, "receivers", name)
+        return found
 
 
 def cross_check(cfg: Config) -> list[tuple[Loc, str]]:
@@ -217,6 +219,7 @@ def cross_check(cfg: Config) -> list[tuple[Loc, str]]:
     receivers = {r.name for r in a.receivers}
     intervals = {t.name for t in a.time_intervals}
     routes = {r.name: r for r in a.routes}
+    looping = _escalation_cycles(routes)
     for what, names in (
         ("receivers", [r.name for r in a.receivers]),
         ("routes", [r.name for r in a.routes]),
@@ -243,20 +246,26 @@ def cross_check(cfg: Config) -> list[tuple[Loc, str]]:
             out.append(
                 (("alerts", "routes", i, "escalate_after"), "escalate_to needs escalate_after")
             )
-        if _escalation_cycle(route.name, routes):
+        if route.name in looping:
             out.append((("alerts", "routes", i, "escalate_to"), "escalation chain loops back"))
     return out
 
 
-def _escalation_cycle(start: str, routes: dict[str, Route]) -> bool:
-    seen = {start}
-    cur = routes[start].escalate_to
-    while cur is not None and cur in routes:
-        if cur in seen:
-            return cur == start
-        seen.add(cur)
-        cur = routes[cur].escalate_to
-    return False
+def _escalation_cycles(routes: dict[str, Route]) -> set[str]:
+    """The routes whose escalation chain comes back to themselves. Each route is walked once
+    (a chain of n routes checked from each start was n squared steps)."""
+    looping: set[str] = set()
+    done: set[str] = set()
+    for start in routes:
+        path: dict[str, int] = {}  # the routes of this walk, in order
+        cur: str | None = start
+        while cur is not None and cur in routes and cur not in done and cur not in path:
+            path[cur] = len(path)
+            cur = routes[cur].escalate_to
+        if cur is not None and cur in path:  # this walk closed a loop: from cur on, it loops
+            looping.update(list(path)[path[cur] :])
+        done.update(path)
+    return looping
 
 
 def alerts_config(cfg: Config) -> AlertsConfig:

@@ -21,7 +21,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from threenines.core.config.base import Name, StrictModel
+from threenines.core.config.base import Name, StrictModel, first_named
 from threenines.core.config.secrets import Secret
 from threenines.core.durations import Duration
 
@@ -184,7 +184,8 @@ class SnmpConfig(StrictModel):
         return device.auth
 
     def device(self, name: str) -> Device | None:
-        return next((d for d in self.devices if d.name == name), None)
+        found: Device | None = first_named(self, "devices", name)
+        return found
 
 
 def cross_check(snmp: SnmpConfig, sites: set[str]) -> list[tuple[Loc, str]]:

@@ -31,6 +31,25 @@ Name = Annotated[str, AfterValidator(_check_name)]
 """Identifier for sites, services, checks, vantage points, devices (used in metric labels)."""
 
 
+def first_named(owner: BaseModel, field: str, name: str) -> Any | None:
+    """The first item of ``owner``'s list ``field`` whose ``name`` is ``name``, or None.
+
+    From a dict built once per list (a scan per lookup made cross-checks quadratic: 10,000
+    devices named by 10,000 services). The dict is kept in the instance's ``__dict__``, as
+    ``functools.cached_property`` does (so equality and dumps ignore it), with the list it was
+    built from: after ``model_copy(update=...)`` the list is another and the dict is rebuilt.
+    """
+    items = getattr(owner, field)
+    key = f"_first_named_{field}"
+    cached = owner.__dict__.get(key)
+    if cached is None or cached[0] is not items:
+        index: dict[str, Any] = {}
+        for item in items:
+            index.setdefault(item.name, item)
+        cached = owner.__dict__[key] = (items, index)
+    return cached[1].get(name)
+
+
 class StrictModel(BaseModel):
     """Unknown keys are errors; loaded config is immutable."""
 

@@ -57,7 +57,7 @@ class Document:
 
 def read(text: str, limits: Limits = LIMITS) -> Document | None:
     """The document in ``text`` (None when it holds no document); raises ``Unreadable``."""
-    with _collector_paused():
+    with collector_paused():
         root = compose(text, limits)
         if root is None:
             return None
@@ -68,7 +68,7 @@ def read(text: str, limits: Limits = LIMITS) -> Document | None:
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector: reading makes up to a million objects, none in a
     cycle, and the collections that they trigger would triple the time (10,000 checks: 2 s)."""
     was = gc.isenabled()

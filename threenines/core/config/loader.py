@@ -15,7 +15,14 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from threenines.core.config.document import LIMITS, Document, Limits, Unreadable, read
+from threenines.core.config.document import (
+    LIMITS,
+    Document,
+    Limits,
+    Unreadable,
+    collector_paused,
+    read,
+)
 from threenines.core.config.locs import Loc, format_path, line_for, within
 from threenines.core.config.salvage import Damage, Salvage, salvage
 
@@ -123,6 +130,11 @@ def _read(text: str, file: str, limits: Limits) -> Document:
 
 def parse_text(text: str, model: type[M], file: str = "<config>", limits: Limits = LIMITS) -> M:
     """Validate YAML ``text`` against ``model``; raise ConfigError naming file, line and path."""
+    with collector_paused():  # the models are as many objects again, none in a cycle either
+        return _parse(text, model, file, limits)
+
+
+def _parse(text: str, model: type[M], file: str, limits: Limits) -> M:
     doc = _read(text, file, limits)
     report = _Report(file, doc)
     for loc, line, msg in doc.problems:

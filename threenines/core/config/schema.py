@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from threenines.core.config.base import CheckBase, Name, StrictModel
+from threenines.core.config.base import CheckBase, Name, StrictModel, first_named
 from threenines.core.config.calendar import HoursRule, MaintenanceWindow
 from threenines.core.config.devices import DeviceRef
 from threenines.core.durations import Duration
@@ -199,10 +199,12 @@ class Config(StrictModel):
         return list(check.vantage) if check.vantage else [self.server.vantage]
 
     def site(self, name: str) -> Site | None:
-        return next((s for s in self.sites if s.name == name), None)
+        found: Site | None = first_named(self, "sites", name)
+        return found
 
     def service(self, name: str) -> Service | None:
-        return next((s for s in self.services if s.name == name), None)
+        found: Service | None = first_named(self, "services", name)
+        return found
 
     def cross_check(self) -> list[tuple[Loc, str]]:
         """Problems that span sections, each with the loc of the offending value."""
