@@ -104,6 +104,7 @@ class AlertService:
         self._last_states = -1e18
         self._lock = asyncio.Lock()
         self._started = False
+        self._runs = 0
 
     def _fenced(self, send: Send) -> Send:
         """``send``, but only while this node is active: a node that lost its lease between
@@ -246,9 +247,11 @@ class AlertService:
         await self.submit(await self._refresh_states())
 
     async def run(self, stop: asyncio.Event) -> None:
-        # from the store each time: on a high-availability pair this node may have been a
-        # standby while another decided (``threenines.core.ha``)
-        self._started = False
+        # from the store again when run again: on a high-availability pair this node may have
+        # been a standby while another decided (``threenines.core.ha``)
+        if self._runs:
+            self._started = False
+        self._runs += 1
         await self.start()
         sender = asyncio.create_task(self.sender.run(stop))
         failing = Repeated(log, "alerts tick failed")  # once, then a count a minute, then ok

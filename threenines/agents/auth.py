@@ -24,6 +24,7 @@ from threenines.agents.tokens import Principal, TokenStore, fingerprint, role_al
 from threenines.core import deps
 from threenines.core.context import ServiceContext
 from threenines.core.deps import context
+from threenines.core.quarantine import is_outage
 
 log = logging.getLogger("threenines.auth")
 MAX_TOKEN = 200
@@ -57,8 +58,10 @@ async def authenticate(request: Request, ctx: ServiceContext) -> Principal:
             TokenStore(ctx.engine).verify, token, now=time.time()
         )
     except Exception as exc:
-        log.error("token check failed: %s", type(exc).__name__)
-        raise HTTPException(503, "cannot check tokens: database unavailable") from None
+        if is_outage(exc):
+            raise  # the API's one outage answer: 503 with Retry-After (threenines.core.api)
+        log.exception("token check failed: %s", type(exc).__name__)
+        raise HTTPException(500, "cannot check tokens") from None
     if principal is None:
         raise _refuse(request, 401, f"{why} token fp={fingerprint(token)}",
                       "invalid or revoked token")  # fmt: skip
