@@ -78,6 +78,12 @@ def _between(marks: Sequence[Mark], a: str, b: str) -> float | None:
     return None if ma is None or mb is None else mb.ts - ma.ts
 
 
+def _lag_text(lag: float | None, error: str | None) -> str:
+    if lag is not None:
+        return f"{lag:.1f}s"
+    return f"not measured ({error})" if error else "not measured"
+
+
 def summarise(
     plan: Plan, marks: Sequence[Mark], problems: Sequence[str] = (), *, tabletop: bool = False
 ) -> DrillSummary:
@@ -87,6 +93,7 @@ def summarise(
     detection = _between(marks, "fault_injected", "confirmed_down")
     facts = first(marks, "preflight")
     rpo = facts.details.get("replication_lag") if facts else None
+    lag_error = facts.details.get("lag_error") if facts else None
     capacity = facts.details.get("capacity") if facts else None
     rpo_target = plan.objectives.rpo or plan.preflight.rpo
     objectives = [
@@ -99,7 +106,7 @@ def summarise(
         Objective(
             "RPO (data loss window: replication lag)",
             "not set" if rpo_target is None else f"<= {rpo_target:g}s",
-            "not measured" if rpo is None else f"{rpo:g}s",
+            _lag_text(rpo, lag_error),
             None if rpo is None or rpo_target is None else rpo <= rpo_target,
         ),
         Objective(

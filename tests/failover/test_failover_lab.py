@@ -3,10 +3,11 @@ agent in each site's namespace, real faults (links, packet loss, stopped service
 playbooks switching the front-door HAProxy, alerts delivered to a json:// receiver.
 
 In order, on one estate: no false failover (one site's own WAN link down, 30 % packet loss on
-one path, one vantage point seeing the primary down, the mirror unhealthy: refused and paged),
-then dc-main cut off (the agents agree, the playbook runs, users reach dc-mirror, the journeys
-pass again, RTO recorded), a primary that flaps afterwards (the cooldown holds), and a DR drill
-end to end (timeline, report, period excluded from SLA figures, on-call not paged).
+one path, one vantage point seeing the primary down, the mirror unhealthy: refused and paged;
+the mirror's database standby further behind than the RPO: refused), then dc-main cut off (the
+agents agree, the playbook runs, users reach dc-mirror, the journeys pass again, RTO recorded),
+a primary that flaps afterwards (the cooldown holds), and a DR drill end to end (timeline, RPO
+measured from the standby, report, period excluded from SLA figures, on-call not paged).
 
 Root only (lab namespaces); every address is a lab address in 198.18.0.0/16 or loopback.
 """
@@ -14,6 +15,7 @@ Root only (lab namespaces); every address is a lab address in 198.18.0.0/16 or l
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -21,16 +23,20 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from conftest import require
 from failover_helpers import alerts_receivers
 
 from bench._failover_lab import EXE, PLAN, SITES, Watched, until, watched
 from threenines import lab
 from threenines.availability.load import load_estate
 from threenines.core.tables import results, state_intervals
+from threenines.failover import preflight
+from threenines.failover.config import failover_config
 from threenines.failover.drill import load_marks
 from threenines.failover.drill_report import render_html
 from threenines.failover.store import drills
 from threenines.failover.timeline import MARKS
+from threenines.lab import database
 
 pytestmark = [pytest.mark.slow, pytest.mark.root, pytest.mark.timeout(300)]
 INTERVAL, CONFIRM, COOLDOWN = 1.0, 3.0, 40.0
@@ -171,6 +177,54 @@ def test_an_unhealthy_mirror_is_refused_and_pages(estate: Watched, rx: Any) -> N
     assert w.runs() == []
 
 
+def _lag(w: Watched) -> float | None:
+    """The standby's replication lag, by the plan's own command (as the pre-flight runs it)."""
+    plan = failover_config(w.cfg).plan(PLAN)
+    assert plan is not None and plan.preflight.replication_lag is not None
+    return preflight.replication_lag(plan.preflight.replication_lag)[0]
+
+
+def _rpo(w: Watched) -> float:
+    plan = failover_config(w.cfg).plan(PLAN)
+    assert plan is not None and plan.preflight.rpo is not None
+    return plan.preflight.rpo
+
+
+def _lag_over(w: Watched, limit: float) -> float | None:
+    lag = _lag(w)
+    return lag if lag is not None and lag > limit else None
+
+
+def _lag_under(w: Watched, limit: float) -> bool:
+    lag = _lag(w)
+    return lag is not None and lag < limit
+
+
+def test_a_standby_further_behind_than_the_rpo_is_refused(estate: Watched, rx: Any) -> None:
+    require(database.bindir() is not None, database.MISSING)
+    w, after, rpo = estate, estate.last_event_id(), _rpo(estate)
+    until("a small replication lag", lambda: _lag_under(w, 3.0), limit=30)
+    pause = lab.fault_add("replay-pause", "dc-mirror", state=w.state)
+    try:
+        behind = until("the standby behind the RPO", lambda: _lag_over(w, rpo + 1), limit=rpo + 30)
+        FIGURES["lag_paused"] = behind
+        cut = lab.fault_add("dc-cut", "dc-main", state=w.state)
+        (event,) = until("the refusal", lambda: _refused(w, after, "replication_lag"), limit=30)
+        assert f"exceeds the RPO {rpo:.0f}s" in event.message, event.message
+        said = re.search(r"replication lag (\d+)s exceeds", event.message)
+        assert said is not None and float(said.group(1)) > rpo, event.message
+        assert event.severity == "critical"  # the primary is down and we will not move
+        until("on-call paged", lambda: "replication_lag" in str(rx.by_path("oncall")), limit=20)
+        assert w.runs() == [] and w.serving_dc() is None
+        lab.fault_clear(cut.id, state=w.state)
+        until("dc-main seen up", lambda: set(w.states("portal-dc-main/health").values()) == {"up"})
+    finally:
+        lab.fault_clear(pause.id, state=w.state)
+    until("the standby caught up", lambda: _lag_under(w, 3.0), limit=30)
+    until("both data centres up again", w.all_up, limit=30)
+    assert w.runs() == []
+
+
 def test_dc_main_cut_off_fails_over_to_the_mirror(estate: Watched) -> None:
     w, after = estate, estate.last_event_id()
     # HAProxy's own health checks bring dc-main back after the last test's cut (rise count)
@@ -269,6 +323,26 @@ def test_a_drill_end_to_end(estate: Watched, rx: Any, tmp_path: Any) -> None:
     until("the drill's end notice", lambda: "finished: RTO" in str(rx.by_path("drill")))
     assert len(rx.by_path("oncall")) == paged, rx.by_path("oncall")[paged:]
     until("users back on dc-main", lambda: w.serving_dc() == "dc-main", limit=10)
+    _rpo_measured(w, drill.stdout, summary, marks)
+    assert f"<td>{summary['rpo']:.1f}s</td>" in html
+
+
+def _rpo_measured(w: Watched, stdout: str, summary: dict[str, Any], marks: dict[str, Any]) -> None:
+    """The RPO is the standby's lag measured at the decision: a figure, within the objective."""
+    require(database.bindir() is not None, database.MISSING)
+    rpo, objective = summary["rpo"], _rpo(w)
+    assert marks["preflight"].details["lag_error"] is None, marks["preflight"].details
+    assert rpo is not None and 0 <= rpo <= objective, summary
+    (row,) = [o for o in summary["objectives"] if o["name"].startswith("RPO")]
+    target, measured = f"<= {objective:g}s", f"{rpo:.1f}s"
+    name = "RPO (data loss window: replication lag)"
+    assert row == {"name": name, "target": target, "measured": measured, "met": True}
+    assert (
+        f"RPO (data loss window: replication lag): {rpo:.1f}s (target <= {objective:g}s): met"
+        in stdout
+    )
+    assert "not measured" not in [o["measured"] for o in summary["objectives"]]
+    FIGURES["drill_rpo"] = rpo
 
 
 def _timeline_matches_the_fault(m: dict[str, Any]) -> None:

@@ -20,7 +20,7 @@ import pytest
 from conftest import require_command, require_root
 
 from threenines import lab
-from threenines.lab import netns, procs, topology
+from threenines.lab import database, netns, procs, topology
 
 pytestmark = [pytest.mark.slow, pytest.mark.root, pytest.mark.timeout(300)]
 
@@ -49,11 +49,25 @@ def lab_processes_alive(pids: list[int]) -> list[int]:
     return [pid for pid in pids if netns._running(pid)]
 
 
+def lab_postgres_left() -> list[str]:
+    """Command lines of the lab's PostgreSQL processes (their titles carry the cluster name)."""
+    found = []
+    for path in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            line = path.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "postgres: tn-dc-" in line or "threenines-lab/pg/" in line:
+            found.append(line)
+    return found
+
+
 def assert_nothing_left(pids: list[int]) -> None:
     assert netns.namespaces() == []
     assert netns.root_links() == []
     assert "198.18.0.0/16" not in netns.ip("route", "show").stdout
     assert lab_processes_alive(pids) == []
+    assert lab_postgres_left() == []
 
 
 def test_down_after_a_crash_finds_everything_by_name(exclusive_lab: lab.State) -> None:
@@ -62,7 +76,8 @@ def test_down_after_a_crash_finds_everything_by_name(exclusive_lab: lab.State) -
     agent = lab.spawn("lib-grays", "agent", ["sleep", "300"], state=exclusive_lab)
     rogue = lab.attach_host("rogue-pc", "lib-grays", "198.18.11.66/24")
     pids = [p.pid for p in procs.all_procs(exclusive_lab)]
-    assert agent.pid in pids and len(pids) == 9
+    database_procs = 3 if database.bindir() is not None else 0  # 2 PostgreSQL + a heartbeat
+    assert agent.pid in pids and len(pids) == 9 + database_procs
     assert rogue in netns.namespaces()
     # the crash: the state directory (pidfiles, fault records) is lost
     shutil.rmtree(exclusive_lab.root)
@@ -86,6 +101,8 @@ def test_cli_up_status_fault_down(exclusive_lab: lab.State) -> None:
     first = cli("lab", "up")
     assert first.exit_code == 0, first.output
     assert "lab up: 10 namespaces" in first.output
+    said = [line for line in first.output.splitlines() if line.startswith("database: ")]
+    assert said == [f"database: {database.describe(lab.ESTATE)}"]  # once, either way
     added = cli("lab", "fault", "add", "loss", "hub-tilbury", "30%")
     assert added.exit_code == 0 and "fault 1: loss hub-tilbury 30%" in added.output
     bad = cli("lab", "fault", "add", "loss", "hub-tilbury", "300%")
@@ -100,9 +117,12 @@ def test_cli_up_status_fault_down(exclusive_lab: lab.State) -> None:
     assert ran.exit_code == 0
     cleared = cli("lab", "fault", "clear", "--all")
     assert "cleared fault 1" in cleared.output
+    if database.bindir() is not None:
+        assert (exclusive_lab.root / "pg" / "dc-mirror" / "standby.signal").exists()
     gone = cli("lab", "down")
     assert gone.exit_code == 0 and "removed 10 namespaces" in gone.output
     assert_nothing_left(pids)
+    assert not exclusive_lab.root.exists()  # data directories included
 
 
 def test_non_root_is_refused_with_exit_2() -> None:

@@ -19,7 +19,7 @@ import pytest
 from conftest import require_command
 
 from threenines import lab
-from threenines.lab import services, topology
+from threenines.lab import database, services, topology
 
 pytestmark = [pytest.mark.slow, pytest.mark.root, pytest.mark.timeout(300)]
 
@@ -39,6 +39,14 @@ def fetch_from(ns: str, url: str) -> str:
     return proc.stdout.strip()
 
 
+# the portal's database (tests/lab/test_lab_database.py), when PostgreSQL is installed
+DATABASE = (
+    {("tn-dc-main", "postgres"), ("tn-dc-main", "heartbeat"), ("tn-dc-mirror", "postgres")}
+    if database.bindir() is not None
+    else set()
+)
+
+
 def ping(ns: str, host: str, count: int = 2) -> subprocess.CompletedProcess[str]:
     return lab.run_in(ns, ["ping", "-n", "-q", "-c", str(count), "-i", "0.2", "-W", "1", host])
 
@@ -56,6 +64,7 @@ def test_up_builds_every_namespace_link_and_service(lab_estate) -> None:
         ("tn-dc-mirror", "snmpd"),
         ("tn-dc-mirror", "dns"),
         ("tn-front-door", "haproxy"),
+        *DATABASE,
     }
     assert info["faults"] == []
 

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 
 import pytest
 
-from threenines.lab import faults, services, topology
+from threenines.lab import database, faults, services, topology
 from threenines.lab.state import LabError, State
 
 LAB = ipaddress.ip_network("198.18.0.0/15")
+
+
+@pytest.fixture(autouse=True)
+def postgres_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These checks are pure: PostgreSQL's binaries are taken as installed, whatever the host."""
+    monkeypatch.setattr(database, "bindir", lambda: Path("/usr/lib/postgresql/15/bin"))
 
 
 def test_estate_is_valid_and_uses_only_lab_addresses() -> None:
@@ -63,6 +70,8 @@ def test_check_reports_long_and_duplicate_names() -> None:
         ("service-stop", "dc-main", "portal", "service-stop dc-main portal"),
         ("service-stop", "front-door", "haproxy", "service-stop front-door haproxy"),
         ("dc-cut", "dc-mirror", None, "dc-cut dc-mirror"),
+        ("service-stop", "dc-mirror", "postgres", "service-stop dc-mirror postgres"),
+        ("replay-pause", "tn-dc-mirror", None, "replay-pause dc-mirror"),
     ],
 )
 def test_fault_requests_are_normalised(kind, target, value, expected) -> None:
@@ -80,13 +89,48 @@ def test_fault_requests_are_normalised(kind, target, value, expected) -> None:
         ("loss", "depot", None, "percentage"),
         ("latency", "depot", "fast", "needs a duration"),
         ("latency", "depot", "90s", "between 0 and 60s"),
-        ("service-stop", "dc-main", "nginx", "dc-main runs portal, snmpd, dns; which one?"),
+        (
+            "service-stop",
+            "dc-main",
+            "nginx",
+            "dc-main runs portal, snmpd, dns, postgres, heartbeat; which one?",
+        ),
+        (
+            "service-stop",
+            "dc-mirror",
+            "heartbeat",
+            "dc-mirror runs portal, snmpd, dns, postgres; which one?",
+        ),  # the primary's writer
         ("link-down", "depot", "now", "takes no value"),
+        ("replay-pause", "dc-main", None, "dc-main runs the primary database; standbys: dc-mirror"),
+        ("replay-pause", "depot", None, "replay-pause applies to dc-main, dc-mirror"),
+        ("replay-pause", "dc-mirror", "5s", "takes no value"),
     ],
 )
 def test_bad_fault_requests_say_why(kind, target, value, message) -> None:
     with pytest.raises(LabError, match=message.replace("(", r"\(").replace("]", r"\]")):
         faults.parse(topology.estate(), kind, target, value)
+
+
+def test_without_postgresql_the_lab_has_no_database_and_says_so(monkeypatch) -> None:
+    monkeypatch.setattr(database, "bindir", lambda: None)
+    topo = topology.estate()
+    assert services.names_for(topo, topo.node("dc-main")) == ["portal", "snmpd", "dns"]
+    assert services.names_for(topo, topo.node("dc-mirror")) == ["portal", "snmpd", "dns"]
+    assert database.describe(topo) == database.MISSING
+    assert "/usr/lib/postgresql/*/bin" in database.MISSING
+    with pytest.raises(LabError, match="no PostgreSQL binaries"):
+        faults.parse(topo, "replay-pause", "dc-mirror", None)
+
+
+def test_the_database_replicates_from_the_first_data_centre() -> None:
+    topo = topology.estate()
+    assert database.primary(topo).name == "dc-main"
+    assert [n.name for n in topo.nodes if database.is_replica(topo, n)] == ["dc-mirror"]
+    assert database.describe(topo) == (
+        "PostgreSQL 15, database portal: primary dc-main 198.18.21.10:5432 "
+        "-> hot standby dc-mirror 198.18.22.10:5432"
+    )
 
 
 def test_held_links_and_services_keep_faults_through_lab_up() -> None:

@@ -22,7 +22,7 @@ from threenines import lab
 # lab.state.DEFAULT_DIR and lab.faults.KINDS, spelt out so that --help does not import the lab
 # package (namespaces, servers): tests/test_cli_help.py checks they agree.
 DEFAULT_DIR = Path("/run/threenines-lab")
-FAULT_KINDS = "link-down, dc-cut, loss, latency, service-stop"
+FAULT_KINDS = "link-down, dc-cut, loss, latency, service-stop, replay-pause"
 
 app = typer.Typer(help="A council estate in network namespaces: up, down, status, faults.")
 fault_app = typer.Typer(help="Inject, list and clear faults (link down, loss, latency, ...).")
@@ -61,6 +61,7 @@ def up(state_dir: Path = StateDir) -> None:
     )
     out.print("front door: http://198.18.30.10/  https://198.18.30.10/  stats :8404/stats")
     out.print(f"HAProxy runtime API: {Path(state_dir) / 'haproxy.sock'}")
+    out.print(f"database: {info['database']}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -137,7 +138,7 @@ def fault_add(
     state_dir: Path = StateDir,
 ) -> None:
     """Inject a fault: link-down SITE | loss SITE 30% | latency SITE 200ms |
-    service-stop dc-main portal | dc-cut dc-main."""
+    service-stop dc-main portal | dc-cut dc-main | replay-pause dc-mirror."""
     fault = _guard(lambda: _lab().fault_add(kind, target, value, state=state_dir))
     out.print(f"fault {fault.id}: {fault.describe()}")
 

@@ -11,14 +11,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from threenines.lab import faults, netns, procs, services
+from threenines.lab import database, faults, netns, procs, services
 from threenines.lab.faults import Fault
 from threenines.lab.netns import run_in
 from threenines.lab.state import DEFAULT_DIR, LabError, State
 from threenines.lab.topology import PREFIX, Topology, check, estate
 
 ESTATE = estate()
-REQUIRED_COMMANDS = ("ip", "tc", "haproxy", "snmpd", "iptables")
+REQUIRED_COMMANDS = ("ip", "tc", "haproxy", "snmpd", "iptables")  # PostgreSQL: optional
 
 __all__ = [
     "DEFAULT_DIR",
@@ -81,7 +81,13 @@ def up(state: State | Path | None = None, topo: Topology = ESTATE) -> dict[str, 
         faults.reapply(st, topo)
         held = faults.held_services(active)
         services.start_all(st, topo, skip=held, unreachable=_cut_off(topo, active))
-        info = {"namespaces": len(topo.nodes), "links": len(topo.links), "up_at": time.time()}
+        faults.reassert(st, topo)
+        info = {
+            "namespaces": len(topo.nodes),
+            "links": len(topo.links),
+            "up_at": time.time(),
+            "database": database.describe(topo),
+        }
         st.write_json(st.info_file, info)
     return {**info, "seconds": round(time.monotonic() - start, 3)}
 
@@ -89,7 +95,7 @@ def up(state: State | Path | None = None, topo: Topology = ESTATE) -> dict[str, 
 def _cut_off(topo: Topology, active: list[Fault]) -> set[tuple[str, str]]:
     """Services unreachable from the host because a fault cut their node off."""
     cut = {f.target for f in active if f.kind == "dc-cut"}
-    return {(n, s) for n in cut for s in services.names_for(topo.node(n))}
+    return {(n, s) for n in cut for s in services.names_for(topo, topo.node(n))}
 
 
 def down(state: State | Path | None = None, prefix: str = PREFIX) -> dict[str, Any]:
@@ -101,6 +107,7 @@ def down(state: State | Path | None = None, prefix: str = PREFIX) -> dict[str, A
     st = _state(state)
     start = time.monotonic()
     with st.ops_lock():
+        services.stop_databases(st)  # cleanly: nothing of theirs is left in shared memory
         removed = netns.teardown(prefix)
     shutil.rmtree(st.root, ignore_errors=True)
     return {**removed, "seconds": round(time.monotonic() - start, 3)}

@@ -3,8 +3,9 @@
     link-down SITE           the core's port to the site goes down (only that site is cut off)
     loss SITE 30%            packet loss on the core -> site direction of the WAN link
     latency SITE 200ms       added delay on the core -> site direction of the WAN link
-    service-stop NODE NAME   a lab service (portal, snmpd, haproxy) is stopped
+    service-stop NODE NAME   a lab service (portal, snmpd, dns, postgres, haproxy) is stopped
     dc-cut DC                the core's port to the data centre goes down
+    replay-pause DC          the DC's database standby stops replaying (it falls behind)
 
 Loss and latency use ``tc netem`` when the kernel has it; otherwise iptables (``statistic`` for
 loss, ``NFQUEUE`` + ``lab.wanem`` for delay) in the core namespace. Both give the same effect on
@@ -21,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from threenines.lab import netns, procs, services
+from threenines.lab import database, netns, procs, services
 from threenines.lab.state import LabError, State
 from threenines.lab.topology import PREFIX, Topology
 
@@ -89,7 +90,7 @@ def _link(up: bool) -> Callable[[State, Topology, Fault], None]:
 
 
 def _service_stop(state: State, topo: Topology, fault: Fault) -> None:
-    procs.stop(state, topo.node(fault.target).ns, str(fault.value))
+    services.stop(state, topo.node(fault.target), str(fault.value))
 
 
 def _service_start(state: State, topo: Topology, fault: Fault) -> None:
@@ -98,6 +99,20 @@ def _service_start(state: State, topo: Topology, fault: Fault) -> None:
     cut = any(f.kind == "dc-cut" and f.target == node.name for f in _others(state, fault))
     if not cut:  # answering again before `clear` returns; unreachable if its DC is cut off
         services.wait_service(topo, node, str(fault.value))
+    if fault.value == "postgres":  # a restarted standby replays again
+        reassert(state, topo, _others(state, fault))
+
+
+def _replay(pause: bool) -> Callable[[State, Topology, Fault], None]:
+    # Replay stops; the standby still receives WAL, so it catches up the moment it resumes.
+    def act(state: State, topo: Topology, fault: Fault) -> None:
+        node = topo.node(fault.target)
+        proc = procs.get(state, node.ns, "postgres")
+        if not pause and (proc is None or not proc.running):
+            return  # stopped by another fault: it replays when started again
+        database.sql(node, f"select pg_wal_replay_{'pause' if pause else 'resume'}()")
+
+    return act
 
 
 def _impair_fault(state: State, topo: Topology, fault: Fault) -> None:
@@ -114,6 +129,7 @@ KINDS: dict[str, Kind] = {
     "loss": Kind(("site",), _percent, _impair_fault, _unimpair_fault),
     "latency": Kind(("site",), _millis, _impair_fault, _unimpair_fault),
     "service-stop": Kind(("dc", "front-door"), lambda v, _t: v, _service_stop, _service_start),
+    "replay-pause": Kind(("dc",), _no_value, _replay(True), _replay(False)),
 }
 
 
@@ -130,9 +146,15 @@ def parse(topo: Topology, kind: str, target: str, value: str | None) -> Fault:
         wanted = ", ".join(n.name for n in topo.nodes if n.role in spec.roles)
         raise LabError(f"{kind} applies to {wanted}; {node.name} is a {node.role}")
     if kind == "service-stop":
-        offered = services.names_for(node)
+        offered = services.names_for(topo, node)
         if value not in offered:
             raise LabError(f"{node.name} runs {', '.join(offered)}; which one? (got {value!r})")
+    if kind == "replay-pause":
+        if not database.runs(topo, node, "postgres"):
+            raise LabError(database.MISSING)
+        if not database.is_replica(topo, node):
+            standbys = ", ".join(n.name for n in topo.nodes if database.is_replica(topo, n))
+            raise LabError(f"{node.name} runs the primary database; standbys: {standbys}")
     return Fault(0, kind, node.name, spec.value(value, node.name))
 
 
@@ -195,6 +217,17 @@ def reapply(state: State, topo: Topology) -> None:
     faults = active(state)
     for target in sorted({f.target for f in faults if f.kind in ("loss", "latency")}):
         impair(state, topo, target, faults)
+
+
+def reassert(state: State, topo: Topology, faults: list[Fault] | None = None) -> None:
+    """Pause replay again on standbys that a fault paused, once their PostgreSQL runs (a
+    restarted standby replays; pausing one that already is paused changes nothing)."""
+    for fault in active(state) if faults is None else faults:
+        if fault.kind == "replay-pause":
+            proc = procs.get(state, topo.node(fault.target).ns, "postgres")
+            if proc is not None and proc.running:
+                database.wait_ready(topo.node(fault.target))
+                KINDS["replay-pause"].apply(state, topo, fault)
 
 
 # -- loss and latency ---------------------------------------------------------------------

@@ -71,10 +71,13 @@ def spawn(
     *,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    user: str | None = None,
 ) -> Proc:
     """Start ``argv`` in namespace ``ns`` in the background (unless already running).
 
     The process outlives the caller (its own session, output to ``logs/<ns>.<name>.log``).
+    With ``user`` it runs as that user (and the user's groups): ``setpriv`` execs ``argv``, so
+    the recorded pid is still the service's own (PostgreSQL refuses to run as root).
     """
     ns = ns if ns.startswith(PREFIX) else PREFIX + ns
     current = get(state, ns, name)
@@ -82,9 +85,12 @@ def spawn(
         return current
     state.ensure()
     log = state.logs / f"{ns}.{name}.log"
+    as_user = [] if user is None else [
+        "setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--",
+    ]  # fmt: skip
     with open(log, "ab") as out:
         child = subprocess.Popen(
-            ["ip", "netns", "exec", ns, *argv],
+            ["ip", "netns", "exec", ns, *as_user, *argv],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -114,13 +120,15 @@ def spawn(
     return proc
 
 
-def stop(state: State, ns: str, name: str, *, grace: float = 5.0) -> bool:
-    """SIGTERM (then SIGKILL after ``grace``) a tracked process; True if one was running."""
+def stop(
+    state: State, ns: str, name: str, *, grace: float = 5.0, sig: int = signal.SIGTERM
+) -> bool:
+    """``sig`` (then SIGKILL after ``grace``) to a tracked process; True if one was running."""
     ns = ns if ns.startswith(PREFIX) else PREFIX + ns
     proc = get(state, ns, name)
     was_running = proc is not None and proc.running
     if proc is not None and proc.running:
-        _kill(proc.pid, signal.SIGTERM)
+        _kill(proc.pid, sig)
         deadline = time.monotonic() + grace
         while _running(proc.pid) and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -1,7 +1,10 @@
-"""The lab's services: portal, snmpd and DNS in each data centre, HAProxy at the front door.
+"""The lab's services: portal, snmpd, DNS and PostgreSQL in each data centre (the primary in the
+first, a hot standby in the others, a heartbeat writer on the primary), HAProxy at the front door.
 
 ``SERVICES`` maps a node role to the services it runs; each service is a function returning the
 argv (after writing any config it needs) so ``start`` can spawn it inside the node's namespace.
+``names_for`` says which of them a node runs (``lab.database``: no database without PostgreSQL's
+binaries; the heartbeat on the primary only).
 HAProxy's runtime API is a UNIX socket in the state directory (``haproxy.sock``, level admin):
 backends ``portal_http`` and ``portal_https``, servers ``main`` (dc-main) and ``mirror``
 (dc-mirror, ``backup``). Failover is ``set server portal_http/main state maint`` (and https).
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -19,7 +23,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from threenines.lab import dnsd, pki, procs, topology
+from threenines.lab import database, dnsd, pki, procs, topology
 from threenines.lab.state import LabError, State
 from threenines.lab.topology import Node, Topology
 
@@ -171,27 +175,48 @@ def _haproxy(state: State, topo: Topology, node: Node) -> list[str]:
 
 Builder = Callable[[State, Topology, Node], list[str]]
 SERVICES: dict[str, dict[str, Builder]] = {
-    "dc": {"portal": _portal, "snmpd": _snmpd, "dns": _dns},
+    "dc": {
+        "portal": _portal,
+        "snmpd": _snmpd,
+        "dns": _dns,
+        "postgres": database.server,
+        "heartbeat": database.heartbeat,
+    },
     "front-door": {"haproxy": _haproxy},
 }
+RUN_AS = {"postgres": database.USER}
+# PostgreSQL's fast shutdown (SIGINT) ends sessions and removes its shared memory and lock
+# files; its SIGTERM (smart shutdown) would wait for every client to leave first.
+STOP_SIGNAL = {"postgres": signal.SIGINT}
 
 
-def names_for(node: Node) -> list[str]:
-    return list(SERVICES.get(node.role, {}))
+def names_for(topo: Topology, node: Node) -> list[str]:
+    return [n for n in SERVICES.get(node.role, {}) if database.runs(topo, node, n)]
 
 
 def start(state: State, topo: Topology, node: Node, name: str) -> procs.Proc:
     builders = SERVICES.get(node.role, {})
-    if name not in builders:
-        known = ", ".join(builders) or "none"
+    if name not in names_for(topo, node):
+        known = ", ".join(names_for(topo, node)) or "none"
         raise LabError(f"{node.name} has no service {name!r} (it runs: {known})")
     current = procs.get(state, node.ns, name)
     if current is not None and current.running:
         return current
     env = {"PORTAL_PASSWORD": topology.PORTAL_PASSWORD, "PYTHONPATH": str(PROJECT)}
-    return procs.spawn(
-        state, node.ns, name, builders[name](state, topo, node), env=env, cwd=PROJECT
-    )
+    argv = builders[name](state, topo, node)
+    return procs.spawn(state, node.ns, name, argv, env=env, cwd=PROJECT, user=RUN_AS.get(name))
+
+
+def stop(state: State, node: Node, name: str) -> bool:
+    return procs.stop(state, node.ns, name, grace=10.0, sig=STOP_SIGNAL.get(name, signal.SIGTERM))
+
+
+def stop_databases(state: State) -> None:
+    """Shut every lab PostgreSQL down cleanly (standbys first), before ``lab down`` kills what
+    is left in the namespaces."""
+    for proc in sorted(procs.all_procs(state), key=lambda p: p.ns, reverse=True):
+        if proc.name == "postgres" and proc.running:
+            procs.stop(state, proc.ns, proc.name, grace=10.0, sig=STOP_SIGNAL["postgres"])
 
 
 def start_all(
@@ -209,7 +234,7 @@ def start_all(
     """
     for role in ("dc", "front-door"):
         for node in topo.by_role(role):
-            for name in names_for(node):
+            for name in names_for(topo, node):
                 if (node.name, name) not in skip:
                     start(state, topo, node, name)
         wait_ready(topo, role, skip=skip | unreachable)
@@ -247,8 +272,12 @@ def _wait_tcp(host: str, port: int, timeout: float) -> bool:
 def wait_service(topo: Topology, node: Node, name: str, timeout: float = 20.0) -> None:
     """Block until a just-started service answers: a portal its ``/health`` page, HAProxy its
     stats port (its ``/health`` depends on the portals, which a fault may have stopped), DNS its
-    TCP port. snmpd (UDP only) is taken as ready once running."""
-    if name == "portal":
+    TCP port, PostgreSQL ``pg_isready``. snmpd (UDP only) and the heartbeat writer are taken as
+    ready once running."""
+    if name == "postgres":
+        if not database.wait_ready(node, timeout):
+            raise LabError(f"PostgreSQL on {node.name} ({node.address}) did not start")
+    elif name == "portal":
         url = f"http://{node.address}/health"
         if not _wait_health(url, timeout):
             raise LabError(f"portal on {node.name} ({url}) did not answer in {timeout:g}s")
@@ -266,6 +295,6 @@ def wait_ready(
     ``skip`` names (node, service) pairs that are stopped or cut off by a fault.
     """
     for node in topo.by_role(role):
-        for name in names_for(node):
+        for name in names_for(topo, node):
             if (node.name, name) not in skip:
                 wait_service(topo, node, name, timeout)
