@@ -8,6 +8,9 @@ DEBS := snmpd snmp haproxy nmap iproute2 poppler-utils libpango-1.0-0 libpangoft
         libharfbuzz-subset0 python3-pysnmp4-mibs \
         prometheus-blackbox-exporter prometheus-snmp-exporter iptables iputils-ping faketime
 PYTEST_ARGS ?=
+# Most tests wait on real processes and networks, not the CPU: two workers. Tests marked root
+# (the lab's namespaces, raw sockets, port 162) share resources and run on one worker, in turn.
+PYTEST_WORKERS ?= 2
 
 .PHONY: demo test bench lint typecheck fmt debs venv clean
 
@@ -40,7 +43,7 @@ test: $(STAMP) debs
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy threenines
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 bench: $(STAMP) debs
 	$(PY) -m bench

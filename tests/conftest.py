@@ -15,6 +15,16 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_URL = os.environ.get("THREENINES_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked root (the lab's namespaces, raw sockets, port 162) share what they use:
+    under pytest-xdist (``make test``) they all run on one worker, one after another."""
+    for item in items:
+        if item.get_closest_marker("root") is not None or "lab_estate" in getattr(
+            item, "fixturenames", ()
+        ):
+            item.add_marker(pytest.mark.xdist_group("root"))
+
+
 def require(condition: bool, reason: str) -> None:
     """Skip with ``reason`` on a developer's machine; fail under CI=true."""
     if condition:
