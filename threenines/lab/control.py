@@ -107,7 +107,7 @@ def down(state: State | Path | None = None, prefix: str = PREFIX) -> dict[str, A
     st = _state(state)
     start = time.monotonic()
     with st.ops_lock():
-        services.stop_databases(st)  # cleanly: nothing of theirs is left in shared memory
+        services.stop_databases(netns.namespaces(prefix))  # cleanly: no shared memory left
         removed = netns.teardown(prefix)
     shutil.rmtree(st.root, ignore_errors=True)
     return {**removed, "seconds": round(time.monotonic() - start, 3)}

@@ -110,7 +110,9 @@ def _replay(pause: bool) -> Callable[[State, Topology, Fault], None]:
         proc = procs.get(state, node.ns, "postgres")
         if not pause and (proc is None or not proc.running):
             return  # stopped by another fault: it replays when started again
-        database.sql(node, f"select pg_wal_replay_{'pause' if pause else 'resume'}()")
+        database.sql(
+            node, f"select pg_wal_replay_{'pause' if pause else 'resume'}()", db="postgres"
+        )
 
     return act
 

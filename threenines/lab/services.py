@@ -12,7 +12,9 @@ backends ``portal_http`` and ``portal_https``, servers ``main`` (dc-main) and ``
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 import signal
 import socket
@@ -23,7 +25,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from threenines.lab import database, dnsd, pki, procs, topology
+from threenines.lab import database, dnsd, netns, pki, procs, topology
 from threenines.lab.state import LabError, State
 from threenines.lab.topology import Node, Topology
 
@@ -211,12 +213,27 @@ def stop(state: State, node: Node, name: str) -> bool:
     return procs.stop(state, node.ns, name, grace=10.0, sig=STOP_SIGNAL.get(name, signal.SIGTERM))
 
 
-def stop_databases(state: State) -> None:
-    """Shut every lab PostgreSQL down cleanly (standbys first), before ``lab down`` kills what
-    is left in the namespaces."""
-    for proc in sorted(procs.all_procs(state), key=lambda p: p.ns, reverse=True):
-        if proc.name == "postgres" and proc.running:
-            procs.stop(state, proc.ns, proc.name, grace=10.0, sig=STOP_SIGNAL["postgres"])
+def stop_databases(namespaces: list[str], grace: float = 10.0) -> int:
+    """Shut every PostgreSQL in ``namespaces`` down cleanly, before ``lab down`` kills what is
+    left there: found by its command line, not by pidfiles, so this works after a crash too.
+    Returns how many there were."""
+    postmasters = [pid for ns in namespaces for pid in netns.pids_in(ns) if _postmaster(pid)]
+    for pid in postmasters:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, STOP_SIGNAL["postgres"])
+    deadline = time.monotonic() + grace
+    while any(netns._running(pid) for pid in postmasters) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return len(postmasters)
+
+
+def _postmaster(pid: int) -> bool:
+    """``.../bin/postgres -D DIR ...``; its children retitle themselves ``postgres: ...``."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return len(argv) > 2 and argv[0].endswith(b"/bin/postgres") and argv[1] == b"-D"
 
 
 def start_all(
