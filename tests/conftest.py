@@ -12,6 +12,9 @@ import pytest
 from threenines import lab
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# pytest-xdist's workers inherit COLUMNS=80, which rich fixes as the width of every console made
+# at import; without it each command's console reads COLUMNS when it prints (as CliRunner sets it)
+os.environ.pop("COLUMNS", None)
 PG_URL = os.environ.get("THREENINES_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
