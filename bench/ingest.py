@@ -121,8 +121,8 @@ def bench_ingest(url: str, tokens: dict[str, str], seconds: float, batch: int, d
 
 def bench_catchup(url: str, token: str, checks: int, tmp: Path, db: Path) -> dict[str, Any]:
     from threenines.agents.delivery import Delivery
-    from threenines.agents.queue import DiskQueue
     from threenines.agents.sender import AgentClient
+    from threenines.core.queue import DiskQueue
 
     queue = DiskQueue(tmp / "catchup.queue")
     now = time.time()

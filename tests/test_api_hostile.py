@@ -250,8 +250,8 @@ async def test_the_agent_drops_only_the_unstorable_result_and_says_so(
     db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     from threenines.agents.delivery import Delivery
-    from threenines.agents.queue import DiskQueue
     from threenines.agents.sender import AgentClient
+    from threenines.core.queue import DiskQueue
 
     with served(db_url, tmp_path) as api:
         queue = DiskQueue(tmp_path / "agent" / "queue.db")

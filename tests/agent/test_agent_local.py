@@ -114,10 +114,10 @@ async def test_healthz_is_503_after_a_task_died(tmp_path: Path) -> None:
     import asyncio
 
     from threenines.agents.local import LocalEndpoint
-    from threenines.agents.queue import DiskQueue
     from threenines.agents.runner import Agent
     from threenines.agents.sender import AgentClient
     from threenines.app.config import Config
+    from threenines.core.queue import DiskQueue
     from threenines.core.service import bind
 
     client = AgentClient(f"http://127.0.0.1:{free_port()}", "v1", "t")

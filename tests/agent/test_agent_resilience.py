@@ -19,10 +19,10 @@ from threenines.agents.buffer import ResultBuffer
 from threenines.agents.clock import ServerClock
 from threenines.agents.delivery import Delivery
 from threenines.agents.health import HealthStore, parse
-from threenines.agents.queue import DiskQueue, QueueError
 from threenines.agents.sender import AgentClient
 from threenines.agents.supervise import Supervisor
 from threenines.app.db import make_engine, migrate
+from threenines.core.queue import DiskQueue, QueueError
 from threenines.core.tables import events
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from threenines.agents.queue import DiskQueue
 from threenines.agents.tokens import (
     HeartbeatStore,
     TokenError,
@@ -17,6 +16,7 @@ from threenines.agents.tokens import (
     token_hash,
 )
 from threenines.app.db import make_engine, migrate
+from threenines.core.queue import DiskQueue
 
 
 def test_tokens_hashed_verified_revoked(db_url: str) -> None:

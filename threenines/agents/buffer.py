@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from threenines.agents.queue import DiskQueue, QueueError
+from threenines.core.queue import DiskQueue, QueueError
 
 log = logging.getLogger("threenines.agent.queue")
 MEMORY_LIMIT = 100_000  # results held in memory while the queue cannot be written

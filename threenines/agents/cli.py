@@ -18,9 +18,9 @@ from rich.table import Table
 from threenines.core.cli import err
 
 if TYPE_CHECKING:
-    from threenines.agents.queue import DiskQueue
     from threenines.agents.status import AgentStatus
     from threenines.core.config import Config
+    from threenines.core.queue import DiskQueue
 
 app = typer.Typer(help="Run a remote vantage point (a probe agent) for a threenines server.")
 
@@ -151,7 +151,7 @@ def _bind(listen: str) -> socket.socket:
 
 def _open_queue(path: Path, age: float, items: int) -> DiskQueue:
     """The queue, or one line saying why it cannot be used (exit 2); then the agent's log."""
-    from threenines.agents.queue import DiskQueue, QueueError
+    from threenines.core.queue import DiskQueue, QueueError
 
     try:
         q = DiskQueue(path, max_age=age, max_items=items)

@@ -25,8 +25,8 @@ from collections.abc import Callable
 from typing import Any
 
 from threenines.agents.buffer import ResultBuffer
-from threenines.agents.queue import DiskQueue
 from threenines.agents.sender import AgentClient, Outcome, PostResult
+from threenines.core.queue import DiskQueue
 
 log = logging.getLogger("threenines.agent.delivery")
 BACKOFF_MIN, BACKOFF_MAX = 1.0, 30.0

@@ -27,13 +27,13 @@ from typing import Any
 from threenines.agents import payload
 from threenines.agents.buffer import ResultBuffer
 from threenines.agents.delivery import Delivery, wait_any
-from threenines.agents.queue import DiskQueue, QueueError
 from threenines.agents.sender import AgentClient
 from threenines.agents.supervise import Supervisor
 from threenines.agents.wire import WireResult
 from threenines.core.config.base import CheckBase
 from threenines.core.config.schema import Config
 from threenines.core.metrics import CheckLabels, Metrics
+from threenines.core.queue import DiskQueue, QueueError
 from threenines.core.results import ProbeResult, Status
 from threenines.core.scheduler import Job, Scheduler, jitter_offset, jobs_for
 from threenines.core.store import ResultRecord
