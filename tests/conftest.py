@@ -28,6 +28,33 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group("root"))
 
 
+class _EveryTestRan:
+    """Under pytest-xdist: the session fails, naming them, if collected tests never reported
+    (a run that loses tests must not look green)."""
+
+    def __init__(self) -> None:
+        self.collected: set[str] = set()
+        self.reported: set[str] = set()
+
+    def pytest_xdist_node_collection_finished(self, node: object, ids: list[str]) -> None:
+        self.collected.update(ids)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call" or report.outcome != "passed":
+            self.reported.add(report.nodeid)
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        missing = sorted(self.collected - self.reported)
+        if missing and exitstatus == 0:
+            print(f"\n{len(missing)} collected test(s) never ran:", *missing, sep="\n  ")
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(_EveryTestRan(), "every-test-ran")
+
+
 def require(condition: bool, reason: str) -> None:
     """Skip with ``reason`` on a developer's machine; fail under CI=true."""
     if condition:
