@@ -79,7 +79,7 @@ async def test_clock_four_minutes_fast_then_corrected_during_an_outage(tmp_path:
             await until("the clock right again", lambda: not agent_row(est.cfg)["clock_skewed"])
             await asyncio.sleep(max(0.0, started + OUTAGE - time.time()))
             target.failing = False
-            await until("the recovery stored", lambda: _last_status(est.db) == "up", 30)
+            await until("the recovery stored", lambda: _last_status(est.db) == "up", 90)
             await asyncio.sleep(1)
             log = await agent.stop()
             await until("the alert", lambda: ("service:web", "resolved") in _incidents(est.db))

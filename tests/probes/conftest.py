@@ -37,7 +37,9 @@ globals().update(
     {
         k: v
         for k, v in vars(_root).items()
-        if not k.startswith("_") and not hasattr(v, "_fixture_function_marker") and k != "pytest"
+        if not k.startswith(("_", "pytest_"))
+        and not hasattr(v, "_fixture_function_marker")
+        and k != "pytest"
     }
 )
 
