@@ -35,8 +35,11 @@ class _EveryTestRan:
     def __init__(self) -> None:
         self.collected: set[str] = set()
         self.reported: set[str] = set()
+        self.twice: set[str] = set()  # one id for several tests (xdist runs such an id once)
 
     def pytest_xdist_node_collection_finished(self, node: object, ids: list[str]) -> None:
+        seen: set[str] = set()
+        self.twice.update(i for i in ids if i in seen or seen.add(i))  # type: ignore[func-returns-value]
         self.collected.update(ids)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -47,6 +50,10 @@ class _EveryTestRan:
         missing = sorted(self.collected - self.reported)
         if missing and exitstatus == 0:
             print(f"\n{len(missing)} collected test(s) never ran:", *missing, sep="\n  ")
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if self.twice and exitstatus == 0:  # e.g. schemathesis' operations: run them serially
+            print("\none test id for several tests, not run in full under xdist:",
+                  *sorted(self.twice), sep="\n  ")  # fmt: skip
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
