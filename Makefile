@@ -11,8 +11,9 @@ PYTEST_ARGS ?=
 # Most tests wait on real processes and networks, not the CPU: two workers. Tests marked root
 # (the lab's namespaces, raw sockets, port 162) share resources and run on one worker, in turn.
 PYTEST_WORKERS ?= 2
-# schemathesis gives every API operation the same test id, which xdist would run only once
-SERIAL_TESTS := tests/test_api_schemathesis.py
+# schemathesis gives every API operation the same test id, which xdist would run only once; the
+# agent clock test (libfaketime) failed twice in six parallel runs, cause not yet found: alone
+SERIAL_TESTS := tests/test_api_schemathesis.py tests/agent/test_agent_clock.py
 
 .PHONY: demo test bench lint typecheck fmt debs venv clean
 
@@ -45,7 +46,7 @@ test: $(STAMP) debs
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy threenines
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup --ignore=$(SERIAL_TESTS) $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup $(addprefix --ignore=,$(SERIAL_TESTS)) $(PYTEST_ARGS)
 	$(VENV)/bin/pytest -q -p no:xdist $(SERIAL_TESTS) $(PYTEST_ARGS)
 
 bench: $(STAMP) debs
