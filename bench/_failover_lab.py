@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 import yaml
 
+from bench._wait import until
 from threenines import lab
 from threenines.agents.tokens import TokenStore
 from threenines.app.config import Config, load_config
@@ -155,17 +156,6 @@ class Watched:
         mirror = self.states("portal-dc-mirror/health")
         main = self.states("portal-dc-main/health")
         return all(mirror.get(v) == "up" and main.get(v) == "up" for v in every)
-
-
-def until(what: str, cond: Callable[[], Any], limit: float = 60.0, every: float = 0.2) -> Any:
-    deadline = time.monotonic() + limit
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {limit:g}s waiting for {what}")
-        time.sleep(every)
 
 
 @contextlib.contextmanager

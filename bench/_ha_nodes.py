@@ -9,8 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -29,17 +27,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def until(what: str, cond: Callable[[], Any], limit: float = 60.0, every: float = 0.2) -> Any:
-    deadline = time.monotonic() + limit
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {limit:g}s waiting for {what}")
-        time.sleep(every)
 
 
 class Node:

@@ -24,8 +24,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bench._ha_nodes import EXE, Node, active, free_port, until
+from bench._ha_nodes import EXE, Node, active, free_port
 from bench._postgres import PrivatePostgres, private_postgres
+from bench._wait import until
 
 
 def takeovers(pg_url: str, tmp: Path, rounds: int) -> dict[str, list[float]]:

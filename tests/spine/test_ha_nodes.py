@@ -22,7 +22,8 @@ from conftest import PG_URL, require
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "alerts"))
 from alerts_receivers import JsonReceiver, json_receiver
 
-from bench._ha_nodes import BEAT, EXE, LEASE, NODES, Node, active, free_port, until
+from bench._ha_nodes import BEAT, EXE, LEASE, NODES, Node, active, free_port
+from bench._wait import until
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(240)]
 OUTAGE = 10.0  # seconds of database outage before the kill (the benchmark runs 60)
