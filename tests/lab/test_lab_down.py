@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import require_command, require_root
+from conftest import require, require_command, require_root
 
 from threenines import lab
 from threenines.lab import database, netns, procs, topology
@@ -134,3 +134,27 @@ def test_non_root_is_refused_with_exit_2() -> None:
     assert result.returncode == 2
     assert "needs root" in result.stderr
     assert not Path("/tmp/tn-lab-nonroot").exists()
+
+
+def test_up_after_a_run_killed_half_way_through_making_the_database(
+    exclusive_lab: lab.State,
+) -> None:
+    """A ``lab up`` killed after initdb but before the lab's pg_hba.conf was written left a data
+    directory that the next ``lab up`` took as ready: the primary then refused the standby's
+    copy ("no pg_hba.conf entry for replication connection", seen in CI). Data directories are
+    now made aside and moved into place whole, and pg_hba.conf is written before every start."""
+    require(database.bindir() is not None, database.MISSING)
+    lab.down(exclusive_lab)
+    main = database.datadir(exclusive_lab, lab.ESTATE.node("dc-main"))
+    parent = database._parent(exclusive_lab)
+    initdb = [database._bin("initdb"), "-D", str(main), "-U", "postgres", "-A", "trust"]
+    database._as_postgres([*initdb, "--no-sync"], cwd=parent)  # initdb's own pg_hba.conf
+    assert "198.18.0.0/15" not in (main / "pg_hba.conf").read_text()
+    (parent / "dc-mirror.new").mkdir()  # a copy interrupted half-way
+    (parent / "dc-mirror.new" / "PG_VERSION").write_text("15\n")
+
+    lab.up(exclusive_lab)
+    mirror = lab.ESTATE.node("dc-mirror")
+    assert database.sql(mirror, "select pg_is_in_recovery()") == "t"
+    assert not (parent / "dc-mirror.new").exists()
+    assert (main / "pg_hba.conf").read_text() == database.HBA

@@ -241,6 +241,10 @@ def session(state: State | Path | None = None, *, wait: float = 600.0) -> Iterat
     st = _state(state)
     with st.exclusive(timeout=wait):
         try:
+            if st.root.exists() or netns.namespaces(PREFIX):
+                # the session lock is free, so whoever left this lab is gone (a killed run):
+                # begin from nothing rather than repair what it may have left half-made
+                down(st)
             up(st)
             fault_clear(state=st)
             yield st

@@ -126,17 +126,33 @@ def _parent(state: State) -> Path:
     return parent
 
 
+def _fresh(state: State, node: Node) -> Path:
+    """An empty ``pg/<dc>.new`` to build a data directory in; moved into place only when whole,
+    so that a ``lab up`` killed half-way (initdb done, pg_hba.conf not yet written) never leaves
+    a data directory that a later ``lab up`` would take as ready."""
+    parent = _parent(state)
+    work = parent / f"{node.name}.new"
+    shutil.rmtree(work, ignore_errors=True)
+    return work
+
+
+def _write_hba(data: Path) -> None:
+    """The lab's pg_hba.conf, written before every start: the file decides who may connect,
+    so it is never left to what an earlier run happened to write."""
+    hba = data / "pg_hba.conf"
+    hba.write_text(HBA)
+    shutil.chown(hba, USER, USER)
+
+
 def _initdb(state: State, node: Node) -> None:
     data = datadir(state, node)
     if (data / "PG_VERSION").exists():
         return
-    parent = _parent(state)
-    shutil.rmtree(data, ignore_errors=True)  # half made by an interrupted `lab up`
-    init = [_bin("initdb"), "-D", str(data), "-U", USER, "-A", "trust", "-E", "UTF8"]
-    _as_postgres([*init, "--no-locale", "--no-sync", "--no-instructions"], cwd=parent)
-    hba = data / "pg_hba.conf"
-    hba.write_text(HBA)
-    shutil.chown(hba, USER, USER)
+    work = _fresh(state, node)
+    init = [_bin("initdb"), "-D", str(work), "-U", USER, "-A", "trust", "-E", "UTF8"]
+    _as_postgres([*init, "--no-locale", "--no-sync", "--no-instructions"], cwd=work.parent)
+    shutil.rmtree(data, ignore_errors=True)
+    work.rename(data)
 
 
 def _basebackup(state: State, topo: Topology, node: Node) -> None:
@@ -149,11 +165,12 @@ def _basebackup(state: State, topo: Topology, node: Node) -> None:
             f"the {node.name} replica needs a copy of the primary, and PostgreSQL on "
             f"{main.name} ({main.address}:{PORT}) does not answer"
         )
-    parent = _parent(state)
-    shutil.rmtree(data, ignore_errors=True)
+    work = _fresh(state, node)
     source = conninfo(main, "postgres") + f" application_name={node.name}"
-    backup = [_bin("pg_basebackup"), "-D", str(data), "-R", "-X", "stream", "-c", "fast"]
-    _as_postgres([*backup, "--no-sync", "-d", source], ns=node.ns, cwd=parent)
+    backup = [_bin("pg_basebackup"), "-D", str(work), "-R", "-X", "stream", "-c", "fast"]
+    _as_postgres([*backup, "--no-sync", "-d", source], ns=node.ns, cwd=work.parent)
+    shutil.rmtree(data, ignore_errors=True)
+    work.rename(data)
 
 
 def server(state: State, topo: Topology, node: Node) -> list[str]:
@@ -162,6 +179,7 @@ def server(state: State, topo: Topology, node: Node) -> list[str]:
         _basebackup(state, topo, node)
     else:
         _initdb(state, node)
+    _write_hba(datadir(state, node))
     settings = {
         "listen_addresses": node.address,
         "port": str(PORT),
