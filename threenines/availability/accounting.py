@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
+from threenines.availability.display import DATA_PLACES, PLACES, percent
 from threenines.availability.intervals import Spans, intersect, subtract, total, union
 from threenines.availability.state import LABELS
 from threenines.availability.timeline import (
@@ -31,11 +32,13 @@ from threenines.availability.timeline import (
 )
 from threenines.collectors.config import POLL_GAP_RULE
 from threenines.core.config.devices import IF, PREFIX
+from threenines.core.durations import format_duration
 from threenines.core.scheduler import MAX_GAP_RULE
 
 EPSILON = 0.0005  # half a millisecond: float noise never flips met/missed
 
 NO_QUORUM_LABEL = LABELS[NO_QUORUM]
+_MONTH_BUDGET = float(Decimal(30 * 86400) * (Decimal(100) - Decimal("99.9")) / Decimal(100))
 
 # (title, text): the board report prints the texts, the README's "How it counts" is
 # ``rules_markdown()`` (a test holds the two equal). Figures quoted come from the code.
@@ -91,12 +94,21 @@ RULE_ITEMS = (
         "Error budget = (100 % - target) x counted time; the target is met when the downtime "
         "does not exceed the budget.",
     ),
+    (
+        "Shown rounded down",
+        f"Percentages are shown rounded down to {PLACES} decimals ({DATA_PLACES} in the CSV), "
+        "never rounded up, so a missed target never shows as the target: at 99.9 % a 30-day "
+        f"month allows {format_duration(_MONTH_BUDGET)} of downtime, and "
+        f"{format_duration(_MONTH_BUDGET + 1)} is shown as "
+        f"{percent(100 - (_MONTH_BUDGET + 1) / 25920, unit=' %')}, missed.",
+    ),
 )
 RULES = tuple(text for _title, text in RULE_ITEMS)
 
 
 def rules_markdown(width: int = 100) -> str:
-    """The rules as the README's "How it counts" section body shows them."""
+    """The rules as the README's "How it counts" section body shows them (print them with
+    ``python -m threenines.availability.accounting``)."""
     items = (f"- **{title}.** {text}" for title, text in RULE_ITEMS)
     return "\n".join(textwrap.fill(i, width, subsequent_indent="  ") for i in items) + "\n"
 
@@ -250,3 +262,7 @@ def add(a: Figures, b: Figures) -> Figures:
         good_spans=good,
         **sums,
     )
+
+
+if __name__ == "__main__":  # the README's "How it counts" body, generated
+    print(rules_markdown(), end="")

@@ -127,6 +127,7 @@ def _d(seconds: float) -> str:
 def _print(rows: list[dict[str, Any]], cfg: Config, win: Period) -> None:
     from rich.table import Table
 
+    from threenines.availability.display import percent
     from threenines.availability.periods import local_text
 
     table = Table(
@@ -138,7 +139,7 @@ def _print(rows: list[dict[str, Any]], cfg: Config, win: Period) -> None:
     table.add_column("budget left", justify="right", overflow="fold")
     table.add_column("burn 1h/6h/1d/3d", justify="right", overflow="fold")
     for r in rows:
-        avail = "no data" if r["availability"] is None else f"{r['availability']:.3f}%"
+        avail = percent(r["availability"], unit="%", target=r["target"], met=r["met"])
         style = "" if r["met"] is None else ("green" if r["met"] else "bold red")
         burn = r.get("burn")
         burn_text = (

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from threenines.availability import display
 from threenines.core.durations import format_duration
 from threenines.reports import svg
 from threenines.reports.board import BoardReport, Row
@@ -23,7 +24,12 @@ MAX_INCIDENTS = 40  # by impact (duration x services affected); CSV/JSON carry e
 
 
 def _pct(value: float | None) -> str:
-    return "no data" if value is None else f"{value:.3f}\u00a0%"
+    return display.percent(value)
+
+
+def _row_pct(row: Row) -> str:
+    """A subject's availability, held to its verdict at the precision shown."""
+    return display.percent(row.availability, target=row.target, met=row.met)
 
 
 def _dur(value: float | None) -> str:
@@ -42,9 +48,9 @@ def _verdict(met: bool | None) -> Markup:
 def _budget_left(row: Row) -> str:
     if row.budget_allowed <= 0:
         return "—"
-    share = row.budget_remaining / row.budget_allowed * 100
+    share = display.share(row.budget_remaining, row.budget_allowed)
     sign = "-" if row.budget_remaining < 0 else ""
-    return f"{sign}{_dur(abs(row.budget_remaining))} ({share:.0f}\u00a0%)"
+    return f"{sign}{_dur(abs(row.budget_remaining))} ({share}\u00a0%)"
 
 
 def _signed_dur(value: float) -> str:
@@ -54,7 +60,7 @@ def _signed_dur(value: float) -> str:
 def _budget_share(row: Row) -> str:
     if row.budget_allowed <= 0:
         return "—"
-    return f"{row.budget_remaining / row.budget_allowed * 100:.0f}\u00a0%"
+    return f"{display.share(row.budget_remaining, row.budget_allowed)}\u00a0%"
 
 
 def _when(ts: float, tz: str) -> str:
@@ -70,6 +76,7 @@ def _env() -> Environment:
     )
     env.filters.update(
         pct=_pct,
+        row_pct=_row_pct,
         dur=_dur,
         signed_dur=_signed_dur,
         when=_when,

@@ -10,16 +10,17 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from threenines.alerts.deliver import Attachment, Message
+from threenines.availability.display import percent
 from threenines.availability.periods import parse_period
 from threenines.core.config.schema import Config
 from threenines.core.durations import format_duration
-from threenines.reports.board import BoardReport
+from threenines.reports.board import BoardReport, Row
 from threenines.reports.config import ReportSchedule
 from threenines.reports.deliver import MEDIA_TYPES, board_report, filename, render
 
 
-def _pct(value: float | None) -> str:
-    return "no data" if value is None else f"{value:.3f} %"
+def _pct(row: Row) -> str:
+    return percent(row.availability, unit=" %", target=row.target, met=row.met)
 
 
 def _verdict(met: bool | None) -> str:
@@ -41,7 +42,7 @@ def text(report: BoardReport, heading: str, files: list[str], schedule: str) -> 
             f"Service availability report for {report.organisation}{scope}: {heading}",
             f"({report.start_local} to {report.end_local}, {report.timezone}).",
             "",
-            f"Overall availability: {_pct(o.availability)} against a target of "
+            f"Overall availability: {_pct(o)} against a target of "
             f"{report.target:g} % ({_verdict(o.met)}).",
             f"Error budget remaining: {_budget(o.budget_remaining)}; "
             f"incidents: {len(report.incidents)}.",
@@ -52,7 +53,7 @@ def text(report: BoardReport, heading: str, files: list[str], schedule: str) -> 
         ]
     )
     short = (
-        f"{report.organisation} availability {report.period}: {_pct(o.availability)} "
+        f"{report.organisation} availability {report.period}: {_pct(o)} "
         f"(target {report.target:g} %, {_verdict(o.met)})"
     )
     return body, short

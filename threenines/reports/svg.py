@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from datetime import date
 from html import escape
 
+from threenines.availability.display import percent
+
 GREEN, AMBER, RED, GREY, INK, LINE = "#2e7d32", "#f9a825", "#c62828", "#d0d0d0", "#222", "#555"
 
 
@@ -68,7 +70,7 @@ def availability_bars(
             f'<rect x="{left:.1f}" y="{y:.1f}" width="{x(value) - left:.1f}" height="{bar}" '
             f'fill="{colour(value, target)}"/>'
         )
-        body.append(_text(width - 4, y + bar - 2, f"{value:.3f} %", "end"))
+        body.append(_text(width - 4, y + bar - 2, percent(value, unit=" %"), "end"))
     tx = x(target)
     bottom = 20 + len(items) * (bar + gap)
     body.append(
@@ -100,7 +102,7 @@ def heatmap(days: Sequence[tuple[str, float | None]], target: float) -> str:
     for i, (day, value) in enumerate(parsed):
         col, row = divmod(offset + i, 7)
         x, y = left + col * cell, top + row * cell
-        title = f"{day.isoformat()}: " + ("no data" if value is None else f"{value:.3f} %")
+        title = f"{day.isoformat()}: " + percent(value, unit=" %")
         body.append(
             f'<rect x="{x:.1f}" y="{y:.1f}" width="{cell - 2}" height="{cell - 2}" rx="2" '
             f'fill="{colour(value, target)}"><title>{escape(title)}</title></rect>'

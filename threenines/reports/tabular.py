@@ -15,6 +15,7 @@ import csv
 import io
 import json
 
+from threenines.availability.display import DATA_PLACES, percent
 from threenines.reports.board import BoardReport, Row
 
 FIGURES = (
@@ -51,8 +52,15 @@ def _num(value: object) -> object:
     return value
 
 
+def _figure(row: Row, name: str) -> object:
+    if name == "availability":  # truncated like every page, held to the verdict
+        return percent(row.availability, DATA_PLACES, unit="", none="", target=row.target,
+                       met=row.met)  # fmt: skip
+    return _num(getattr(row, name))
+
+
 def _subject(section: str, row: Row) -> list[object]:
-    return [section, row.name, row.kind, row.site, *(_num(getattr(row, f)) for f in FIGURES)] + [
+    return [section, row.name, row.kind, row.site, *(_figure(row, f) for f in FIGURES)] + [
         "" for _ in (*INCIDENT, "value")
     ]
 
