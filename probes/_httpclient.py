@@ -20,6 +20,7 @@ import httpx
 
 from threenines.probes import _tls
 from threenines.probes._common import first_ssl_error, root_cause, status_matches
+from threenines.probes._connect import IpProtocol
 from threenines.probes._transport import ProbeTransport, resolve
 
 __all__ = [
@@ -44,7 +45,8 @@ class Timings:
     stage: str = "dns"
     connected: bool = False
     urls: list[str] = field(default_factory=list)
-    address: str | None = None
+    address: str | None = None  # the address that answered (or, if none did, the first tried)
+    attempts: list[dict[str, str]] = field(default_factory=list)  # addresses that failed first
 
     def add(self, phase: str, seconds: float) -> None:
         self.phases[phase] = self.phases.get(phase, 0.0) + seconds
@@ -61,6 +63,10 @@ class ClientOptions(Protocol):
     def follow_redirects(self) -> bool: ...
     @property
     def max_redirects(self) -> int: ...
+    @property
+    def ip_protocol(self) -> IpProtocol: ...
+    @property
+    def ip_protocol_fallback(self) -> bool: ...
 
 
 def make_client(
@@ -72,7 +78,12 @@ def make_client(
 ) -> httpx.AsyncClient:
     """A fresh client (new connections: a probe measures connecting, it must not reuse one)."""
     ca_file = str(cfg.ca_file) if cfg.ca_file else None
-    transport = ProbeTransport(timings, _tls.client_context(cfg.verify, ca_file))
+    transport = ProbeTransport(
+        timings,
+        _tls.client_context(cfg.verify, ca_file),
+        cfg.ip_protocol,
+        cfg.ip_protocol_fallback,
+    )
     return httpx.AsyncClient(
         transport=transport,
         timeout=httpx.Timeout(timeout),
@@ -172,11 +183,12 @@ def classify_error(exc: BaseException, timings: Timings, timeout: float) -> tupl
     ssl_error = first_ssl_error(exc)
     if ssl_error is not None:
         return _tls.classify(ssl_error)
+    tried = _tried(timings)
     if isinstance(cause, ConnectionRefusedError):
-        return "refused", f"connection refused by {_netloc(where)}"
+        return "refused", f"connection refused by {_netloc(where)}{tried}"
     if isinstance(exc, httpx.ConnectError) or not timings.connected:
         if isinstance(cause, OSError):
-            return "unreachable", f"{_netloc(where)}: {cause.strerror or cause}"
+            return "unreachable", f"{_netloc(where)}: {cause.strerror or cause}{tried}"
     if isinstance(exc, httpx.RemoteProtocolError | httpx.DecodingError | httpx.ReadError):
         return "protocol", f"bad response from {_netloc(where)}: {exc or type(exc).__name__}"
     if isinstance(exc, httpx.LocalProtocolError | httpx.UnsupportedProtocol):
@@ -184,6 +196,13 @@ def classify_error(exc: BaseException, timings: Timings, timeout: float) -> tupl
     if isinstance(exc, httpx.TransportError | OSError):
         return "protocol", f"{_netloc(where)}: {type(cause).__name__}: {cause}"
     raise exc  # not a network failure: a bug, reported as 'internal' at the probe boundary
+
+
+def _tried(timings: Timings) -> str:
+    """`` (::1: refused; 127.0.0.1: refused)`` when more than one address was tried."""
+    if len(timings.attempts) < 2:
+        return ""
+    return " (" + "; ".join(f"{a['address']}: {a['error']}" for a in timings.attempts) + ")"
 
 
 def _classify_timeout(timings: Timings, timeout: float, where: str) -> tuple[str, str]:

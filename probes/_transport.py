@@ -7,7 +7,8 @@ http probe above blackbox_exporter's CPU per probe (``python -m bench.spine``). 
 this still builds requests and handles URLs, redirects, cookies and content decoding.
 
 Contract: one ``ProbeTransport`` per probe run. It resolves each request's host itself (the
-``dns`` phase), connects to that address with the URL's host for SNI and certificate checks,
+``dns`` phase), connects to its addresses with Happy Eyeballs (``probes._connect``; the one
+that answered is ``Timings.address``) with the URL's host for SNI and certificate checks,
 and adds ``connect``/``tls``/``ttfb``/``transfer`` to the run's ``Timings``. Connections live
 only as long as the transport: redirect hops and journey steps to the same origin share one
 (as with httpx's pool), and ``aclose`` closes them all, so a probe never rides on a connection
@@ -18,10 +19,7 @@ the OS/ssl/h11 cause, as httpx's transport does.
 from __future__ import annotations
 
 import asyncio
-import functools
-import ipaddress
 import select
-import socket
 import ssl
 import time
 from collections.abc import AsyncIterator
@@ -30,29 +28,19 @@ from typing import TYPE_CHECKING, Any
 import h11
 import httpx
 
+from threenines.probes import _connect
+
 if TYPE_CHECKING:
     from threenines.probes._httpclient import Timings
 
 READ_SIZE = 64 * 1024
 MAX_EVENT = 100 * 1024  # largest response head accepted (httpcore's limit)
-_Key = tuple[str, str, int, str]  # scheme, address, port, host name (SNI)
-
-
-@functools.lru_cache(maxsize=4096)
-def _literal(host: str) -> str | None:
-    try:
-        return str(ipaddress.ip_address(host))
-    except ValueError:
-        return None
+_Key = tuple[str, str, int]  # scheme, host name (also SNI), port
 
 
 async def resolve(host: str, port: int) -> str:
     """First address for ``host`` (IP literals pass through). Raises socket.gaierror."""
-    literal = _literal(host)
-    if literal is not None:
-        return literal
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return str(infos[0][4][0])
+    return (await _connect.resolve(host, port))[0]
 
 
 class _Conn:
@@ -115,9 +103,18 @@ class _Conn:
 class ProbeTransport(httpx.AsyncBaseTransport):
     """See the module docstring. ``ssl_context`` is used for every https request."""
 
-    def __init__(self, timings: Timings, ssl_context: ssl.SSLContext):
+    def __init__(
+        self,
+        timings: Timings,
+        ssl_context: ssl.SSLContext,
+        ip_protocol: _connect.IpProtocol = "auto",
+        fallback: bool = True,
+        server_name: str | None = None,
+    ):
         self._t = timings
         self._ssl = ssl_context
+        self._ip = (ip_protocol, fallback)
+        self._sni = server_name
         self._idle: dict[_Key, _Conn] = {}
         self._open: set[_Conn] = set()
 
@@ -126,17 +123,13 @@ class ProbeTransport(httpx.AsyncBaseTransport):
         t.urls.append(str(url))
         if url.scheme not in ("http", "https"):  # a redirect may point anywhere
             raise httpx.UnsupportedProtocol(f"unsupported protocol {url.scheme!r}")
-        t.stage = "dns"
         port = url.port or (443 if url.scheme == "https" else 80)
-        start = time.perf_counter()
-        address = await resolve(url.host, port)
-        t.add("dns", time.perf_counter() - start)
-        t.address = address
-        key = (url.scheme, address, port, url.host)
+        key = (url.scheme, url.host, port)
         conn = self._idle.pop(key, None)
-        if conn is None or not conn.idle_ok():
-            if conn is not None:
-                self._drop(conn)
+        if conn is not None and not conn.idle_ok():
+            self._drop(conn)
+            conn = None
+        if conn is None:
             conn = await self._connect(key)
         try:
             return await self._exchange(conn, key, request)
@@ -145,23 +138,31 @@ class ProbeTransport(httpx.AsyncBaseTransport):
             raise
 
     async def _connect(self, key: _Key) -> _Conn:
-        scheme, address, port, host = key
+        scheme, host, port = key
         t = self._t
-        loop = asyncio.get_running_loop()
-        sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
+        t.stage = "dns"
+        start = time.perf_counter()
+        addresses = await _connect.resolve(host, port, *self._ip)
+        t.add("dns", time.perf_counter() - start)
+        t.stage = "connect"
+        attempts = _connect.Attempts()
+        start = time.perf_counter()
         try:
-            sock.setblocking(False)
-            t.stage = "connect"
-            start = time.perf_counter()
-            await loop.sock_connect(sock, (address, port))
-            t.add("connect", time.perf_counter() - start)
-            t.connected = True
-            ctx = self._ssl if scheme == "https" else None
+            sock = await _connect.connect(addresses, port, attempts)
+        except OSError as exc:
+            raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
+        finally:
+            t.address = attempts.address or (attempts.failed[0][0] if attempts.failed else None)
+            t.attempts = attempts.summary()
+        t.add("connect", time.perf_counter() - start)
+        t.connected = True
+        ctx = self._ssl if scheme == "https" else None
+        try:
             if ctx is not None:
                 t.stage = "tls"
                 start = time.perf_counter()
             reader, writer = await asyncio.open_connection(
-                sock=sock, ssl=ctx, server_hostname=host if ctx is not None else None
+                sock=sock, ssl=ctx, server_hostname=(self._sni or host) if ctx else None
             )
             if ctx is not None:
                 t.add("tls", time.perf_counter() - start)

@@ -27,6 +27,7 @@ from threenines.core.durations import Duration
 from threenines.core.results import ProbeResult
 from threenines.probes import _httpclient as hc
 from threenines.probes._common import CaFile, HttpUrl, Regex, SecretHeaders, StatusSpec, guarded
+from threenines.probes._connect import AddressOptions
 
 Method = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -79,7 +80,7 @@ def _show(values: list[Any]) -> str:
     return text if len(text) <= 80 else text[:79] + "…"
 
 
-class Config(CheckBase):
+class Config(CheckBase, AddressOptions):
     type: Literal["http"]
     url: HttpUrl
     method: Method = "GET"
@@ -155,6 +156,8 @@ def _result(
     total = time.perf_counter() - start
     phases = {**timings.phases, "total": total}
     details: dict[str, Any] = {"address": timings.address} if timings.address else {}
+    if timings.attempts:
+        details["failed_addresses"] = timings.attempts
     if got is not None:
         details |= {"status_code": got.status, "url": got.url, "redirects": got.redirects}
         details |= {"http_version": got.http_version, **got.tls}

@@ -25,10 +25,12 @@ from threenines.core.config.loader import LocatedError
 from threenines.core.durations import Duration
 from threenines.core.results import ProbeResult
 from threenines.probes._common import guarded
-from threenines.probes._httpclient import resolve
+from threenines.probes._connect import AddressOptions, resolve
 
 
-class Config(CheckBase):
+class Config(CheckBase, AddressOptions):
+    """ICMP does not race addresses: the first that ``ip_protocol`` allows is pinged."""
+
     type: Literal["icmp"]
     host: str
     count: int = Field(3, ge=1, le=100)
@@ -56,7 +58,8 @@ async def probe(cfg: Config, *, timeout: float) -> ProbeResult:
     start = time.perf_counter()
     phases: dict[str, float] = {}
     try:
-        address = await asyncio.wait_for(resolve(cfg.host, 0), timeout)
+        addresses = resolve(cfg.host, 0, cfg.ip_protocol, cfg.ip_protocol_fallback)
+        address = (await asyncio.wait_for(addresses, timeout))[0]
     except (socket.gaierror, TimeoutError) as exc:
         reason = f"cannot resolve {cfg.host}: {getattr(exc, 'strerror', None) or 'timed out'}"
         return ProbeResult.down(time.perf_counter() - start, "dns", reason)

@@ -35,6 +35,7 @@ from threenines.probes._common import (
     StatusSpec,
     guarded,
 )
+from threenines.probes._connect import AddressOptions
 
 _VAR = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -85,7 +86,7 @@ class Step(StrictModel):
         return out + [(("form", k), v) for k, v in (self.form or {}).items()]
 
 
-class Config(CheckBase):
+class Config(CheckBase, AddressOptions):
     type: Literal["journey"]
     base_url: HttpUrl | None = None
     variables: dict[str, Secret] = Field(

@@ -16,10 +16,12 @@ from pydantic import Field, field_validator
 
 from threenines.core.config.base import CheckBase
 from threenines.core.results import ProbeResult
+from threenines.probes import _connect
 from threenines.probes._common import guarded
+from threenines.probes._connect import AddressOptions
 
 
-class Config(CheckBase):
+class Config(CheckBase, AddressOptions):
     type: Literal["tcp"]
     host: str
     port: int = Field(ge=1, le=65535)
@@ -45,57 +47,67 @@ def from_target(target: str, name: str = "adhoc") -> Config:
     return Config(type="tcp", name=name, host=host.strip("[]") or target, port=int(port or 0))
 
 
-async def _resolve(host: str, port: int) -> list[tuple[int, tuple[str, int]]]:
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [(family, addr[:2]) for family, _, _, _, addr in infos]  # type: ignore[misc]
-
-
 @guarded
 async def probe(cfg: Config, *, timeout: float) -> ProbeResult:
     start = time.perf_counter()
     phases: dict[str, float] = {}
+    attempts = _connect.Attempts()
+    where = f"{cfg.host}:{cfg.port}"
     try:
         async with asyncio.timeout(timeout):
             try:
-                addrs = await _resolve(cfg.host, cfg.port)
+                addrs = await _connect.resolve(
+                    cfg.host, cfg.port, cfg.ip_protocol, cfg.ip_protocol_fallback
+                )
             except (socket.gaierror, UnicodeError) as exc:  # UnicodeError: IDNA-invalid name
                 return ProbeResult.down(time.perf_counter() - start, "dns", f"{cfg.host}: {exc}")
             phases["dns"] = time.perf_counter() - start
             t = time.perf_counter()
             try:
-                reader, writer = await asyncio.open_connection(addrs[0][1][0], cfg.port)
-            except ConnectionRefusedError:
-                return ProbeResult.down(
-                    time.perf_counter() - start,
-                    "refused",
-                    f"connection refused by {cfg.host}:{cfg.port}",
-                    phases=phases,
-                )
+                reader, writer = await _connect.open_stream(addrs, cfg.port, attempts)
             except OSError as exc:
-                return ProbeResult.down(
-                    time.perf_counter() - start,
-                    "unreachable",
-                    f"{cfg.host}:{cfg.port}: {exc.strerror or exc}",
-                    phases=phases,
-                )
+                cause = exc.__cause__ if isinstance(exc, _connect.AllFailed) else exc
+                code = "refused" if isinstance(cause, ConnectionRefusedError) else "unreachable"
+                what = "connection refused by " if code == "refused" else ""
+                reason = f"{what}{where}{_tried(attempts, cause)}"
+                return _down(start, code, reason, phases, attempts)
             phases["connect"] = time.perf_counter() - t
             try:
-                return await _converse(cfg, reader, writer, start, phases)
+                return await _converse(cfg, reader, writer, start, phases, attempts)
             except OSError as exc:  # reset while talking: the service is there but broken
-                reason = f"{cfg.host}:{cfg.port} dropped the connection: {exc.strerror or exc}"
-                return ProbeResult.down(
-                    time.perf_counter() - start, "protocol", reason, phases=phases
-                )
+                reason = f"{where} dropped the connection: {exc.strerror or exc}"
+                return _down(start, "protocol", reason, phases, attempts)
             finally:
                 writer.close()
     except TimeoutError:
         code = "connect_timeout" if "connect" not in phases else "timeout"
-        return ProbeResult.down(
-            time.perf_counter() - start,
-            code,
-            f"no answer from {cfg.host}:{cfg.port} within {timeout:g}s",
-            phases=phases,
-        )
+        reason = f"no answer from {where} within {timeout:g}s"
+        return _down(start, code, reason, phases, attempts)
+
+
+def _tried(attempts: _connect.Attempts, cause: BaseException | None) -> str:
+    if len(attempts.failed) > 1:
+        return " (" + "; ".join(f"{a}: {_connect.describe(e)}" for a, e in attempts.failed) + ")"
+    if isinstance(cause, ConnectionRefusedError) or cause is None:
+        return ""
+    return f": {_connect.describe(cause)}"
+
+
+def _details(attempts: _connect.Attempts) -> dict[str, object]:
+    details: dict[str, object] = {}
+    if attempts.address or attempts.failed:
+        details["address"] = attempts.address or attempts.failed[0][0]
+    if attempts.failed:
+        details["failed_addresses"] = attempts.summary()
+    return details
+
+
+def _down(
+    start: float, code: str, reason: str, phases: dict[str, float], attempts: _connect.Attempts
+) -> ProbeResult:
+    total = time.perf_counter() - start
+    phases = {**phases, "total": total}
+    return ProbeResult.down(total, code, reason, phases=phases, details=_details(attempts))
 
 
 async def _converse(
@@ -104,8 +116,9 @@ async def _converse(
     writer: asyncio.StreamWriter,
     start: float,
     phases: dict[str, float],
+    attempts: _connect.Attempts,
 ) -> ProbeResult:
-    details: dict[str, object] = {"address": writer.get_extra_info("peername")[0]}
+    details = _details(attempts)
     if cfg.send is not None:
         writer.write(cfg.send.encode())
         await writer.drain()

@@ -23,12 +23,12 @@ from pydantic import Field
 
 from threenines.core.config.base import CheckBase
 from threenines.core.results import ProbeResult
-from threenines.probes import _tls
+from threenines.probes import _connect, _tls
 from threenines.probes._common import CaFile, guarded
-from threenines.probes._httpclient import resolve
+from threenines.probes._connect import AddressOptions
 
 
-class Config(CheckBase):
+class Config(CheckBase, AddressOptions):
     type: Literal["tls"]
     host: str
     port: int = Field(443, ge=1, le=65535)
@@ -51,11 +51,26 @@ def from_target(target: str, name: str = "adhoc") -> Config:
 
 
 async def _handshake(
-    address: str, port: int, ctx: ssl.SSLContext, sni: str, phases: dict[str, float]
+    addresses: list[str],
+    port: int,
+    ctx: ssl.SSLContext,
+    sni: str,
+    phases: dict[str, float],
+    details: dict[str, Any],
 ) -> dict[str, Any]:
     """Connect and handshake, timing both into ``phases``; return what was negotiated."""
     t = time.perf_counter()
-    _reader, writer = await asyncio.open_connection(address, port)
+    attempts = _connect.Attempts()
+    try:
+        _reader, writer = await _connect.open_stream(addresses, port, attempts)
+    except _connect.AllFailed as exc:
+        details["address"] = attempts.failed[0][0]
+        if len(attempts.failed) > 1:
+            details["failed_addresses"] = attempts.summary()
+        raise exc.__cause__ or exc from None
+    details["address"] = attempts.address
+    if attempts.failed:
+        details["failed_addresses"] = attempts.summary()
     try:
         phases["connect"] = time.perf_counter() - t
         t = time.perf_counter()
@@ -81,19 +96,22 @@ async def probe(cfg: Config, *, timeout: float) -> ProbeResult:
     ca = str(cfg.ca_file) if cfg.ca_file else None
     try:
         async with asyncio.timeout(timeout):
-            address = await resolve(cfg.host, cfg.port)
+            addresses = await _connect.resolve(
+                cfg.host, cfg.port, cfg.ip_protocol, cfg.ip_protocol_fallback
+            )
             phases["dns"] = time.perf_counter() - start
-            details["address"] = address
             try:
                 ctx = _tls.client_context(cfg.verify, ca, check_hostname=False)
-                session = await _handshake(address, cfg.port, ctx, sni, phases)
+                session = await _handshake(addresses, cfg.port, ctx, sni, phases, details)
                 details["chain_valid"] = True if cfg.verify else None
             except ssl.SSLCertVerificationError as exc:
                 details["chain_valid"] = False
                 details["chain_error"] = exc.verify_message
                 details["chain_code"] = _tls.classify(exc)[0]
                 ctx = _tls.client_context(verify=False)
-                session = await _handshake(address, cfg.port, ctx, sni, phases)
+                session = await _handshake(
+                    [details["address"]], cfg.port, ctx, sni, phases, details
+                )
     except TimeoutError:
         code = "timeout" if "connect" in phases else "connect_timeout"
         code = code if "dns" in phases else "dns"
