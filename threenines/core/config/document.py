@@ -143,22 +143,37 @@ class _Builder:
 
     def mapping(self, node: Node, loc: Loc, depth: int) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
-        merged = self.merged(node, loc, depth)
+        pairs = node.value
+        merged = self.merged(node, loc, depth) if any(k.tag == MERGE for k, _ in pairs) else {}
         seen: set[Any] = set()
-        for key_node, value_node in node.value:
-            if key_node.tag == MERGE:
+        lines = self.doc.lines
+        for key_node, value_node in pairs:
+            tag = key_node.tag
+            if tag == STR and key_node.kind == "scalar":  # the usual key: a plain string
+                key = key_node.value
+            elif tag == MERGE:
                 continue
-            key = self.key(key_node, loc)
-            if key is _LEFT_OUT:
-                continue
+            else:
+                key = self.key(key_node, loc)
+                if key is _LEFT_OUT:
+                    continue
             if key in seen:
                 self.problem((*loc, key), key_node.line, "duplicate key", left_out=False)
+                out.pop(key, None)
             seen.add(key)
-            merged.pop(key, None)  # a key written in the mapping wins over a merged one
-            value = self.value(value_node, (*loc, key), depth + 1)
-            out.pop(key, None)
+            if merged:
+                merged.pop(key, None)  # a key written in the mapping wins over a merged one
+            where = (*loc, key)
+            if value_node.tag == STR and value_node.kind == "scalar":  # the usual value
+                self.count += 1
+                lines[where] = value_node.line
+                out[key] = value_node.value
+                continue
+            value = self.value(value_node, where, depth + 1)
             if value is not _LEFT_OUT:
                 out[key] = value
+        if self.count > self.limits.values:
+            self.spend(0, node.line, depth)
         for key, value_node in merged.items():
             value = self.value(value_node, (*loc, key), depth + 1)
             if value is not _LEFT_OUT:
