@@ -30,7 +30,7 @@ REVISIONS = {
 # Revisions added since, each on its area's branch (the newest is that branch's head).
 ADDED = {
     "availability_0002": "availability_0001", "quarantine_0001": "0001", "ingest_0001": "0001",
-    "tokens_0002": "tokens_0001", "ha_0001": "0001",
+    "tokens_0002": "tokens_0001", "ha_0001": "0001", "audit_0001": "0001",
 }  # fmt: skip
 HEADS = (REVISIONS - {"0001"} - set(ADDED.values())) | set(ADDED)
 
@@ -93,7 +93,15 @@ def test_each_table_lives_in_its_area_with_its_migration() -> None:
     assert defined and set(defined) == set(created), set(defined) ^ set(created)
     assert {t: defined[t] for t in defined} == {t: created[t] for t in defined}
     core = {t for t, a in defined.items() if a == "core"}
-    assert core == {"results", "state_intervals", "events", "quarantine", "ha_nodes", "ha_lease"}
+    assert core == {
+        "results",
+        "state_intervals",
+        "events",
+        "quarantine",
+        "ha_nodes",
+        "ha_lease",
+        "audit_log",
+    }
 
 
 def test_revision_ids_are_unchanged_and_each_area_has_its_branch() -> None:

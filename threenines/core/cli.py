@@ -226,8 +226,9 @@ def _say(line: str) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    from threenines.core import ha_cli
+    from threenines.core import audit_cli, ha_cli
 
     app.command()(validate)
     app.command()(schema)
     ha_cli.register(app)
+    audit_cli.register(app)
