@@ -15,6 +15,11 @@ from typing import Any, Literal
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
+from pydantic import Field, model_validator
+
+from threenines.core.config.base import StrictModel
+from threenines.core.config.secrets import Secret
+from threenines.probes._common import CaFile
 
 TlsVersion = Literal["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
 VERSIONS: dict[str, ssl.TLSVersion] = {
@@ -35,6 +40,56 @@ _PROTOCOL_REASONS = {
     "NO_PROTOCOLS_AVAILABLE",
     "VERSION_TOO_LOW",
 }
+# Alerts a server sends when it wants a client certificate, or does not accept ours (mTLS)
+_CLIENT_CERT_REASONS = {
+    "TLSV13_ALERT_CERTIFICATE_REQUIRED",
+    "SSLV3_ALERT_BAD_CERTIFICATE",
+    "SSLV3_ALERT_CERTIFICATE_UNKNOWN",
+    "SSLV3_ALERT_CERTIFICATE_EXPIRED",
+    "SSLV3_ALERT_CERTIFICATE_REVOKED",
+    "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE",
+    "TLSV1_ALERT_UNKNOWN_CA",
+    "TLSV1_ALERT_ACCESS_DENIED",
+}
+
+
+class TlsOptions(StrictModel):
+    """The TLS client fields of the checks that speak TLS to a service (http, journey, tcp)."""
+
+    verify: bool = Field(True, description="Verify the TLS certificate chain and host name")
+    ca_file: CaFile | None = Field(None, description="CA bundle to trust instead of the system's")
+    server_name: str | None = Field(
+        None, description="SNI and the name the certificate must carry (default: the host)"
+    )
+    min_version: TlsVersion | None = Field(None, description="Refuse older TLS, e.g. TLSv1.2")
+    client_cert: CaFile | None = Field(None, description="PEM client certificate (mTLS)")
+    client_key: CaFile | None = Field(None, description="Its PEM key (default: in client_cert)")
+    client_key_password: Secret | None = Field(None, description="${ENV} or file:; never echoed")
+
+    @model_validator(mode="after")
+    def _client_pair(self) -> TlsOptions:
+        if self.client_cert is None:
+            if self.client_key is not None or self.client_key_password is not None:
+                raise ValueError("client_key needs client_cert")
+            return self
+        try:
+            self.tls_context()
+        except (ssl.SSLError, OSError) as exc:  # checked at load, never at the first probe
+            why = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
+            raise ValueError(f"client_cert/client_key cannot be loaded: {why}") from None
+        return self
+
+    def tls_context(self, alpn: tuple[str, ...] = ()) -> ssl.SSLContext:
+        password = self.client_key_password
+        return client_context(
+            self.verify,
+            str(self.ca_file) if self.ca_file else None,
+            min_version=self.min_version,
+            client_cert=str(self.client_cert) if self.client_cert else None,
+            client_key=str(self.client_key) if self.client_key else None,
+            key_password=password.get_secret_value() if password else None,
+            alpn=alpn,
+        )
 
 
 @functools.lru_cache(maxsize=64)
@@ -43,6 +98,10 @@ def client_context(
     ca_file: str | None = None,
     check_hostname: bool = True,
     min_version: str | None = None,
+    client_cert: str | None = None,
+    client_key: str | None = None,
+    key_password: str | None = None,
+    alpn: tuple[str, ...] = (),
 ) -> ssl.SSLContext:
     """A client context; ``verify=False`` accepts any certificate (to read it, or by request)."""
     if verify:
@@ -54,11 +113,18 @@ def client_context(
         ctx.verify_mode = ssl.CERT_NONE
     if min_version is not None:
         ctx.minimum_version = VERSIONS[min_version]
+    if client_cert is not None:
+        ctx.load_cert_chain(client_cert, client_key, key_password)
+    if alpn:
+        ctx.set_alpn_protocols(list(alpn))
     return ctx
 
 
 def classify(exc: BaseException) -> tuple[str, str]:
-    """Map an ssl exception to (error code, human reason)."""
+    """Map an ssl exception to (error code, human reason).
+
+    ``tls_client_cert``: the server's alert says it wants a (different) client certificate.
+    """
     if isinstance(exc, ssl.SSLCertVerificationError):
         code = exc.verify_code
         message = exc.verify_message or str(exc)
@@ -69,6 +135,9 @@ def classify(exc: BaseException) -> tuple[str, str]:
         return "tls_untrusted", f"certificate not trusted: {message}"
     if isinstance(exc, ssl.SSLError):
         reason = exc.reason or ""
+        if reason in _CLIENT_CERT_REASONS:
+            what = reason.split("ALERT_", 1)[-1].lower().replace("_", " ")
+            return "tls_client_cert", f"server refused the client certificate: {what}"
         if reason in _PROTOCOL_REASONS:
             return "tls_protocol", f"TLS version not agreed: {reason.lower().replace('_', ' ')}"
         return "tls_handshake", f"TLS handshake failed: {reason or exc}"

@@ -6,6 +6,7 @@ import asyncio
 import gzip
 import json
 import secrets
+import ssl
 import struct
 import time
 from http.cookies import SimpleCookie
@@ -227,4 +228,76 @@ async def banner_server() -> tuple[asyncio.Server, int]:
             writer.close()
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, int(server.sockets[0].getsockname()[1])
+
+
+async def smtp_server(tls: ssl.SSLContext) -> tuple[asyncio.Server, int]:
+    """A fake SMTP server: the greeting in two packets (``"2"``, then the rest 0.3 s later)
+    and over two lines (``220-``, ``220 ``); EHLO answers three ``250`` lines with STARTTLS;
+    STARTTLS upgrades; QUIT says 221. Enough for the probe's dialogue, not a mail server."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            writer.write(b"2")
+            await writer.drain()
+            await asyncio.sleep(0.3)
+            writer.write(b"20-mail.test ESMTP ready\r\n220 mail.test no UCE\r\n")
+            for _ in range(10):
+                line = (await asyncio.wait_for(reader.readline(), 5)).strip().upper()
+                if line.startswith(b"EHLO"):
+                    writer.write(b"250-mail.test\r\n250-STARTTLS\r\n250 SIZE 1000\r\n")
+                elif line == b"STARTTLS":
+                    writer.write(b"220 go ahead\r\n")
+                    await writer.drain()
+                    await writer.start_tls(tls)
+                elif line == b"QUIT" or not line:
+                    writer.write(b"221 bye\r\n")
+                    break
+                else:
+                    writer.write(b"502 unknown\r\n")
+                await writer.drain()
+            await writer.drain()
+        except (TimeoutError, ConnectionError, ssl.SSLError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, int(server.sockets[0].getsockname()[1])
+
+
+async def scripted_server(
+    greeting: bytes,
+    replies: list[tuple[bytes, bytes]],
+    tls: ssl.SSLContext,
+    *,
+    implicit_tls: bool = False,
+) -> tuple[asyncio.Server, int]:
+    """A line server: sends ``greeting``, then answers each line by the first (prefix, reply)
+    whose prefix it starts with (upper-cased); a prefix ending in ``STARTTLS``/``STLS``
+    upgrades to TLS after its reply; a reply to ``QUIT``/``LOGOUT`` closes. For IMAP, POP3,
+    SSH and Redis fakes."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            writer.write(greeting)
+            for _ in range(20):
+                await writer.drain()
+                line = (await asyncio.wait_for(reader.readline(), 5)).strip().upper()
+                if not line:
+                    break
+                prefix, reply = next(((p, r) for p, r in replies if line.startswith(p)), (b"", b""))
+                writer.write(reply or b"-ERR unknown\r\n")
+                if prefix.endswith((b"STARTTLS", b"STLS")):
+                    await writer.drain()
+                    await writer.start_tls(tls)
+                elif prefix.endswith((b"QUIT", b"LOGOUT")):
+                    await writer.drain()
+                    break
+        except (TimeoutError, ConnectionError, ssl.SSLError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=tls if implicit_tls else None)
     return server, int(server.sockets[0].getsockname()[1])
