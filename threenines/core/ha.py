@@ -27,6 +27,17 @@ failover run also takes its plan's own lease (``threenines.failover``).
 
 Two nodes configured with the same name: the second to start waits one lease for the first
 to go quiet (a restart after a crash), then refuses to run, with a clear message.
+
+A store replicated to another data centre (PostgreSQL streaming replication): the lease is
+committed with ``synchronous_commit = on`` whatever the database's default, so where the primary
+names its standby in ``synchronous_standby_names`` a renewal succeeds only once the standby has
+it. A primary cut off with its active node can then grant nothing more: the renewal hangs, and
+the node stops at the end of its term as above, while the standby's copy of the lease runs out.
+That copy is what a ``Promotion`` (``server.ha.promote``) checks before it promotes the standby:
+a node that has found no writable store for ``after`` seconds runs the configured command (an
+Ansible playbook that runs ``pg_promote()``, guarded by witnesses), at most once per ``after``.
+The lease on the promoted store is the last one granted, so the new holder takes it only after
+it expired, with ``epoch`` one more: the split-brain bound is the same as on one store.
 """
 
 from __future__ import annotations
@@ -35,6 +46,7 @@ import asyncio
 import logging
 import os
 import socket
+import subprocess
 import time
 import uuid
 from collections.abc import Callable
@@ -81,6 +93,29 @@ def _alive_here(host: str, pid: int) -> bool | None:
 
 
 @dataclass(frozen=True)
+class Promotion:
+    """What a node does when no writable store has answered it for ``after`` seconds: run
+    ``command`` (which decides for itself whether promoting is safe, and may refuse)."""
+
+    command: tuple[str, ...]
+    after: float
+    timeout: float
+
+
+def _run(command: tuple[str, ...], timeout: float) -> tuple[int | None, str]:
+    """Exit code (None: timed out) and the last line of output; never raises."""
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return None, f"no answer in {timeout:g}s"
+    except OSError as exc:
+        return 127, f"{type(exc).__name__}: {exc.strerror or exc}"
+    lines = [ln.strip() for ln in (done.stdout + done.stderr).splitlines() if ln.strip()]
+    return done.returncode, (lines[-1] if lines else "")[:300]
+
+
+@dataclass(frozen=True)
 class Term:
     """What one successful beat found: who holds the lease, and until when we may act."""
 
@@ -102,8 +137,13 @@ class Leadership:
         listen: str = "",
         registry: CollectorRegistry | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        promotion: Promotion | None = None,
     ):
         self.engine, self.name = engine, name
+        self.promotion = promotion
+        self.promotions = 0  # times the promotion command ran
+        self._failing_since: float | None = None
+        self._next_promotion = 0.0
         self.lease, self.heartbeat, self.listen = lease, heartbeat, listen
         self.instance = uuid.uuid4().hex[:16]
         self.host, self.pid = socket.gethostname(), os.getpid()
@@ -173,6 +213,8 @@ class Leadership:
         """Heartbeat, and take or renew the lease when possible. ``t0``: monotonic time
         before this call (the start of the term if the lease is ours)."""
         with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":  # granted only once a synchronous standby has it
+                conn.execute(sa.text("SET LOCAL synchronous_commit = on"))
             now = db_now(conn)
             nodes = ha_nodes.c
             mine = sa.and_(nodes.name == self.name, nodes.instance == self.instance)
@@ -278,11 +320,15 @@ class Leadership:
             while not stop.is_set():
                 t0 = self.monotonic()
                 beat = asyncio.ensure_future(asyncio.to_thread(self.beat, t0))
-                while not beat.done():  # a hung renewal must not outlive the term
+                while not beat.done() and not stop.is_set():  # a hung renewal must not
+                    # outlive the term (a synchronous standby cut off: the commit waits)
                     left = self.valid_until - self.monotonic() if self.active.is_set() else None
-                    await asyncio.wait({beat}, timeout=None if left is None else max(0.0, left))
+                    wait = self.heartbeat if left is None else max(0.0, left)
+                    await asyncio.wait({beat}, timeout=wait)
                     if not beat.done() and self.active.is_set() and not self.is_active:
                         self._step(False, None, "its lease could not be renewed in time")
+                if not beat.done():
+                    break  # stopping while a renewal hangs: it is left to its thread
                 try:
                     term = beat.result()
                 except NodeConflict:
@@ -292,8 +338,12 @@ class Leadership:
                     self._failing.failed(exc)
                     if self.active.is_set() and not self.is_active:
                         self._step(False, None, "its lease could not be renewed in time")
+                    if self._failing_since is None:
+                        self._failing_since = t0
+                    await self._maybe_promote()
                 else:
                     self._failing.ok()
+                    self._failing_since = None
                     self._last_beat = self.monotonic()
                     self.holder, self.epoch = term.holder, term.epoch
                     if term.valid_until is not None and term.valid_until > self.monotonic():
@@ -311,6 +361,22 @@ class Leadership:
                 except Exception as exc:
                     log.warning("could not release the lease (a standby takes over when it "
                                 "expires): %s", type(exc).__name__)  # fmt: skip
+
+    async def _maybe_promote(self) -> None:
+        """No writable store for ``promotion.after``: run the promotion command (bounded by
+        its timeout, at most once per ``after``). A standby only: an active node has a store."""
+        p, now = self.promotion, self.monotonic()
+        if p is None or self.active.is_set() or self._failing_since is None:
+            return
+        if now - self._failing_since < p.after or now < self._next_promotion:
+            return
+        self._next_promotion = now + p.after
+        self.promotions += 1
+        log.warning("node %r: no writable store for %.0fs; running the store's promotion (%s)",
+                    self.name, now - self._failing_since, p.command[0])  # fmt: skip
+        code, last = await asyncio.to_thread(_run, p.command, p.timeout)
+        outcome = "done" if code == 0 else f"refused or failed (exit {code})"
+        log.warning("node %r: store promotion %s: %s", self.name, outcome, last)
 
     def _step(self, active: bool, epoch: int | None, why: str) -> None:
         if active == self.active.is_set():

@@ -28,7 +28,7 @@ from threenines.core.area import Composition
 from threenines.core.config import Config
 from threenines.core.context import ServiceContext, TaskFactory, TaskHealth
 from threenines.core.db import make_engine
-from threenines.core.ha import Leadership, NodeConflict
+from threenines.core.ha import Leadership, NodeConflict, Promotion
 from threenines.core.metrics import Metrics
 from threenines.core.queue import QueueError
 from threenines.core.scheduler import Job, Scheduler, jobs_for
@@ -67,9 +67,12 @@ def build_context(cfg: Config, composition: Composition, *, live: bool = False) 
     scheduler = Scheduler(jobs, cfg.scheduler, vantage=cfg.server.vantage, metrics=metrics)
     ctx = ServiceContext(cfg, engine, store, metrics, writer, scheduler, scheduler.on_result)
     ha = cfg.server.ha
+    promote = ha.promote
+    promotion = None if promote is None else Promotion(
+        tuple(promote.command), promote.after, promote.timeout)  # fmt: skip
     ctx.leadership = Leadership(engine, cfg.server.vantage, lease=ha.lease,
                                 heartbeat=ha.heartbeat, listen=cfg.server.listen,
-                                registry=metrics.registry)  # fmt: skip
+                                registry=metrics.registry, promotion=promotion)  # fmt: skip
     ctx.on_result.append(lambda rec, _job: writer.submit(rec))
     if live:
         ctx.on_result.append(print_result)

@@ -7,6 +7,17 @@ machine's own PostgreSQL is never in the way. Data directories are ``pg/<dc>`` u
 directory, owned by the ``postgres`` user (initdb refuses root), and ``lab down`` removes them.
 Authentication is ``trust`` from 198.18.0.0/15 only: lab addresses, no password to leak.
 
+The same clusters hold a second database, ``threenines`` (``STORE``): the monitor's own store
+for a high-availability pair (a node in each data centre, ``core.ha``), created by the heartbeat
+writer with the portal's. A second database rather than a second cluster: one WAL stream, one
+standby and one promotion serve both, which is what a data-centre failover means for them. The
+primary names the standby in ``synchronous_standby_names`` with ``synchronous_commit = local``
+as the default: the portal's writes and the monitor's results stay asynchronous, while the HA
+lease (committed with ``synchronous_commit = on``) is granted only once the standby has it, so a
+primary cut off from the mirror can grant no lease. ``playbooks/promote_store.yml`` promotes the
+standby (``pg_promote()``) when the lease it holds has run out and witnesses at the sites cannot
+reach the primary.
+
 A ``heartbeat`` process on the primary commits ``UPDATE heartbeat SET ts = now()`` once a
 second (``lab.heartbeat``), so while replication works the standby's last replayed transaction
 is never much more than a second old, and ``LAG_SQL`` on the standby is the data-loss window in
@@ -32,6 +43,7 @@ BINARIES = "/usr/lib/postgresql/*/bin"
 USER = "postgres"
 PORT = 5432
 DATABASE = "portal"
+STORE = "threenines"  # the monitor's own store (an HA pair's), on the same clusters
 NAMES = ("postgres", "heartbeat")  # the lab services this module provides
 # Seconds since the newest transaction the standby has replayed; 0 on a primary. NULL (an
 # empty line from psql, "not a number" to failover's pre-flight) while a freshly started
@@ -195,7 +207,13 @@ def server(state: State, topo: Topology, node: Node) -> list[str]:
         "wal_retrieve_retry_interval": "1s",
         "cluster_name": f"tn-{node.name}",
         "log_line_prefix": "%m [%p] ",
+        "synchronous_commit": "local",  # only what asks for more waits for a standby
     }
+    standbys = [n.name for n in topo.by_role("dc") if is_replica(topo, n)]
+    if not is_replica(topo, node) and standbys:
+        # the standby's application name: pg_basebackup's (node name) or its cluster name
+        names = ", ".join(f'"{p}{n}"' for n in standbys for p in ("", "tn-"))
+        settings["synchronous_standby_names"] = f"ANY 1 ({names})"
     argv = [_bin("postgres"), "-D", str(datadir(state, node))]
     for key, value in settings.items():
         argv += ["-c", f"{key}={value}"]
@@ -204,7 +222,21 @@ def server(state: State, topo: Topology, node: Node) -> list[str]:
 
 def heartbeat(state: State, topo: Topology, node: Node) -> list[str]:
     """The ``heartbeat`` service: the writer on the primary (see ``lab.heartbeat``)."""
-    return [sys.executable, "-m", "threenines.lab.heartbeat", "--dsn", conninfo(node)]
+    return [sys.executable, "-m", "threenines.lab.heartbeat", "--dsn", conninfo(node),
+            "--create", STORE]  # fmt: skip
+
+
+def store_url(topo: Topology) -> str:
+    """The HA store's SQLAlchemy URL: every data centre's server, the writable one chosen
+    (``target_session_attrs=read-write``), with TCP timeouts so that a connection across a cut
+    link fails in seconds instead of hanging until the kernel gives up (minutes)."""
+    dcs = topo.by_role("dc")
+    hosts = "&".join(f"host={n.address}:{PORT}" for n in dcs)
+    return (
+        f"postgresql+psycopg://{USER}@/{STORE}?{hosts}&target_session_attrs=read-write"
+        "&connect_timeout=2&tcp_user_timeout=3000&keepalives_idle=2&keepalives_interval=1"
+        "&keepalives_count=2"
+    )
 
 
 def wait_ready(node: Node, timeout: float = 30.0) -> bool:

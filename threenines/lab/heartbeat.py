@@ -24,14 +24,16 @@ TABLE = (
 BEAT = "update heartbeat set ts = now(), beats = beats + 1 where id = 1"
 
 
-def _connect(dsn: str) -> psycopg.Connection:
-    """A connection to ``dsn``'s database, created (with its table) on the primary if missing."""
-    name = conninfo_to_dict(dsn).get("dbname", "portal")
+def _connect(dsn: str, create: tuple[str, ...] = ()) -> psycopg.Connection:
+    """A connection to ``dsn``'s database, created (with its table) on the primary if missing,
+    as are the databases named in ``create``."""
+    name = str(conninfo_to_dict(dsn).get("dbname", "portal"))
     with psycopg.connect(make_conninfo(dsn, dbname="postgres"), autocommit=True) as admin:
         standby = admin.execute("select pg_is_in_recovery()").fetchone()
-        exists = admin.execute("select 1 from pg_database where datname = %s", [name]).fetchone()
-        if standby is not None and not standby[0] and exists is None:
-            admin.execute(f'create database "{name}"')
+        for db in (name, *create):
+            exists = admin.execute("select 1 from pg_database where datname = %s", [db]).fetchone()
+            if standby is not None and not standby[0] and exists is None:
+                admin.execute(f'create database "{db}"')
     conn = psycopg.connect(dsn, autocommit=True)
     if not conn.execute("select pg_is_in_recovery()").fetchone()[0]:  # type: ignore[index]
         conn.execute(TABLE)
@@ -48,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dsn", required=True, help="libpq connection string of the database")
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between beats")
+    parser.add_argument("--create", action="append", default=[], metavar="DB",
+                        help="another database to create on the primary (repeatable)")  # fmt: skip
     args = parser.parse_args(argv)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -56,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     while not stop.is_set():
         try:
             if conn is None or conn.closed:
-                conn = _connect(args.dsn)
+                conn = _connect(args.dsn, tuple(args.create))
             _beat(conn)
             if down_since is not None:
                 print(f"database back after {time.monotonic() - down_since:.0f}s", flush=True)

@@ -95,6 +95,21 @@ class Storage(StrictModel):
     )
 
 
+class Promote(StrictModel):
+    """What a standby node runs when no writable store answers it (``threenines.core.ha``)."""
+
+    command: list[str] = Field(
+        ..., min_length=1,
+        description="argv that promotes this node's store replica when that is safe, and "
+        "refuses (non-zero exit) when not: e.g. ansible-playbook playbooks/promote_store.yml",
+    )  # fmt: skip
+    after: Duration = Field(
+        10.0, gt=0, le=3600,
+        description="Seconds without a writable store before the command runs (and between runs)",
+    )  # fmt: skip
+    timeout: Duration = Field(120.0, gt=0, le=3600, description="The command's time limit")
+
+
 class HA(StrictModel):
     """Several ``threenines run`` nodes on one store (``threenines.core.ha``)."""
 
@@ -106,6 +121,10 @@ class HA(StrictModel):
     heartbeat: Duration = Field(
         2.0, gt=0, le=60, description="How often every node renews its heartbeat (and the "
         "active node its lease); at most a third of the lease",
+    )  # fmt: skip
+    promote: Promote | None = Field(
+        None, description="A store replicated to another data centre: how this node promotes "
+        "its replica when the primary is lost (none: it waits for a writable store)",
     )  # fmt: skip
 
     @model_validator(mode="after")
