@@ -31,8 +31,9 @@ REVISIONS = {
 ADDED = {
     "availability_0002": "availability_0001", "quarantine_0001": "0001", "ingest_0001": "0001",
     "tokens_0002": "tokens_0001", "ha_0001": "0001", "audit_0001": "0001",
+    "availability_0003": "availability_0002",
 }  # fmt: skip
-HEADS = (REVISIONS - {"0001"} - set(ADDED.values())) | set(ADDED)
+HEADS = (REVISIONS | set(ADDED)) - {"0001"} - set(ADDED.values())
 
 
 def sources() -> list[Path]:

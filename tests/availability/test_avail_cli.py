@@ -78,22 +78,26 @@ def test_maintenance_add_list_remove_changes_the_figures(setup):
     # payments was down 14:00-14:30 local on 20 October: cover it with a window
     code, out, _ = invoke(
         "maintenance", "add", "db-upgrade", "--start", "2026-10-20 13:30", "--duration", "2h",
-        "--service", "payments", "--reason", "database upgrade", "-c", cfg,
+        "--service", "payments", "--reason", "database upgrade", "--by", "alice", "-c", cfg,
     )  # fmt: skip
-    assert code == 0 and "maintenance window 1 added" in out
+    assert code == 0 and "maintenance window 1 added" in out and "pending" in out
     code, out, _ = invoke("maintenance", "list", "--all", "-c", cfg)
     assert code == 0 and "db-upgrade" in out and "payments" in out
     code, out, _ = invoke("availability", "-c", cfg, "-p", "2026-10", "-s", "payments", "--json")
-    assert json.loads(out)["rows"][0]["downtime_s"] == 1200
-    code, _, err = invoke("maintenance", "add", "x", "--start", "2026-10-20 13:30", "-c", cfg)
+    assert json.loads(out)["rows"][0]["downtime_s"] == 3000  # retroactive: not counted yet
+    code, _, err = invoke(
+        "maintenance", "add", "x", "--start", "2026-10-20 13:30", "--by", "a", "-c", cfg
+    )
     assert code == 2 and "--end or --duration" in err
     code, _, err = invoke(
         "maintenance", "add", "x", "--start", "2026-10-20", "--duration", "1h", "--site", "mars",
-        "-c", cfg,
+        "--by", "a", "-c", cfg,
     )  # fmt: skip
     assert code == 2 and "mars" in err
-    assert invoke("maintenance", "remove", "1", "-c", cfg)[0] == 0
-    assert invoke("maintenance", "remove", "1", "-c", cfg)[0] == 1
+    gone = ("maintenance", "remove", "1", "--reason", "wrong", "--by", "alice", "-c", cfg)
+    assert invoke(*gone)[0] == 0
+    code, _, err = invoke(*gone)
+    assert code == 2 and "was removed" in err
 
 
 def test_report_command_writes_each_format(setup, tmp_path):

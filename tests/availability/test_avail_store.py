@@ -5,17 +5,21 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from threenines.app.db import make_engine, migrate
+from threenines.availability.history import (
+    ExclusionsConfig,
+    add_window,
+    records,
+    remove_window,
+    windows,
+)
 from threenines.availability.schedule import Exclusion
 from threenines.availability.store import (
     DailySummary,
     add_drill,
-    add_window,
     drill_periods,
-    list_windows,
     load_intervals,
     maintenance_windows,
     read_daily,
-    remove_window,
     write_daily,
 )
 from threenines.core.tables import state_intervals
@@ -29,17 +33,20 @@ def _engine(url):
 
 def test_windows_and_drills_round_trip(db_url):
     engine = _engine(db_url)
+    policy = ExclusionsConfig()
     win = Exclusion(100.0, 200.0, "patch", "kernel update", ("web",), ("library",))
-    wid = add_window(engine, maintenance_windows, win, now=50.0, created_by="cli")
+    wid = add_window(engine, maintenance_windows, win, now=50.0, created_by="cli", policy=policy)
     add_window(engine, maintenance_windows, Exclusion(500.0, 600.0, "later"), now=50.0)
-    got = list_windows(engine, maintenance_windows, 150.0, 400.0)
-    assert [(g.id, g.window) for g in got] == [(wid, win)]
-    assert len(list_windows(engine, maintenance_windows)) == 2
-    assert remove_window(engine, maintenance_windows, wid) is True
-    assert remove_window(engine, maintenance_windows, wid) is False
+    (got,) = windows(engine, maintenance_windows, policy, 150.0, 400.0)
+    assert (got.record, got.start, got.end, got.services, got.sites) == (
+        wid, 100.0, 200.0, ("web",), ("library",))  # fmt: skip
+    assert len(windows(engine, maintenance_windows, policy)) == 2
+    remove_window(engine, wid, now=60.0, by="cli", reason="cancelled", policy=policy)
+    assert len(windows(engine, maintenance_windows, policy)) == 1
+    assert [r.action for r in records(engine)] == ["add", "add", "remove"]  # history kept
     add_drill(engine, Exclusion(10.0, 20.0, "dr-drill", sites=("dc-main",)), now=5.0)
-    (drill,) = list_windows(engine, drill_periods)
-    assert drill.window.sites == ("dc-main",) and drill.window.applies("x", "dc-main")
+    (drill,) = windows(engine, drill_periods, policy)
+    assert drill.sites == ("dc-main",) and drill.applies("x", "dc-main")
     engine.dispose()
 
 
@@ -142,7 +149,7 @@ def test_migration_matches_the_table_definitions(db_url):
     from threenines.core.tables import metadata
 
     engine = _engine(db_url)
-    mine = {"maintenance_windows", "drill_periods", "availability_daily"}
+    mine = {"maintenance_windows", "drill_periods", "availability_daily", "maintenance_approvals"}
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert [d for d in diff if _table_of(d) in mine] == []

@@ -18,7 +18,7 @@ from threenines.availability.status import (
     service_states,
 )
 from threenines.core.context import ServiceContext
-from threenines.core.deps import context, responses
+from threenines.core.deps import context, require_viewer, responses
 
 router = APIRouter()
 
@@ -38,3 +38,30 @@ async def status(ctx: ServiceContext = Depends(context)) -> dict[str, Any]:
         "checks": [c.to_dict() for c in checks],
         "agents": [a.to_dict() for a in agents],
     }
+
+
+@router.get(
+    "/api/v1/maintenance", dependencies=[Depends(require_viewer)], responses=responses(401, 503)
+)
+async def maintenance(ctx: ServiceContext = Depends(context)) -> dict[str, Any]:
+    """Every maintenance record (append-only): who made it, when, why, whether it is
+    retroactive, its approval, and whether it is in effect."""
+    from threenines.availability.history import effective, exclusions_config, records
+
+    recs = await asyncio.to_thread(records, ctx.engine)
+    live = {r.id for r in effective(recs, exclusions_config(ctx.config)).values()}
+    return {
+        "records": [
+            {
+                "record": r.id, "window": r.window_id, "action": r.action, "name": r.window.name,
+                "start": r.window.start, "end": r.window.end, "services": list(r.window.services),
+                "sites": list(r.window.sites), "reason": r.window.reason,
+                "created_by": r.created_by, "created_at": r.created_at,
+                "retroactive": r.retroactive, "status": r.label() or None,
+                "approved_by": r.approval.by if r.approval else None,
+                "approved_at": r.approval.at if r.approval else None,
+                "in_effect": r.id in live,
+            }
+            for r in recs
+        ]
+    }  # fmt: skip

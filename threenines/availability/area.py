@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,9 +12,16 @@ from threenines.core.area import Area, Loc
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+    from pydantic import BaseModel
 
     from threenines.core.config.schema import Config
     from threenines.core.context import ServiceContext
+
+
+def _sections() -> Mapping[str, type[BaseModel]]:
+    from threenines.availability.config import ExclusionsConfig
+
+    return {"exclusions": ExclusionsConfig}
 
 
 def _cross_check(cfg: Config) -> list[tuple[Loc, str]]:
@@ -46,6 +54,7 @@ AREA = Area(
     name="availability",
     package="threenines.availability",
     requires=("collectors", "agents"),
+    sections=_sections,
     cross_check=_cross_check,
     migrations=Path(__file__).resolve().parent / "migrations",
     cli=_cli,

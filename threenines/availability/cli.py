@@ -186,24 +186,12 @@ def _when(text: str, cfg: Config) -> float:
     return value.timestamp() if value.tzinfo else value.replace(tzinfo=cfg.tz).timestamp()
 
 
-@maintenance_app.command("add")
-def maintenance_add(
-    name: str = typer.Argument(..., help="Short name, e.g. core-switch-upgrade"),
-    start: str = typer.Option(..., "--start", help="Local start time (config time zone)"),
-    end: str | None = typer.Option(None, "--end", help="Local end time"),
-    duration: str | None = typer.Option(None, "--duration", help="Or a length, e.g. 2h"),
-    service: list[str] = typer.Option([], "--service", help="Service in scope (repeatable)"),
-    site: list[str] = typer.Option([], "--site", help="Site in scope (repeatable)"),
-    reason: str = typer.Option("", "--reason", help="Why (shown in reports)"),
-    config: Path = ConfigOption,
-) -> None:
-    """Add a one-off maintenance window (no --service/--site: the whole estate)."""
-    from threenines.availability.periods import local_text
-    from threenines.availability.schedule import Exclusion
-    from threenines.availability.store import add_window, maintenance_windows
+ByOption = typer.Option(..., "--by", help="Who records it (kept in the history and the audit log)")
+
+
+def _span(cfg: Config, start: str, end: str | None, duration: str | None) -> tuple[float, float]:
     from threenines.core.durations import parse_duration
 
-    cfg = load_or_exit(config)
     a = _when(start, cfg)
     if (end is None) == (duration is None):
         err.print("give either --end or --duration")
@@ -213,62 +201,194 @@ def maintenance_add(
     except ValueError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(2) from None
-    unknown = [s for s in service if not cfg.service(s)] + [s for s in site if not cfg.site(s)]
-    if unknown or b <= a:
-        err.print(f"unknown names: {', '.join(unknown)}" if unknown else "end must be after start")
+    if b <= a:
+        err.print("end must be after start")
         raise typer.Exit(2)
+    return a, b
+
+
+def _scope(cfg: Config, service: list[str], site: list[str]) -> None:
+    unknown = [s for s in service if not cfg.service(s)] + [s for s in site if not cfg.site(s)]
+    if unknown:
+        err.print(f"unknown names: {', '.join(unknown)}", markup=False)
+        raise typer.Exit(2)
+
+
+def _record(cfg: Config, write: Any) -> int:
+    """Run one history write; a refusal is one line and exit 2."""
+    from threenines.availability.history import HistoryError
+
     engine = open_store(cfg)
     try:
-        win = Exclusion(a, b, name, reason, tuple(service), tuple(site))
-        wid = add_window(engine, maintenance_windows, win, now=time.time(), created_by="cli")
+        return int(write(engine))
+    except HistoryError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
     finally:
         engine.dispose()
-    out.print(f"maintenance window {wid} added: {local_text(a, cfg.tz)} to {local_text(b, cfg.tz)}")
+
+
+@maintenance_app.command("add")
+def maintenance_add(
+    name: str = typer.Argument(..., help="Short name, e.g. core-switch-upgrade"),
+    start: str = typer.Option(..., "--start", help="Local start time (config time zone)"),
+    end: str | None = typer.Option(None, "--end", help="Local end time"),
+    duration: str | None = typer.Option(None, "--duration", help="Or a length, e.g. 2h"),
+    service: list[str] = typer.Option([], "--service", help="Service in scope (repeatable)"),
+    site: list[str] = typer.Option([], "--site", help="Site in scope (repeatable)"),
+    reason: str = typer.Option("", "--reason", help="Why (shown in reports; required if "
+                               "the window starts in the past)"),
+    by: str = ByOption,
+    config: Path = ConfigOption,
+) -> None:  # fmt: skip
+    """Add a one-off maintenance window (no --service/--site: the whole estate). A window
+    starting in the past is retroactive: it needs --reason and, by default, counts only once
+    a second person approves it (`maintenance approve`)."""
+    from threenines.availability.history import add_window, exclusions_config
+    from threenines.availability.periods import local_text
+    from threenines.availability.schedule import Exclusion
+    from threenines.availability.store import maintenance_windows
+
+    cfg = load_or_exit(config)
+    a, b = _span(cfg, start, end, duration)
+    _scope(cfg, service, site)
+    win = Exclusion(a, b, name, reason, tuple(service), tuple(site))
+    policy = exclusions_config(cfg)
+    now = time.time()
+    wid = _record(cfg, lambda e: add_window(e, maintenance_windows, win, now=now,
+                                            created_by=by, policy=policy))  # fmt: skip
+    note = ""
+    if a < now - policy.grace:
+        note = (" (retroactive: pending a second admin's approval, not counted yet)"
+                if policy.retroactive == "second_admin" else " (retroactive)")  # fmt: skip
+    out.print(f"maintenance window {wid} added: {local_text(a, cfg.tz)} to "
+              f"{local_text(b, cfg.tz)}{note}", markup=False)  # fmt: skip
+
+
+@maintenance_app.command("change")
+def maintenance_change(
+    window_id: int = typer.Argument(..., help="Window id from `threenines maintenance list`"),
+    start: str = typer.Option(..., "--start", help="New local start time"),
+    end: str | None = typer.Option(None, "--end", help="New local end time"),
+    duration: str | None = typer.Option(None, "--duration", help="Or a length, e.g. 2h"),
+    reason: str = typer.Option(..., "--reason", help="Why it changes (recorded)"),
+    by: str = ByOption,
+    config: Path = ConfigOption,
+) -> None:
+    """Record a new version of a window (same name and scope); the old one stays in the
+    history. Excluding more past time is retroactive and waits for approval."""
+    from dataclasses import replace
+
+    from threenines.availability.history import change_window, exclusions_config, records
+
+    cfg = load_or_exit(config)
+    a, b = _span(cfg, start, end, duration)
+    policy = exclusions_config(cfg)
+    now = time.time()
+
+    def write(engine: Any) -> int:
+        first = next((r for r in records(engine) if r.id == window_id), None)
+        base = first.window if first else None
+        win = replace(base, start=a, end=b, reason=reason) if base else None
+        if win is None:
+            from threenines.availability.history import HistoryError
+
+            raise HistoryError(f"no maintenance window {window_id}")
+        return change_window(engine, window_id, win, now=now, by=by, policy=policy)
+
+    rid = _record(cfg, write)
+    out.print(f"maintenance window {window_id} changed (record {rid})")
+
+
+@maintenance_app.command("remove")
+def maintenance_remove(
+    window_id: int = typer.Argument(..., help="Window id from `threenines maintenance list`"),
+    reason: str = typer.Option(..., "--reason", help="Why it is removed (recorded)"),
+    by: str = ByOption,
+    config: Path = ConfigOption,
+) -> None:
+    """Remove a maintenance window from the figures: a removal record, the history kept."""
+    from threenines.availability.history import exclusions_config, remove_window
+
+    cfg = load_or_exit(config)
+    policy = exclusions_config(cfg)
+    now = time.time()
+    rid = _record(cfg, lambda e: remove_window(e, window_id, now=now, by=by, reason=reason,
+                                               policy=policy))  # fmt: skip
+    out.print(f"maintenance window {window_id} removed (record {rid}; history kept)")
+
+
+@maintenance_app.command("approve")
+def maintenance_approve(
+    record_id: int = typer.Argument(..., help="Record id from `threenines maintenance list`"),
+    token_file: Path | None = typer.Option(
+        None, "--token-file", help="File holding an admin API token (or THREENINES_TOKEN)"
+    ),
+    note: str = typer.Option("", "--note", help="Recorded with the approval"),
+    config: Path = ConfigOption,
+) -> None:
+    """Approve a retroactive record: needs an admin's API token, not its author's."""
+    import os
+
+    from threenines.agents.tokens import TokenStore
+    from threenines.availability.history import approve
+
+    cfg = load_or_exit(config)
+    try:
+        token = token_file.read_text().strip() if token_file else os.environ.get(
+            "THREENINES_TOKEN", "")  # fmt: skip
+    except OSError as exc:
+        err.print(f"cannot read {token_file}: {exc.strerror}", markup=False)
+        raise typer.Exit(2) from None
+    if not token:
+        err.print("approving needs an admin token: --token-file or THREENINES_TOKEN")
+        raise typer.Exit(2)
+    now = time.time()
+
+    def write(engine: Any) -> int:
+        from threenines.availability.history import HistoryError
+
+        who, why = TokenStore(engine).verify(token, now=now)
+        if who is None:
+            raise HistoryError(f"the token is not valid ({why})")
+        return approve(engine, record_id, now=now, by=who.name or f"token-{who.id}",
+                       role=who.role, note=note).id  # fmt: skip
+
+    _record(cfg, write)
+    out.print(f"maintenance record {record_id} approved: it now counts")
 
 
 @maintenance_app.command("list")
 def maintenance_list(
     config: Path = ConfigOption,
-    all_: bool = typer.Option(False, "--all", help="Include past windows"),
+    all_: bool = typer.Option(False, "--all", help="Every record: past, changed and removed"),
 ) -> None:
-    """List stored maintenance windows (current and future unless --all)."""
-    from rich.table import Table
-
+    """Maintenance windows in the database: the version in effect of each current or future
+    window, or with --all the whole history (who, when, why, retroactive, approval)."""
+    from threenines.availability.history import effective, exclusions_config, records
     from threenines.availability.periods import local_text
-    from threenines.availability.store import list_windows, maintenance_windows
 
     cfg = load_or_exit(config)
+    policy = exclusions_config(cfg)
+    now = time.time()
     engine = open_store(cfg)
     try:
-        rows = list_windows(engine, maintenance_windows, None if all_ else time.time())
+        recs = records(engine)
     finally:
         engine.dispose()
-    table = Table(title="maintenance windows (database; config windows are in the YAML)")
-    for col in ("id", "name", "from", "to", "scope", "reason"):
-        table.add_column(col)
-    for r in rows:
+    live = {r.id for r in effective(recs, policy).values()}
+    if not all_:
+        latest = {r.window_id: r for r in recs}
+        recs = [r for r in latest.values() if r.action != "remove" and r.window.end > now]
+    if not recs:
+        err.print("no maintenance windows in the database (config windows are in the YAML)")
+    for r in recs:
         w = r.window
         scope = ", ".join([*w.services, *w.sites]) or "whole estate"
-        table.add_row(str(r.id), w.name, local_text(w.start, cfg.tz), local_text(w.end, cfg.tz),
-                      scope, w.reason)  # fmt: skip
-    out.print(table)
-
-
-@maintenance_app.command("remove")
-def maintenance_remove(
-    window_id: int = typer.Argument(..., help="Id from `threenines maintenance list`"),
-    config: Path = ConfigOption,
-) -> None:
-    """Remove a stored maintenance window."""
-    from threenines.availability.store import maintenance_windows, remove_window
-
-    cfg = load_or_exit(config)
-    engine = open_store(cfg)
-    try:
-        removed = remove_window(engine, maintenance_windows, window_id)
-    finally:
-        engine.dispose()
-    if not removed:
-        err.print(f"no maintenance window {window_id}")
-        raise typer.Exit(1)
-    out.print(f"maintenance window {window_id} removed")
+        status = "in effect" if r.id in live else ("removal" if r.action == "remove" else
+                                                   "not in effect")  # fmt: skip
+        status = ", ".join(x for x in (status, r.label()) if x)
+        print(f"window {r.window_id}\trecord {r.id}\t{r.action}\t{w.name}\t"
+              f"{local_text(w.start, cfg.tz)} to {local_text(w.end, cfg.tz)}\t{scope}\t"
+              f"by {r.created_by} at {local_text(r.created_at, cfg.tz)}\t{status}\t"
+              f"reason: {w.reason or '-'}")  # fmt: skip

@@ -6,9 +6,13 @@ state-rule fields in ``threenines.core.config.schema``): every area reads them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field
 
 from threenines.availability.devices import cross_check as devices_cross_check
+from threenines.core.config.base import StrictModel
+from threenines.core.durations import Duration
 
 if TYPE_CHECKING:
     from threenines.core.config.schema import Config
@@ -42,3 +46,21 @@ def cross_check(cfg: Config) -> list[tuple[Loc, str]]:
 
 def _unknown(loc: Loc, names: list[str], known: set[str], what: str) -> list[tuple[Loc, str]]:
     return [((*loc, k), f"unknown {what} {n!r}") for k, n in enumerate(names) if n not in known]
+
+
+class ExclusionsConfig(StrictModel):
+    """``exclusions:``: how retroactive maintenance windows take effect."""
+
+    retroactive: Literal["second_admin", "none"] = Field(
+        "second_admin",
+        description="second_admin: a window made after its start counts only once a second "
+        "person with the admin role approves it; none: at once (still marked retroactive)",
+    )
+    grace: Duration = Field(
+        60.0, ge=0, le=3600, description="A window starting this little before it is made is "
+        "not retroactive (typing takes time)",
+    )  # fmt: skip
+
+
+def exclusions_config(cfg: Config) -> ExclusionsConfig:
+    return cfg.section("exclusions", ExclusionsConfig)

@@ -13,17 +13,19 @@ from sqlalchemy import Engine
 
 from threenines.availability import devices
 from threenines.availability.engine import Estate, Inputs
+from threenines.availability.history import ExclusionsConfig, exclusions_config, windows
 from threenines.availability.periods import local_days, local_midnight
 from threenines.availability.store import (
     DailySummary,
     drill_periods,
-    list_windows,
     load_intervals,
     maintenance_windows,
     write_daily,
 )
 from threenines.availability.timeline import Timeline
 from threenines.core.config.schema import Config
+
+DRILLS = ExclusionsConfig(retroactive="none")  # the runner records a drill once it has run
 
 
 def interval_keys(cfg: Config, services: list[str] | None = None) -> list[tuple[str, str]]:
@@ -52,11 +54,14 @@ def load_estate(
     *,
     components: Mapping[str, Timeline] | None = None,
     services: list[str] | None = None,
+    as_of: float | None = None,
 ) -> Estate:
     """Load intervals, stored maintenance and drills for ``[start, end)`` and build timelines.
 
     ``services`` limits loading to those services (a single-service query stays cheap);
-    ``components`` are device or link timelines from other sources (SNMP), by name.
+    ``components`` are device or link timelines from other sources (SNMP), by name;
+    ``as_of``: the maintenance windows in effect at that time (an issued report's figures
+    recomputed as they were), by default now.
     """
     if services is not None:
         wanted = set(services)
@@ -66,11 +71,12 @@ def load_estate(
             deps = [*(site.depends_on if site else []), *(svc.depends_on if svc else [])]
             wanted.update(d for d in deps if cfg.service(d))
         cfg = cfg.model_copy(update={"services": [s for s in cfg.services if s.name in wanted]})
+    policy = exclusions_config(cfg)
     rows = load_intervals(engine, interval_keys(cfg), start, min(end, now))
     inputs = Inputs(
         rows=rows,
-        maintenance=[w.window for w in list_windows(engine, maintenance_windows, start, end)],
-        drills=[w.window for w in list_windows(engine, drill_periods, start, end)],
+        maintenance=windows(engine, maintenance_windows, policy, start, end, as_of),
+        drills=windows(engine, drill_periods, DRILLS, start, end, as_of),
         components=dict(components or {}),
     )
     return Estate(cfg, inputs, start, end, now)

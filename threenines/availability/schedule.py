@@ -36,6 +36,12 @@ class Exclusion:
     reason: str = ""
     services: tuple[str, ...] = ()
     sites: tuple[str, ...] = ()
+    # Provenance of a stored window (``history``); a config window has none.
+    record: int | None = None
+    added_by: str = ""
+    added_at: float | None = None
+    retroactive: bool = False
+    approved_by: str = ""
 
     def applies(self, service: str, site: str) -> bool:
         if not self.services and not self.sites:
@@ -54,10 +60,14 @@ def _as_epoch(value: datetime, tz: ZoneInfo) -> float:
 def expand(win: MaintenanceWindow, tz: ZoneInfo, start: float, end: float) -> list[Exclusion]:
     """Occurrences of ``win`` overlapping ``[start, end)``; ``tz`` is the default zone."""
     zone = ZoneInfo(win.timezone) if win.timezone else tz
-    scope = {"services": tuple(win.services), "sites": tuple(win.sites)}
+    services, sites = tuple(win.services), tuple(win.sites)
     if win.start is not None and win.end is not None:
         a, b = _as_epoch(win.start, zone), _as_epoch(win.end, zone)
-        return [Exclusion(a, b, win.name, win.reason, **scope)] if a < end and b > start else []
+        return (
+            [Exclusion(a, b, win.name, win.reason, services, sites)]
+            if a < end and b > start
+            else []
+        )
     assert win.cron is not None and win.duration is not None
     out: list[Exclusion] = []
     # Start the search a duration (plus a day for zone offsets) early: an occurrence that began
@@ -70,7 +80,7 @@ def expand(win: MaintenanceWindow, tz: ZoneInfo, start: float, end: float) -> li
             break
         b = a + win.duration
         if b > start:
-            out.append(Exclusion(a, b, win.name, win.reason, **scope))
+            out.append(Exclusion(a, b, win.name, win.reason, services, sites))
     return out
 
 

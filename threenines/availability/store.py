@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy import JSON, Column, Engine, Float, Index, Integer, String, Table, Text
+from sqlalchemy import JSON, Boolean, Column, Engine, Float, Index, Integer, String, Table, Text
 
 from threenines.availability.schedule import Exclusion
 from threenines.availability.timeline import IntervalRow
@@ -30,6 +30,11 @@ def _window_columns() -> list[Column]:
         Column("sites", JSON, nullable=False, default=list),
         Column("created_at", Float, nullable=False),
         Column("created_by", String(64), nullable=False, default=""),
+        # availability_0003: records are never updated or deleted (``history``): a change or a
+        # removal is a new record naming the first one of its window
+        Column("revision_of", Id),
+        Column("action", String(10), nullable=False, default="add"),  # add | change | remove
+        Column("retroactive", Boolean, nullable=False, default=False),
     ]
 
 
@@ -37,6 +42,17 @@ maintenance_windows = Table(
     "maintenance_windows", metadata, *_window_columns(), Index(None, "start")
 )
 drill_periods = Table("drill_periods", metadata, *_window_columns(), Index(None, "start"))
+# A second person's approval of a retroactive record (availability_0003); one per record.
+maintenance_approvals = Table(
+    "maintenance_approvals",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("record_id", Id, nullable=False),
+    Column("approved_by", String(64), nullable=False),
+    Column("approved_at", Float, nullable=False),
+    Column("note", Text, nullable=False, default=""),
+    Index(None, "record_id", unique=True),
+)
 
 SUMMARY_FIELDS = (
     "up",
@@ -68,71 +84,10 @@ availability_daily = Table(
 # -- exclusions ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class StoredWindow:
-    id: int
-    window: Exclusion
-    created_at: float
-    created_by: str
-
-
-def add_window(
-    engine: Engine,
-    table: Table,
-    window: Exclusion,
-    *,
-    now: float,
-    created_by: str = "",
-) -> int:
-    """Store a maintenance window or drill period; returns its id."""
-    if window.end <= window.start:
-        raise ValueError("a window must end after it starts")
-    with engine.begin() as conn:
-        res = conn.execute(
-            table.insert().values(
-                name=window.name,
-                reason=window.reason,
-                start=window.start,
-                end=window.end,
-                services=list(window.services),
-                sites=list(window.sites),
-                created_at=now,
-                created_by=created_by,
-            )
-        )
-        return int(res.inserted_primary_key[0])  # type: ignore[index]
-
-
-def list_windows(
-    engine: Engine, table: Table, start: float | None = None, end: float | None = None
-) -> list[StoredWindow]:
-    """Windows overlapping ``[start, end)`` (all when not given), by start."""
-    q = sa.select(table).order_by(table.c.start, table.c.id)
-    if end is not None:
-        q = q.where(table.c.start < end)
-    if start is not None:
-        q = q.where(table.c.end > start)
-    with engine.connect() as conn:
-        return [
-            StoredWindow(
-                r.id,
-                Exclusion(
-                    r.start, r.end, r.name, r.reason, tuple(r.services or ()), tuple(r.sites or ())
-                ),
-                r.created_at,
-                r.created_by,
-            )
-            for r in conn.execute(q)
-        ]
-
-
-def remove_window(engine: Engine, table: Table, window_id: int) -> bool:
-    with engine.begin() as conn:
-        return bool(conn.execute(table.delete().where(table.c.id == window_id)).rowcount)
-
-
 def add_drill(engine: Engine, window: Exclusion, *, now: float, created_by: str = "") -> int:
     """For the failover runner: tag a drill so it is excluded like maintenance."""
+    from threenines.availability.history import add_window
+
     return add_window(engine, drill_periods, window, now=now, created_by=created_by)
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from threenines.availability.accounting import RULES, Figures, pool
 from threenines.availability.engine import Estate
 from threenines.availability.incidents import Incident, estate_reliability, reliability
 from threenines.availability.periods import Period, local_days, local_text
+from threenines.availability.schedule import Exclusion
 
 TREND_PERIODS = 3
 
@@ -251,14 +253,31 @@ def _windows(est: Estate, names: list[str], a: float, b: float) -> list[dict[str
             continue
         if not any(w.applies(n, est.services[n].config.site) for n in names):
             continue
-        out.append(
-            {
-                "name": w.name,
-                "reason": w.reason,
-                "start_local": local_text(w.start, est.cfg.tz),
-                "end_local": local_text(w.end, est.cfg.tz),
-                "hours": (w.end - w.start) / 3600,
-                "scope": ", ".join([*w.services, *w.sites]) or "whole estate",
-            }
-        )
+        out.append(window_entry(w, est.cfg.tz, "counted as maintenance"))
     return out
+
+
+def window_entry(w: Exclusion, tz: ZoneInfo, status: str) -> dict[str, Any]:
+    """A maintenance window as the report lists it: with who recorded it, when, and whether
+    it was made after its start (retroactive) and who approved it."""
+    if w.record is None:
+        recorded = "configuration file"
+    else:
+        recorded = f"record {w.record}, by {w.added_by or '?'}"
+        recorded += f" at {local_text(w.added_at, tz)}" if w.added_at is not None else ""
+    retro = ""
+    if w.retroactive:
+        retro = f"retroactive, approved by {w.approved_by}" if w.approved_by else "retroactive"
+    return {
+        "name": w.name,
+        "reason": w.reason,
+        "start_local": local_text(w.start, tz),
+        "end_local": local_text(w.end, tz),
+        "hours": (w.end - w.start) / 3600,
+        "scope": ", ".join([*w.services, *w.sites]) or "whole estate",
+        "record": w.record,
+        "recorded": recorded,
+        "retroactive": w.retroactive,
+        "approved_by": w.approved_by,
+        "status": ", ".join(x for x in (status, retro) if x),
+    }

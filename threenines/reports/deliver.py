@@ -45,7 +45,33 @@ def board_report(
         trend.insert(0, cur)
     start = trend[0].start if trend else period.start
     est = load_estate(engine, cfg, start, period.end, now, components=components)
-    return build(est, period, trend, now, site, security=security_section(cfg, engine, period, now))
+    report = build(est, period, trend, now, site, security=security_section(cfg, engine, period,
+                                                                              now))  # fmt: skip
+    report.maintenance_windows += pending_windows(cfg, engine, period, site)
+    return report
+
+
+def pending_windows(
+    cfg: Config, engine: Engine, period: Period, site: str | None
+) -> list[dict[str, Any]]:
+    """Retroactive maintenance records waiting for approval that touch the period: listed, not
+    counted, so the board sees that someone asked for the exclusion."""
+    from dataclasses import replace
+
+    from threenines.availability.history import exclusions_config, pending
+    from threenines.reports.board import window_entry
+
+    out = []
+    for rec in pending(engine, exclusions_config(cfg)):
+        w = rec.window
+        if w.end <= period.start or w.start >= period.end:
+            continue
+        if site and w.sites and site not in w.sites and not w.services:
+            continue
+        w = replace(w, record=rec.id, added_by=rec.created_by, added_at=rec.created_at,
+                    retroactive=True)  # fmt: skip
+        out.append(window_entry(w, cfg.tz, "pending approval: NOT counted"))
+    return out
 
 
 def security_section(cfg: Config, engine: Engine, period: Period, now: float) -> dict[str, Any]:
