@@ -9,18 +9,21 @@ ever shared between runs, because a probe measures connecting.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import socket
 import ssl
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Annotated, Any
 
 import httpx
+from pydantic import AfterValidator, Field
 
+from threenines.core.config.secrets import Secret
 from threenines.probes import _tls
 from threenines.probes._common import first_ssl_error, root_cause, status_matches
-from threenines.probes._connect import IpProtocol
+from threenines.probes._connect import AddressOptions
+from threenines.probes._dial import Dialer
 from threenines.probes._transport import ProbeTransport, resolve
 
 __all__ = [
@@ -47,26 +50,38 @@ class Timings:
     urls: list[str] = field(default_factory=list)
     address: str | None = None  # the address that answered (or, if none did, the first tried)
     attempts: list[dict[str, str]] = field(default_factory=list)  # addresses that failed first
+    via: str | None = None  # HOST:PORT of the proxy in use, if any
 
     def add(self, phase: str, seconds: float) -> None:
         self.phases[phase] = self.phases.get(phase, 0.0) + seconds
 
 
-class ClientOptions(Protocol):
-    """The connection settings the http and journey configs share (read-only: frozen models)."""
+def _proxy_url(value: Secret | None) -> Secret | None:
+    if value is not None:
+        try:
+            url = httpx.URL(value.get_secret_value())
+        except (httpx.InvalidURL, TypeError):
+            raise ValueError("proxy is not a valid URL") from None  # never echo it: credentials
+        if url.scheme != "http" or not url.host:
+            raise ValueError("proxy must be an http://HOST:PORT URL (user:password@ allowed)")
+    return value
 
-    @property
-    def verify(self) -> bool: ...
-    @property
-    def ca_file(self) -> Path | None: ...
-    @property
-    def follow_redirects(self) -> bool: ...
-    @property
-    def max_redirects(self) -> int: ...
-    @property
-    def ip_protocol(self) -> IpProtocol: ...
-    @property
-    def ip_protocol_fallback(self) -> bool: ...
+
+class ClientOptions(AddressOptions, _tls.TlsOptions):
+    """The connection fields the http and journey checks share."""
+
+    follow_redirects: bool = True
+    max_redirects: int = Field(10, ge=0, le=50)
+    proxy: Annotated[Secret | None, AfterValidator(_proxy_url)] = Field(
+        None, description="http://[user:password@]HOST:PORT, https tunnelled by CONNECT"
+    )
+    proxy_from_env: bool = Field(
+        False, description="Use HTTP_PROXY/HTTPS_PROXY/NO_PROXY from the environment"
+    )
+    http2: bool = Field(False, description="Offer HTTP/2 by ALPN (https); else HTTP/1.1 only")
+
+
+_ALPN_H2 = ("h2", "http/1.1")
 
 
 def make_client(
@@ -77,13 +92,17 @@ def make_client(
     headers: dict[str, str] | None = None,
 ) -> httpx.AsyncClient:
     """A fresh client (new connections: a probe measures connecting, it must not reuse one)."""
-    ca_file = str(cfg.ca_file) if cfg.ca_file else None
-    transport = ProbeTransport(
-        timings,
-        _tls.client_context(cfg.verify, ca_file),
+    proxy = httpx.URL(cfg.proxy.get_secret_value()) if cfg.proxy is not None else None
+    dialer = Dialer(
         cfg.ip_protocol,
         cfg.ip_protocol_fallback,
+        cfg.server_name,
+        proxy,
+        cfg.proxy_from_env,
+        asyncio.get_running_loop().time() + timeout,
     )
+    ctx = cfg.tls_context(_ALPN_H2 if cfg.http2 else ())
+    transport = ProbeTransport(timings, ctx, dialer)
     return httpx.AsyncClient(
         transport=transport,
         timeout=httpx.Timeout(timeout),
@@ -104,10 +123,15 @@ class Fetched:
     redirects: int
     http_version: str
     tls: dict[str, Any]
+    headers: httpx.Headers
+    truncated: bool = False  # the body went on past the limit: only ``text`` was looked at
+    limit: int = MAX_BODY
 
 
-async def fetch(client: httpx.AsyncClient, request: httpx.Request, timings: Timings) -> Fetched:
-    """Send ``request`` and read at most MAX_BODY bytes of the body."""
+async def fetch(
+    client: httpx.AsyncClient, request: httpx.Request, timings: Timings, limit: int = MAX_BODY
+) -> Fetched:
+    """Send ``request`` and read at most ``limit`` bytes of its (decoded) body."""
     response = await client.send(request, stream=True)
     try:
         tls = _tls_facts(response)
@@ -116,10 +140,10 @@ async def fetch(client: httpx.AsyncClient, request: httpx.Request, timings: Timi
         async for chunk in response.aiter_bytes():
             chunks.append(chunk)
             size += len(chunk)
-            if size >= MAX_BODY:
+            if size > limit:
                 break
         timings.stage = "done"
-        text = b"".join(chunks)[:MAX_BODY].decode(response.encoding or "utf-8", "replace")
+        text = b"".join(chunks)[:limit].decode(response.encoding or "utf-8", "replace")
     finally:
         await response.aclose()
     return Fetched(
@@ -129,20 +153,48 @@ async def fetch(client: httpx.AsyncClient, request: httpx.Request, timings: Timi
         redirects=len(response.history),
         http_version=response.http_version,
         tls=tls,
+        headers=response.headers,
+        truncated=size > limit,
+        limit=limit,
     )
 
 
 def check_response(
-    got: Fetched, status: list[str], contains: str | None, regex: re.Pattern[str] | None
+    got: Fetched,
+    status: list[str],
+    contains: str | None,
+    regex: re.Pattern[str] | None,
+    not_contains: str | None = None,
+    not_regex: re.Pattern[str] | None = None,
 ) -> tuple[str, str] | None:
-    """The first failed expectation as (error code, reason), or None when all hold."""
+    """The first failed expectation as (error code, reason), or None when all hold.
+
+    When the body went on past the limit, a failed body expectation says so.
+    """
     if not status_matches(got.status, status):
         return "http_status", f"status {got.status} not in [{', '.join(status)}]"
     if contains is not None and contains not in got.text:
-        return "expect_mismatch", f"body does not contain {_short(contains)!r}"
+        return "expect_mismatch", f"body does not contain {_short(contains)!r}{_cut(got)}"
     if regex is not None and not regex.search(got.text):
-        return "expect_mismatch", f"body does not match /{_short(regex.pattern)}/"
+        return "expect_mismatch", f"body does not match /{_short(regex.pattern)}/{_cut(got)}"
+    if not_contains is not None and not_contains in got.text:
+        return "expect_mismatch", f"body contains {_short(not_contains)!r}"
+    if not_regex is not None and not_regex.search(got.text):
+        return "expect_mismatch", f"body matches /{_short(not_regex.pattern)}/"
     return None
+
+
+def _cut(got: Fetched) -> str:
+    if not got.truncated:
+        return ""
+    return f" in its first {_size(got.limit)} (body_limit reached; the rest was not read)"
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale and n % scale == 0:
+            return f"{n // scale} {unit}"
+    return f"{n} bytes"
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -150,6 +202,7 @@ def _short(text: str, limit: int = 60) -> str:
 
 
 def _tls_facts(response: httpx.Response) -> dict[str, Any]:
+    """``tls_version`` and certificate expiry; empty when the response came without TLS."""
     stream = response.extensions.get("network_stream")
     ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
     if not isinstance(ssl_object, ssl.SSLObject | ssl.SSLSocket):
@@ -176,7 +229,11 @@ def classify_error(exc: BaseException, timings: Timings, timeout: float) -> tupl
                 paths = [httpx.URL(h).path or "/" for h in hops[: i + 1]]
                 return "too_many_redirects", "redirect loop: " + " -> ".join(paths)
         return "too_many_redirects", f"more than {len(hops) - 1} redirects, last {where}"
+    if isinstance(exc, httpx.ProxyError):
+        return "proxy", str(exc)
     cause = root_cause(exc)
+    if timings.via and not timings.connected:
+        where = f"http://{timings.via}/"  # the proxy could not be reached: name it
     if isinstance(cause, socket.gaierror | UnicodeError):  # UnicodeError: IDNA-invalid name
         host = httpx.URL(where).host if timings.urls else "?"
         return "dns", f"cannot resolve {host}: {getattr(cause, 'strerror', None) or cause}"

@@ -6,14 +6,15 @@ request and close that asyncio + h11 (httpcore's own parser) do in 0.25 ms, whic
 http probe above blackbox_exporter's CPU per probe (``python -m bench.spine``). httpx above
 this still builds requests and handles URLs, redirects, cookies and content decoding.
 
-Contract: one ``ProbeTransport`` per probe run. It resolves each request's host itself (the
-``dns`` phase), connects to its addresses with Happy Eyeballs (``probes._connect``; the one
-that answered is ``Timings.address``) with the URL's host for SNI and certificate checks,
-and adds ``connect``/``tls``/``ttfb``/``transfer`` to the run's ``Timings``. Connections live
-only as long as the transport: redirect hops and journey steps to the same origin share one
-(as with httpx's pool), and ``aclose`` closes them all, so a probe never rides on a connection
-another probe opened. HTTP/1.1 only, no proxies. Failures raise httpx exceptions chained to
-the OS/ssl/h11 cause, as httpx's transport does.
+Contract: one ``ProbeTransport`` per probe run. ``probes._dial`` opens each connection
+(``dns``, ``connect`` with Happy Eyeballs, ``proxy``, ``tls`` phases; the address that
+answered is ``Timings.address``); this module speaks HTTP/1.1 on it and adds ``ttfb`` and
+``transfer``. When ALPN picks ``h2`` (offered only with ``http2: true``) the connection goes
+to ``probes._h2`` instead. Connections live only as long as the transport: redirect hops and
+journey steps to the same origin share one (as with httpx's pool), and ``aclose`` closes them
+all, so a probe never rides on a connection another probe opened. Failures raise httpx
+exceptions chained to the OS/ssl/h11 cause, as httpx's transport does; a TLS 1.3 connection
+reset before its first response is looked at again by ``Dialer.diagnose``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ import h11
 import httpx
 
 from threenines.probes import _connect
+from threenines.probes._common import first_ssl_error as _first_ssl_error
+from threenines.probes._dial import Dialer, proxy_authorization
+
+if TYPE_CHECKING:
+    from threenines.probes._h2 import H2Conn
 
 if TYPE_CHECKING:
     from threenines.probes._httpclient import Timings
@@ -46,11 +52,15 @@ async def resolve(host: str, port: int) -> str:
 class _Conn:
     """One socket and its h11 state; ``get_extra_info`` serves ``network_stream`` users."""
 
-    __slots__ = ("h11", "reader", "writer")
+    __slots__ = ("absolute", "fresh", "h11", "proxy_auth", "reader", "tls13", "writer")
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
         self.reader, self.writer = reader, writer
         self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_EVENT)
+        self.fresh = True  # no exchange completed on it yet
+        self.tls13 = False
+        self.absolute = False  # requests in absolute form, to an HTTP proxy
+        self.proxy_auth: str | None = None
 
     def get_extra_info(self, name: str) -> Any:
         return self.writer.get_extra_info(name)
@@ -103,20 +113,13 @@ class _Conn:
 class ProbeTransport(httpx.AsyncBaseTransport):
     """See the module docstring. ``ssl_context`` is used for every https request."""
 
-    def __init__(
-        self,
-        timings: Timings,
-        ssl_context: ssl.SSLContext,
-        ip_protocol: _connect.IpProtocol = "auto",
-        fallback: bool = True,
-        server_name: str | None = None,
-    ):
+    def __init__(self, timings: Timings, ssl_context: ssl.SSLContext, dialer: Dialer):
         self._t = timings
         self._ssl = ssl_context
-        self._ip = (ip_protocol, fallback)
-        self._sni = server_name
+        self._dialer = dialer
         self._idle: dict[_Key, _Conn] = {}
         self._open: set[_Conn] = set()
+        self._h2: dict[_Key, H2Conn] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         t, url = self._t, request.url
@@ -125,65 +128,69 @@ class ProbeTransport(httpx.AsyncBaseTransport):
             raise httpx.UnsupportedProtocol(f"unsupported protocol {url.scheme!r}")
         port = url.port or (443 if url.scheme == "https" else 80)
         key = (url.scheme, url.host, port)
+        h2 = self._h2.get(key)
+        if h2 is not None:
+            return await h2.exchange(t, request)
         conn = self._idle.pop(key, None)
         if conn is not None and not conn.idle_ok():
             self._drop(conn)
             conn = None
         if conn is None:
-            conn = await self._connect(key)
+            made = await self._connect(key)
+            if not isinstance(made, _Conn):
+                return await made.exchange(t, request)
+            conn = made
         try:
             return await self._exchange(conn, key, request)
+        except (httpx.TransportError, OSError) as exc:
+            self._drop(conn)
+            if conn.fresh and conn.tls13 and _first_ssl_error(exc) is None:
+                await self._diagnose(key, exc)
+            raise
         except BaseException:
             self._drop(conn)
             raise
 
-    async def _connect(self, key: _Key) -> _Conn:
+    async def _connect(self, key: _Key) -> _Conn | H2Conn:
         scheme, host, port = key
-        t = self._t
-        t.stage = "dns"
-        start = time.perf_counter()
-        addresses = await _connect.resolve(host, port, *self._ip)
-        t.add("dns", time.perf_counter() - start)
-        t.stage = "connect"
-        attempts = _connect.Attempts()
-        start = time.perf_counter()
-        try:
-            sock = await _connect.connect(addresses, port, attempts)
-        except OSError as exc:
-            raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
-        finally:
-            t.address = attempts.address or (attempts.failed[0][0] if attempts.failed else None)
-            t.attempts = attempts.summary()
-        t.add("connect", time.perf_counter() - start)
-        t.connected = True
         ctx = self._ssl if scheme == "https" else None
-        try:
-            if ctx is not None:
-                t.stage = "tls"
-                start = time.perf_counter()
-            reader, writer = await asyncio.open_connection(
-                sock=sock, ssl=ctx, server_hostname=(self._sni or host) if ctx else None
-            )
-            if ctx is not None:
-                t.add("tls", time.perf_counter() - start)
-        except OSError as exc:  # ssl.SSLError included; classify_error looks at the cause
-            sock.close()
-            raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
-        except BaseException:
-            sock.close()
-            raise
+        reader, writer, proxy = await self._dialer.dial(self._t, scheme, host, port, ctx)
+        ssl_object = writer.get_extra_info("ssl_object")
+        if ssl_object is not None and ssl_object.selected_alpn_protocol() == "h2":
+            from threenines.probes._h2 import H2Conn  # httpcore + h2: only when h2 is chosen
+
+            h2 = self._h2[key] = H2Conn(reader, writer, host, port)
+            return h2
         conn = _Conn(reader, writer)
+        conn.tls13 = ssl_object is not None and ssl_object.version() == "TLSv1.3"
+        if proxy is not None and scheme == "http":
+            conn.proxy_auth = proxy_authorization(proxy)
+            conn.absolute = True
         self._open.add(conn)
         return conn
+
+    async def _diagnose(self, key: _Key, exc: BaseException) -> None:
+        """A TLS 1.3 reset before any response: ask again, writing nothing (``_dial``)."""
+        _scheme, host, port = key
+        address = self._t.address
+        if address is None or self._dialer.proxy_for("https", host) is not None:
+            return
+        alert = await self._dialer.diagnose(address, port, host, self._ssl)
+        if alert is not None:
+            raise httpx.ConnectError(str(alert)) from alert
 
     async def _exchange(self, conn: _Conn, key: _Key, request: httpx.Request) -> httpx.Response:
         t = self._t
         t.stage = "request"
         sent = time.perf_counter()
         try:
-            head = h11.Request(
-                method=request.method, target=request.url.raw_path, headers=request.headers.raw
-            )
+            headers = request.headers.raw
+            target = request.url.raw_path
+            if conn.absolute:  # to an HTTP proxy: the whole URL, and its credentials
+                target = str(request.url.copy_with(fragment=None)).encode("ascii")
+                if conn.proxy_auth:
+                    headers = [*headers, (b"Proxy-Authorization", conn.proxy_auth.encode())]
+            head = h11.Request(method=request.method, target=target, headers=headers)
             await conn.send(head)
             assert isinstance(request.stream, httpx.AsyncByteStream)
             async for chunk in request.stream:
@@ -212,6 +219,7 @@ class ProbeTransport(httpx.AsyncBaseTransport):
         )
 
     def _release(self, conn: _Conn, key: _Key) -> None:
+        conn.fresh = False
         if conn.next_cycle() and key not in self._idle:
             self._idle[key] = conn
         else:
@@ -225,6 +233,9 @@ class ProbeTransport(httpx.AsyncBaseTransport):
         for conn in list(self._open):
             self._drop(conn)
         self._idle.clear()
+        for h2 in self._h2.values():
+            h2.stream.writer.transport.abort()  # no GOAWAY exchange left running
+        self._h2.clear()
 
 
 class _Body(httpx.AsyncByteStream):

@@ -1,33 +1,45 @@
-"""HTTP(S) probe: one request (following redirects), checked against status, body and JSON.
+"""HTTP(S) probe: one request (following redirects), checked against status, HTTP version,
+TLS use, headers, body (must / must not match), and JSON paths.
 
-Contract: ``probe`` returns a ProbeResult for every outcome — DNS failure, refused, timeouts,
-TLS problems (expired / untrusted / wrong host name), bad status, body or JSON mismatch, too
-many redirects, malformed responses — and never raises for a failing target. A response slower
-than ``degraded_after`` is ``degraded`` with error ``slow``. Phases: dns, connect, tls, ttfb
-(request sent to response headers), transfer, total; summed over redirect hops.
+Contract: ``probe`` returns a ProbeResult for every outcome and never raises for a failing
+target. Error codes: ``dns``, ``refused``, ``unreachable``, ``connect_timeout``, ``timeout``,
+``proxy``, ``tls_expired``, ``tls_untrusted``, ``tls_hostname``, ``tls_protocol``,
+``tls_client_cert`` (the server wants a, or another, client certificate), ``tls_handshake``,
+``http_status``, ``http_version``, ``tls_used``/``tls_missing`` (``fail_if_ssl``/
+``fail_if_not_ssl``), ``expect_mismatch``, ``too_many_redirects``, ``protocol``; ``slow`` is
+degraded (``degraded_after``). Phases: dns, connect, proxy, tls, ttfb (request sent to response
+headers), transfer, total; summed over redirect hops. Body expectations read at most
+``body_limit`` bytes (default 1 MiB, at most 64 MiB) and say so when the body went on.
 
-Header values are ``Secret``s (``${ENV}``/``file:``): they are sent, never echoed in results,
-errors or ``repr``.
+Header values, ``basic_auth`` passwords, ``bearer_token`` and ``proxy`` are ``Secret``s
+(``${ENV}``/``file:``): they are sent, never echoed in results, errors or ``repr``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
-import json
 import time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import httpx
-from jsonpath_ng.ext import parse as jsonpath_parse
-from pydantic import Field, field_validator
+from pydantic import BeforeValidator, ByteSize, Field, model_validator
 
 from threenines.core.config.base import CheckBase, StrictModel
+from threenines.core.config.secrets import Secret
 from threenines.core.durations import Duration
 from threenines.core.results import ProbeResult
 from threenines.probes import _httpclient as hc
-from threenines.probes._common import CaFile, HttpUrl, Regex, SecretHeaders, StatusSpec, guarded
-from threenines.probes._connect import AddressOptions
+from threenines.probes._assert import HeaderAssertion, JsonAssertion, check_json
+from threenines.probes._common import (
+    HttpUrl,
+    Regex,
+    SecretHeaders,
+    StatusSpec,
+    guarded,
+    status_matches,
+)
 
 Method = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -37,50 +49,20 @@ def _parsed(url: str) -> httpx.URL:
     return httpx.URL(url)  # immutable; parsing it is a tenth of the request's CPU, once is enough
 
 
-@functools.lru_cache(maxsize=1024)
-def _jsonpath(expr: str) -> Any:
-    return jsonpath_parse(expr)  # jsonpath-ng parsing is slow (ply): once per expression
+HttpVersion = Literal["HTTP/1.0", "HTTP/1.1", "HTTP/2"]
+MAX_BODY_LIMIT = 64 << 20
 
 
-class JsonAssertion(StrictModel):
-    """``path`` must match; with ``equals``/``contains``/``regex`` one match must satisfy it."""
-
-    path: str
-    equals: str | int | float | bool | None = None
-    contains: str | None = None
-    regex: Regex | None = None
-    exists: bool = Field(True, description="false: the path must NOT match anything")
-
-    @field_validator("path")
-    @classmethod
-    def _parse(cls, value: str) -> str:
-        try:
-            _jsonpath(value)
-        except Exception as exc:  # jsonpath-ng raises several unrelated types
-            raise ValueError(f"invalid JSON path {value!r}: {exc}") from None
-        return value
-
-    def failure(self, doc: Any) -> str | None:
-        values = [m.value for m in _jsonpath(self.path).find(doc)]
-        if not self.exists:
-            return f"{self.path} exists" if values else None
-        if not values:
-            return f"{self.path} not found"
-        if "equals" in self.model_fields_set and self.equals not in values:
-            return f"{self.path} is {_show(values)}, expected {self.equals!r}"
-        if self.contains is not None and not any(self.contains in str(v) for v in values):
-            return f"{self.path} is {_show(values)}, expected to contain {self.contains!r}"
-        if self.regex is not None and not any(self.regex.search(str(v)) for v in values):
-            return f"{self.path} is {_show(values)}, expected to match /{self.regex.pattern}/"
-        return None
+def _version(value: Any) -> Any:
+    return "HTTP/2" if value in ("HTTP/2.0", "h2") else value  # blackbox writes HTTP/2.0
 
 
-def _show(values: list[Any]) -> str:
-    text = json.dumps(values[0] if len(values) == 1 else values, default=str)
-    return text if len(text) <= 80 else text[:79] + "…"
+class BasicAuth(StrictModel):
+    username: str
+    password: Secret = Field(description="${ENV_VAR} or file:/path; never echoed")
 
 
-class Config(CheckBase, AddressOptions):
+class Config(CheckBase, hc.ClientOptions):
     type: Literal["http"]
     url: HttpUrl
     method: Method = "GET"
@@ -88,28 +70,58 @@ class Config(CheckBase, AddressOptions):
         default_factory=dict, description="Values may be ${ENV_VAR} or file:/path; never echoed"
     )
     body: str | None = None
-    follow_redirects: bool = True
-    max_redirects: int = Field(10, ge=0, le=50)
-    verify: bool = Field(True, description="Verify the TLS certificate chain and host name")
-    ca_file: CaFile | None = Field(None, description="CA bundle to trust instead of the system's")
+    basic_auth: BasicAuth | None = None
+    bearer_token: Secret | None = Field(None, description="Sent as Authorization: Bearer ...")
     expect_status: list[StatusSpec] = Field(default_factory=lambda: ["2xx"], min_length=1)
+    valid_http_versions: list[Annotated[HttpVersion, BeforeValidator(_version)]] = Field(
+        default_factory=list, description="e.g. [HTTP/2]: any other version is down"
+    )
+    fail_if_ssl: bool = Field(False, description="Down if the final response came over TLS")
+    fail_if_not_ssl: bool = Field(False, description="Down if it did not")
+    expect_headers: list[HeaderAssertion] = Field(default_factory=list)
+    body_limit: ByteSize = Field(
+        ByteSize(hc.MAX_BODY),
+        gt=0,
+        le=MAX_BODY_LIMIT,
+        description="Body expectations look at this much of the body (e.g. 4MiB); said if hit",
+    )
     body_contains: str | None = None
     body_regex: Regex | None = None
+    body_not_contains: str | None = Field(None, description="Down if the body contains this")
+    body_not_regex: Regex | None = Field(None, description="Down if the body matches this")
     json_: list[JsonAssertion] = Field(default_factory=list, alias="json")
     degraded_after: Duration | None = Field(None, gt=0, description="Slower than this: degraded")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Config:
+        auth = {k.lower() for k in self.headers} & {"authorization"}
+        if sum((bool(auth), self.basic_auth is not None, self.bearer_token is not None)) > 1:
+            raise ValueError("give one of basic_auth, bearer_token, an Authorization header")
+        if self.fail_if_ssl and self.fail_if_not_ssl:
+            raise ValueError("fail_if_ssl and fail_if_not_ssl cannot both be true")
+        return self
 
     def target(self) -> str:
         return httpx.URL(self.url).netloc.decode()
 
+    def request_headers(self) -> dict[str, str]:
+        headers = {k: v.get_secret_value() for k, v in self.headers.items()}
+        if self.basic_auth is not None:
+            pair = f"{self.basic_auth.username}:{self.basic_auth.password.get_secret_value()}"
+            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+        elif self.bearer_token is not None:
+            headers["Authorization"] = "Bearer " + self.bearer_token.get_secret_value()
+        return headers
 
-def from_target(target: str, name: str = "adhoc") -> Config:
-    return Config.model_validate({"type": "http", "name": name, "url": target})
+
+def from_target(target: str, name: str = "adhoc", **options: Any) -> Config:
+    return Config.model_validate({"type": "http", "name": name, "url": target, **options})
 
 
 @guarded
 async def probe(cfg: Config, *, timeout: float) -> ProbeResult:
     timings = hc.Timings()
-    headers = {k: v.get_secret_value() for k, v in cfg.headers.items()}
+    headers = cfg.request_headers()
     client = hc.make_client(timings, cfg, timeout=timeout)
     start = time.perf_counter()  # after set-up: total is the target's time, not ours
     try:
@@ -117,13 +129,11 @@ async def probe(cfg: Config, *, timeout: float) -> ProbeResult:
             request = client.build_request(
                 cfg.method, _parsed(cfg.url), headers=headers, content=cfg.body
             )
-            got = await hc.fetch(client, request, timings)
+            got = await hc.fetch(client, request, timings, cfg.body_limit)
     except Exception as exc:
         code, reason = hc.classify_error(exc, timings, timeout)
         return _result(None, code, reason, timings, start)
-    failure = hc.check_response(got, cfg.expect_status, cfg.body_contains, cfg.body_regex)
-    if failure is None and cfg.json_:
-        failure = _check_json(got.text, cfg.json_)
+    failure = _judge(cfg, got)
     if failure is not None:
         return _result(got, *failure, timings, start)
     total = time.perf_counter() - start
@@ -133,16 +143,33 @@ async def probe(cfg: Config, *, timeout: float) -> ProbeResult:
     return _result(got, None, f"HTTP {got.status} in {total * 1000:.0f} ms", timings, start)
 
 
-def _check_json(text: str, assertions: list[JsonAssertion]) -> tuple[str, str] | None:
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        return "expect_mismatch", "body is not valid JSON"
-    for assertion in assertions:
-        problem = assertion.failure(doc)
+def _judge(cfg: Config, got: hc.Fetched) -> tuple[str, str] | None:
+    """The first failed expectation, in blackbox_exporter's order: status, version, TLS,
+    headers, body."""
+    if not status_matches(got.status, cfg.expect_status):
+        return "http_status", f"status {got.status} not in [{', '.join(cfg.expect_status)}]"
+    if cfg.valid_http_versions and got.http_version not in cfg.valid_http_versions:
+        wanted = ", ".join(cfg.valid_http_versions)
+        return "http_version", f"answered in {got.http_version}, not in [{wanted}]"
+    if cfg.fail_if_ssl and got.tls:
+        return "tls_used", f"final response came over TLS ({got.url}) and fail_if_ssl is set"
+    if cfg.fail_if_not_ssl and not got.tls:
+        return "tls_missing", f"final response came without TLS ({got.url}), fail_if_not_ssl"
+    for header in cfg.expect_headers:
+        problem = header.failure(got.headers)
         if problem is not None:
-            return "expect_mismatch", f"JSON {problem}"
-    return None
+            return "expect_mismatch", problem
+    failure = hc.check_response(
+        got,
+        cfg.expect_status,
+        cfg.body_contains,
+        cfg.body_regex,
+        cfg.body_not_contains,
+        cfg.body_not_regex,
+    )
+    if failure is None and cfg.json_:
+        failure = check_json(got.text, cfg.json_)
+    return failure
 
 
 def _result(

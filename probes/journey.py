@@ -27,7 +27,6 @@ from threenines.core.durations import Duration
 from threenines.core.results import ProbeResult
 from threenines.probes import _httpclient as hc
 from threenines.probes._common import (
-    CaFile,
     Headers,
     HttpUrl,
     Regex,
@@ -35,7 +34,6 @@ from threenines.probes._common import (
     StatusSpec,
     guarded,
 )
-from threenines.probes._connect import AddressOptions
 
 _VAR = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -86,7 +84,7 @@ class Step(StrictModel):
         return out + [(("form", k), v) for k, v in (self.form or {}).items()]
 
 
-class Config(CheckBase, AddressOptions):
+class Config(CheckBase, hc.ClientOptions):
     type: Literal["journey"]
     base_url: HttpUrl | None = None
     variables: dict[str, Secret] = Field(
@@ -94,10 +92,6 @@ class Config(CheckBase, AddressOptions):
     )
     headers: SecretHeaders = Field(default_factory=dict)
     steps: list[Step] = Field(min_length=1)
-    follow_redirects: bool = True
-    max_redirects: int = Field(10, ge=0, le=50)
-    verify: bool = True
-    ca_file: CaFile | None = None
     degraded_after: Duration | None = Field(None, gt=0)
 
     @model_validator(mode="after")

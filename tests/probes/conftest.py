@@ -1,6 +1,7 @@
 """Real servers on 127.0.0.1 for the probe tests: HTTP, HTTPS (good, expired, wrong-host,
-self-signed, TLS1.2-only certificates from a CA made here), DNS (UDP+TCP), a TCP banner
-server, a listener that never answers, and a refused port. All session-scoped, all stopped.
+self-signed, TLS1.2-only certificates from a CA made here; mTLS wanting a client one), DNS
+(UDP+TCP), a TCP banner server, a listener that never answers, and a refused port. All
+session-scoped, all stopped.
 """
 
 from __future__ import annotations
@@ -78,6 +79,8 @@ class Pki:
     ca: trustme.CA
     ca_file: str
     contexts: dict[str, ssl.SSLContext]
+    client_pem: str = ""  # a client certificate + key from ``ca`` (mTLS)
+    stranger_pem: str = ""  # one from another CA, which the mtls server does not trust
 
 
 def _self_signed(tmp: pathlib.Path) -> ssl.SSLContext:
@@ -134,7 +137,17 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     leaves["good"].configure_cert(tls12)
     tls12.maximum_version = ssl.TLSVersion.TLSv1_2
     contexts["tls12"] = tls12
-    return Pki(ca, str(ca_file), contexts)
+    mtls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)  # TLS 1.3: verdict after Finished
+    leaves["good"].configure_cert(mtls)
+    ca.configure_trust(mtls)
+    mtls.verify_mode = ssl.CERT_REQUIRED
+    contexts["mtls"] = mtls
+    client_pem, stranger_pem = tmp / "client.pem", tmp / "stranger.pem"
+    ca.issue_cert("probe.client.test").private_key_and_cert_chain_pem.write_to_path(str(client_pem))
+    trustme.CA().issue_cert("probe.client.test").private_key_and_cert_chain_pem.write_to_path(
+        str(stranger_pem)
+    )
+    return Pki(ca, str(ca_file), contexts, str(client_pem), str(stranger_pem))
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
 import json
 import secrets
@@ -79,6 +80,17 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/garbage":
             self.wfile.write(b"THIS IS NOT HTTP\r\n\r\n")
             self.close_connection = True
+        elif path == "/big":  # the keyword after 1 MiB of padding
+            self._send(200, "x" * (1 << 20) + " keyword")
+        elif path == "/secure":
+            self._send(200, "secure", X_Frame_Options="DENY", Set_Cookie="sid=s3cr3t; Secure")
+        elif path == "/basic":
+            want = "Basic " + base64.b64encode(b"alice:s3cret").decode()
+            ok = self.headers.get("Authorization") == want
+            self._send(200 if ok else 401, "authorised" if ok else "no")
+        elif path == "/bearer":
+            ok = self.headers.get("Authorization") == "Bearer tok-123"
+            self._send(200 if ok else 401, "authorised" if ok else "no")
         elif path == "/gzip":
             self._send(200, gzip.compress(b"compressed hello"), Content_Encoding="gzip")
         elif path == "/login":
@@ -300,4 +312,101 @@ async def scripted_server(
             writer.close()
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=tls if implicit_tls else None)
+    return server, int(server.sockets[0].getsockname()[1])
+
+
+class ForwardProxy:
+    """An HTTP forward proxy on 127.0.0.1: ``CONNECT`` tunnels, absolute-form requests are
+    rewritten to origin form and piped. ``seen`` lists (method, target, Proxy-Authorization)."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str, str | None]] = []
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream: asyncio.StreamWriter | None = None
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            first, *lines = head.decode("latin-1").split("\r\n")
+            method, target, version = first.split(" ", 2)
+            auth = next((v.split(":", 1)[1].strip() for v in lines
+                         if v.lower().startswith("proxy-authorization:")), None)  # fmt: skip
+            self.seen.append((method, target, auth))
+            if method == "CONNECT":
+                host, port = target.rsplit(":", 1)
+                if host != "localhost" and host != "127.0.0.1":
+                    writer.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+                    return
+                up_reader, upstream = await asyncio.open_connection("127.0.0.1", int(port))
+                writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            else:
+                rest = target.split("://", 1)[1]
+                hostport, _, path = rest.partition("/")
+                port = int(hostport.rsplit(":", 1)[1])
+                up_reader, upstream = await asyncio.open_connection("127.0.0.1", port)
+                kept = [v for v in lines if v and not v.lower().startswith("proxy-")]
+                upstream.write(
+                    ("\r\n".join([f"{method} /{path} {version}", *kept]) + "\r\n\r\n").encode()
+                )
+            await asyncio.gather(_pipe(reader, upstream), _pipe(up_reader, writer))
+        except (TimeoutError, ConnectionError, asyncio.IncompleteReadError, ValueError):
+            pass
+        finally:
+            writer.close()
+            if upstream is not None:
+                upstream.close()
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        for _ in range(10_000):
+            data = await asyncio.wait_for(reader.read(65536), 10)
+            if not data:
+                break
+            writer.write(data)
+            await writer.drain()
+    except (TimeoutError, ConnectionError):
+        pass
+    finally:
+        if writer.can_write_eof():
+            writer.write_eof()
+
+
+async def h2_server(tls: ssl.SSLContext) -> tuple[asyncio.Server, int]:
+    """HTTPS on 127.0.0.1 speaking HTTP/2 (h2 library) when ALPN picks h2, else a minimal
+    HTTP/1.1 answer; both answer ``hello over <version>``."""
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            if writer.get_extra_info("ssl_object").selected_alpn_protocol() != "h2":
+                await reader.readuntil(b"\r\n\r\n")
+                body = b"hello over HTTP/1.1"
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+                await writer.drain()
+                return
+            conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+            conn.initiate_connection()
+            writer.write(conn.data_to_send())
+            for _ in range(100):
+                data = await asyncio.wait_for(reader.read(65536), 5)
+                if not data:
+                    break
+                for event in conn.receive_data(data):
+                    if isinstance(event, h2.events.RequestReceived):
+                        body = b"hello over HTTP/2"
+                        headers = [(":status", "200"), ("content-length", str(len(body))),
+                                   ("x-proto", "h2")]  # fmt: skip
+                        conn.send_headers(event.stream_id, headers)
+                        conn.send_data(event.stream_id, body, end_stream=True)
+                writer.write(conn.data_to_send())
+                await writer.drain()
+        except (TimeoutError, ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
+            pass
+        finally:
+            writer.close()
+
+    tls.set_alpn_protocols(["h2", "http/1.1"])
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=tls)
     return server, int(server.sockets[0].getsockname()[1])
