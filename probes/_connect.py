@@ -22,15 +22,36 @@ import ipaddress
 import socket
 from asyncio import staggered
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from threenines.core.config.base import StrictModel
 
 IpProtocol = Literal["auto", "ipv4", "ipv6"]
 HAPPY_EYEBALLS_DELAY = 0.25  # RFC 8305 §5's recommended Connection Attempt Delay
 _FAMILY = {"ipv4": socket.AF_INET, "ipv6": socket.AF_INET6}
+
+
+@functools.lru_cache(maxsize=256)
+def resolver_address(value: str | None) -> tuple[str, int] | None:
+    """``IP``, ``IP:PORT`` or ``[V6]:PORT`` as (ip, port); ValueError if it is none of them."""
+    if value is None:
+        return None
+    host, port = value, "53"
+    if value.startswith("[") and "]:" in value:
+        host, port = value[1:].split("]:", 1)
+    elif value.count(":") == 1:
+        host, port = value.split(":")
+    address = literal(host)
+    if address is None or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"resolver {value!r} must be IP, IP:PORT or [IPv6]:PORT")
+    return address, int(port)
+
+
+def _check_resolver(value: str | None) -> str | None:
+    resolver_address(value)
+    return value
 
 
 class AddressOptions(StrictModel):
@@ -44,6 +65,12 @@ class AddressOptions(StrictModel):
     ip_protocol_fallback: bool = Field(
         True, description="With ipv4/ipv6: use the other family when the name has none of it"
     )
+    resolver: Annotated[str | None, AfterValidator(_check_resolver)] = Field(
+        None, description="IP[:PORT] of a DNS server to ask (A/AAAA) instead of the system's"
+    )
+
+    def resolve_with(self) -> tuple[IpProtocol, bool, tuple[str, int] | None]:
+        return self.ip_protocol, self.ip_protocol_fallback, resolver_address(self.resolver)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -60,14 +87,24 @@ class NoAddress(socket.gaierror):
 
 
 async def resolve(
-    host: str, port: int, ip_protocol: IpProtocol = "auto", fallback: bool = True
+    host: str,
+    port: int,
+    ip_protocol: IpProtocol = "auto",
+    fallback: bool = True,
+    resolver: tuple[str, int] | None = None,
 ) -> list[str]:
     """The addresses to try, in order. Raises ``socket.gaierror`` (``NoAddress`` included)."""
     address = literal(host)
     if address is not None:
         return [address]  # an explicit address is used as written, whatever ip_protocol says
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    if resolver is not None:
+        addresses = await _ask(resolver, host, ip_protocol, fallback)
+    else:
+        loop = asyncio.get_running_loop()
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    if not addresses:
+        raise NoAddress(socket.EAI_NODATA, "no A or AAAA record")
     if ip_protocol == "auto":
         return interleave(addresses)
     family = _FAMILY[ip_protocol]
@@ -78,6 +115,37 @@ async def resolve(
         return interleave(addresses)
     other = "IPv4" if ip_protocol == "ipv4" else "IPv6"
     raise NoAddress(socket.EAI_NONAME, f"no {other} address (ip_protocol {ip_protocol})")
+
+
+async def _ask(
+    resolver: tuple[str, int], host: str, ip_protocol: IpProtocol, fallback: bool
+) -> list[str]:
+    """AAAA then A from one DNS server (dnspython), as getaddrinfo would order loopback."""
+    import dns.asyncresolver
+    import dns.exception
+    import dns.resolver
+
+    ask = dns.asyncresolver.Resolver(configure=False)
+    ask.nameservers, ask.port = [resolver[0]], resolver[1]
+    types = {"auto": ["AAAA", "A"], "ipv4": ["A"], "ipv6": ["AAAA"]}[ip_protocol]
+    if ip_protocol != "auto" and fallback:
+        types += ["AAAA" if ip_protocol == "ipv4" else "A"]
+    out: list[str] = []
+    for rdtype in types:
+        if out and ip_protocol != "auto":
+            break  # the family asked for answered: no fallback needed
+        failed: socket.gaierror | None = None  # raised outside ``except``: no DNS context
+        try:
+            answer = await ask.resolve(host, rdtype, raise_on_no_answer=False, search=False)
+        except dns.resolver.NXDOMAIN:
+            failed = socket.gaierror(socket.EAI_NONAME, f"NXDOMAIN from {resolver[0]}")
+        except dns.exception.DNSException as exc:
+            why = f"{resolver[0]}:{resolver[1]}: {type(exc).__name__}"
+            failed = socket.gaierror(socket.EAI_AGAIN, why)
+        if failed is not None:
+            raise failed
+        out += [str(r) for r in answer]
+    return out
 
 
 def interleave(addresses: list[str]) -> list[str]:

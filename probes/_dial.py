@@ -49,6 +49,7 @@ class Dialer:
     server_name: str | None = None
     proxy: httpx.URL | None = None
     proxy_from_env: bool = False
+    resolver: tuple[str, int] | None = None
     deadline: float = float("inf")  # loop.time() by which the probe must be done
 
     def proxy_for(self, scheme: str, host: str) -> httpx.URL | None:
@@ -106,7 +107,9 @@ class Dialer:
     async def _socket(self, t: Timings, host: str, port: int) -> socket.socket:
         t.stage = "dns"
         start = time.perf_counter()
-        addresses = await _connect.resolve(host, port, self.ip_protocol, self.fallback)
+        addresses = await _connect.resolve(
+            host, port, self.ip_protocol, self.fallback, self.resolver
+        )
         t.add("dns", time.perf_counter() - start)
         t.stage = "connect"
         attempts = _connect.Attempts()

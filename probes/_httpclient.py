@@ -93,12 +93,14 @@ def make_client(
 ) -> httpx.AsyncClient:
     """A fresh client (new connections: a probe measures connecting, it must not reuse one)."""
     proxy = httpx.URL(cfg.proxy.get_secret_value()) if cfg.proxy is not None else None
+    ip_protocol, fallback, resolver = cfg.resolve_with()
     dialer = Dialer(
-        cfg.ip_protocol,
-        cfg.ip_protocol_fallback,
+        ip_protocol,
+        fallback,
         cfg.server_name,
         proxy,
         cfg.proxy_from_env,
+        resolver,
         asyncio.get_running_loop().time() + timeout,
     )
     ctx = cfg.tls_context(_ALPN_H2 if cfg.http2 else ())

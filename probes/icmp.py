@@ -58,7 +58,7 @@ async def probe(cfg: Config, *, timeout: float) -> ProbeResult:
     start = time.perf_counter()
     phases: dict[str, float] = {}
     try:
-        addresses = resolve(cfg.host, 0, cfg.ip_protocol, cfg.ip_protocol_fallback)
+        addresses = resolve(cfg.host, 0, *cfg.resolve_with())
         address = (await asyncio.wait_for(addresses, timeout))[0]
     except (socket.gaierror, TimeoutError) as exc:
         reason = f"cannot resolve {cfg.host}: {getattr(exc, 'strerror', None) or 'timed out'}"

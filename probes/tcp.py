@@ -94,9 +94,7 @@ async def probe(cfg: Config, *, timeout: float) -> ProbeResult:
     try:
         async with asyncio.timeout(timeout):
             try:
-                addrs = await _connect.resolve(
-                    cfg.host, cfg.port, cfg.ip_protocol, cfg.ip_protocol_fallback
-                )
+                addrs = await _connect.resolve(cfg.host, cfg.port, *cfg.resolve_with())
             except (socket.gaierror, UnicodeError) as exc:  # UnicodeError: IDNA-invalid name
                 return run.down("dns", f"{cfg.host}: {exc}")
             run.phases["dns"] = time.perf_counter() - start

@@ -96,9 +96,7 @@ async def probe(cfg: Config, *, timeout: float) -> ProbeResult:
     ca = str(cfg.ca_file) if cfg.ca_file else None
     try:
         async with asyncio.timeout(timeout):
-            addresses = await _connect.resolve(
-                cfg.host, cfg.port, cfg.ip_protocol, cfg.ip_protocol_fallback
-            )
+            addresses = await _connect.resolve(cfg.host, cfg.port, *cfg.resolve_with())
             phases["dns"] = time.perf_counter() - start
             try:
                 ctx = _tls.client_context(cfg.verify, ca, check_hostname=False)

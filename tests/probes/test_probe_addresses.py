@@ -17,8 +17,10 @@ from pathlib import Path
 
 import pytest
 from conftest import require, require_command, require_root
+from pydantic import ValidationError
 
-from threenines.probes import _connect
+from threenines.core.results import Status
+from threenines.probes import _connect, http
 
 
 def test_interleave_starts_with_the_resolvers_first_family() -> None:
@@ -38,6 +40,30 @@ async def test_happy_eyeballs_reaches_the_address_that_answers(banner_port: int)
     sock.close()
     assert attempts.address == "127.0.0.1"
     assert attempts.summary() == [{"address": "::1", "error": "refused"}]
+
+
+async def test_dual_stack_through_a_given_resolver(http_base: str, dns_port: int) -> None:
+    # www.test on the loopback DNS server: AAAA ::1, A 127.0.0.1 and 127.0.0.2
+    port = http_base.rsplit(":", 1)[1]
+    url = f"http://www.test:{port}/ok"
+    c = http.Config.model_validate(
+        {"type": "http", "name": "h", "url": url, "resolver": f"127.0.0.1:{dns_port}"}
+    )
+    r = await http.probe(c, timeout=5)
+    assert (r.status, r.details["address"]) == (Status.UP, "127.0.0.1"), r
+    failed = r.details["failed_addresses"]  # the A records come in either order
+    assert failed[0] == {"address": "::1", "error": "refused"}
+    assert failed[1:] in ([], [{"address": "127.0.0.2", "error": "refused"}])
+    r = await http.probe(
+        c.model_copy(update={"ip_protocol": "ipv6", "ip_protocol_fallback": False}), timeout=5
+    )
+    assert (r.error, r.reason) == ("refused", f"connection refused by www.test:{port}"), r
+    r = await http.probe(c.model_copy(update={"url": f"http://nope.test:{port}/"}), timeout=5)
+    assert (r.error, r.reason) == ("dns", "cannot resolve nope.test: NXDOMAIN from 127.0.0.1"), r
+    with pytest.raises(ValidationError, match=r"resolver 'dns\.example' must be IP"):
+        http.Config.model_validate(
+            {"type": "http", "name": "h", "url": url, "resolver": "dns.example"}
+        )
 
 
 _PROBES = """
