@@ -87,6 +87,10 @@ class BoardReport:
     # Security findings over the period (collectors.security.report.SecuritySummary.to_dict
     # plus "monitored": whether any security checks are configured); None: not loaded.
     security: dict[str, Any] | None = None
+    # Set when the report is issued (``reports.issue``): label, number, issued_by, issued_at.
+    issue: dict[str, Any] | None = None
+    # Figures of earlier issued periods that moved since (``reports.issue.restatements``).
+    restatements: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

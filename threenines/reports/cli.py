@@ -3,14 +3,21 @@ mails a scheduled report now, ``report deliveries`` lists what was sent."""
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from threenines.core.cli import ConfigOption, composition, err, load_or_exit
+from threenines.core.cli import ConfigOption, composition, err, load_or_exit, open_store, out
 from threenines.reports.config import reports_config
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from threenines.core.config.schema import Config
 
 app = typer.Typer(
     help="The Digital Board availability report (HTML, PDF, CSV or JSON).",
@@ -27,8 +34,11 @@ def report(
     fmt: str = typer.Option("html", "--format", "-f", help="html | pdf | csv | json"),
     site: str | None = typer.Option(None, "--site", help="Only this site or data centre"),
     out_file: Path | None = typer.Option(None, "--out", "-o", help="File or folder to write"),
+    issue: bool = typer.Option(False, "--issue", help="Issue it: stored as an immutable "
+                               "snapshot (figures, bytes, SHA-256), numbered, audited"),
+    by: str = typer.Option("", "--by", help="Who issues it (required with --issue)"),
     config: Path = ConfigOption,
-) -> None:
+) -> None:  # fmt: skip
     """Render the board report for a period (dates are local to the configured time zone).
 
     Without --out, HTML/CSV/JSON go to stdout and a PDF is written under its own name.
@@ -45,11 +55,17 @@ def report(
     if fmt not in FORMATS:
         err.print(f"unknown format {fmt!r} (one of: {', '.join(FORMATS)})", markup=False)
         raise typer.Exit(2)
+    if issue and not by.strip():
+        err.print("--issue needs --by NAME (who issues it is recorded)")
+        raise typer.Exit(2)
     cfg = load_or_exit(config)
     engine = make_engine(cfg.storage.url)
     try:
         composition().migrate(engine)
-        data, name = render_report(cfg, engine, period, fmt, now=time.time(), site=site)
+        if issue:
+            data, name = _issue(cfg, engine, period, fmt, site, by)
+        else:
+            data, name = render_report(cfg, engine, period, fmt, now=time.time(), site=site)
     except (PeriodError, ValueError) as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(2) from None
@@ -63,6 +79,51 @@ def report(
         target = target / name
     target.write_bytes(data)
     err.print(f"wrote {target} ({len(data)} bytes)")
+
+
+def _issue(cfg: Config, engine: Engine, period: str, fmt: str, site: str | None,
+           by: str) -> tuple[bytes, str]:  # fmt: skip
+    from threenines.availability.periods import parse_period
+    from threenines.reports.deliver import board_report, filename, render
+    from threenines.reports.issue import issue
+
+    if site is not None and cfg.site(site) is None:
+        raise ValueError(f"unknown site {site!r}")
+    now = time.time()
+    report = board_report(cfg, engine, parse_period(period, cfg.tz), now, site)
+    iss, files = issue(engine, report, render, filename, [fmt], now, by)
+    _fmt, name, data = files[0]
+    err.print(f"issued report {iss.label} ({fmt}), SHA-256 "
+              f"{hashlib.sha256(data).hexdigest()}", markup=False)  # fmt: skip
+    if report.restatements:
+        err.print(f"{len(report.restatements)} figure(s) of earlier issued reports restated")
+    return data, name
+
+
+@app.command("verify")
+def verify(
+    file: Path = typer.Argument(..., help="A report file (HTML, PDF, CSV or JSON)"),
+    config: Path = ConfigOption,
+) -> None:
+    """Check a report file against the issued reports' stored SHA-256: exit 0 if it is
+    byte-for-byte an issued report (and its audit row is intact), 1 if not."""
+    from threenines.reports.issue import verify_file
+
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        err.print(f"cannot read {file}: {exc.strerror}", markup=False)
+        raise typer.Exit(2) from None
+    cfg = load_or_exit(config)
+    engine = open_store(cfg)
+    try:
+        check = verify_file(engine, data, cfg.tz)
+    finally:
+        engine.dispose()
+    for line in check.lines:
+        (out if check.ok else err).print(line, markup=False, soft_wrap=True)
+    if not check.ok:
+        raise typer.Exit(1)
 
 
 @app.command("send")

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from threenines.availability.load import load_estate
-from threenines.availability.periods import Period, parse_period, previous
+from threenines.availability.periods import Period, PeriodError, parse_period, previous
 from threenines.availability.timeline import Timeline
 from threenines.core.config.schema import Config
 from threenines.reports.board import TREND_PERIODS, BoardReport, build
@@ -48,7 +48,25 @@ def board_report(
     report = build(est, period, trend, now, site, security=security_section(cfg, engine, period,
                                                                               now))  # fmt: skip
     report.maintenance_windows += pending_windows(cfg, engine, period, site)
+    report.restatements = restated(cfg, engine, report, now, site)
     return report
+
+
+def restated(
+    cfg: Config, engine: Engine, report: BoardReport, now: float, site: str | None
+) -> list[dict[str, Any]]:
+    """Earlier issued periods whose figures moved since they were issued."""
+    from threenines.reports.issue import restatements
+
+    def recompute(label: str) -> BoardReport | None:
+        try:
+            p = parse_period(label, cfg.tz)
+        except PeriodError:
+            return None
+        est = load_estate(engine, cfg, p.start, p.end, now)
+        return build(est, p, [], now, site)
+
+    return restatements(engine, recompute, report, report.start)
 
 
 def pending_windows(

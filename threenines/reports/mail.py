@@ -64,12 +64,19 @@ def compose(
 ) -> Message:
     """The message for ``schedule``'s report of ``period``, its files attached."""
     from threenines.reports.html import title
+    from threenines.reports.issue import issue, issued
 
     report = board_report(cfg, engine, parse_period(period, cfg.tz), now, schedule.site)
-    files = [
-        Attachment(filename(report, fmt), render(report, fmt), MEDIA_TYPES[fmt].split(";")[0])
-        for fmt in schedule.formats
-    ]
+    by = f"schedule:{schedule.name}"
+    # A retried send resends the files issued the first time: an issue is never re-rendered.
+    prior = issued(engine, report.period, report.scope, by)
+    if {r["format"] for r in prior} == set(schedule.formats):
+        order = list(schedule.formats)
+        prior.sort(key=lambda r: order.index(r["format"]))
+        stored = [(r["format"], r["name"], bytes(r["content"])) for r in prior]
+    else:
+        _iss, stored = issue(engine, report, render, filename, list(schedule.formats), now, by)
+    files = [Attachment(name, data, MEDIA_TYPES[fmt].split(";")[0]) for fmt, name, data in stored]
     heading = title(report)
     body, short = text(report, heading, [f.name for f in files], schedule.name)
     subject = f"{report.organisation}: service availability report {heading}"

@@ -96,6 +96,14 @@ def render_csv(report: BoardReport) -> str:
         out.writerow(["security", name] + ["" for _ in HEADER[2:-1]] + [_num(value)])
     for rule in report.rules:
         out.writerow(["rule", rule] + ["" for _ in HEADER[2:]])
+    for r in report.restatements:
+        text = (
+            f"{r['issue']}: {r['subject']} {r['old']} -> {r['new']} "
+            f"(down {r['old_down']:.0f}s -> {r['new_down']:.0f}s); " + "; ".join(r["causes"])
+        )
+        out.writerow(["restatement", text] + ["" for _ in HEADER[2:]])  # fmt: skip
+    if report.issue is not None:
+        out.writerow(["issue", report.issue["marker"]] + ["" for _ in HEADER[2:]])
     return buf.getvalue()
 
 
