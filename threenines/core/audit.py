@@ -45,7 +45,7 @@ a = audit_log.c
 
 
 def _canonical(detail: Mapping[str, Any]) -> str:
-    return json.dumps(detail, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return json.dumps(detail, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
 
 
 def row_hash(

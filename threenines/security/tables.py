@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from threenines.core import audit as chain
 from threenines.core.clean import clean_row
 from threenines.core.quarantine import Quarantine, is_outage
 from threenines.core.tables import Id, events, metadata
@@ -98,11 +99,14 @@ def write_audit(
     conn: sa.Connection, ts: float, actor: str, action: str, subject: str, details: dict[str, Any]
 ) -> None:
     """Add an audit row to ``conn``'s transaction (after its first write); a row the database
-    refuses goes to the quarantine instead, so the decision it records still commits."""
+    refuses goes to the quarantine instead, so the decision it records still commits. The
+    decision is also a row of the core's hash-chained audit log (``audit verify``)."""
     raw = {"ts": ts, "actor": actor, "action": action, "subject": subject, "details": details}
     try:
         with conn.begin_nested():
             conn.execute(audit.insert().values(**clean_row(audit, raw)))
+            chain.append(conn, ts=ts, actor=actor[:64], action=f"security_{action}"[:64],
+                         subject=f"security:{subject}"[:200], detail=details)  # fmt: skip
     except Exception as exc:
         if is_outage(exc):
             raise
