@@ -84,6 +84,11 @@ class ClientOptions(AddressOptions, _tls.TlsOptions):
 _ALPN_H2 = ("h2", "http/1.1")
 
 
+def alpn_for(cfg: object) -> tuple[str, ...]:
+    """The ALPN protocols a check offers: h2 and HTTP/1.1 with ``http2: true``, else none."""
+    return _ALPN_H2 if getattr(cfg, "http2", False) else ()
+
+
 def make_client(
     timings: Timings,
     cfg: ClientOptions,
@@ -103,7 +108,7 @@ def make_client(
         resolver,
         asyncio.get_running_loop().time() + timeout,
     )
-    ctx = cfg.tls_context(_ALPN_H2 if cfg.http2 else ())
+    ctx = cfg.tls_context(alpn_for(cfg))
     transport = ProbeTransport(timings, ctx, dialer)
     return httpx.AsyncClient(
         transport=transport,

@@ -67,7 +67,7 @@ class Config(CheckBase):
         return self.resolver or "system-resolver"
 
 
-def from_target(target: str, name: str = "adhoc") -> Config:
+def from_target(target: str, name: str = "adhoc", **options: Any) -> Config:
     """``NAME[/TYPE][@RESOLVER[:PORT]]``, e.g. ``www.test/AAAA@127.0.0.1:5353``."""
     query, _, server = target.partition("@")
     query, _, record = query.partition("/")
@@ -82,7 +82,7 @@ def from_target(target: str, name: str = "adhoc") -> Config:
         data["resolver"], data["port"] = host, int(port)
     elif server:
         data["resolver"] = server.strip("[]")
-    return Config.model_validate(data)
+    return Config.model_validate({**data, **options})
 
 
 @functools.lru_cache(maxsize=1)

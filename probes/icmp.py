@@ -49,8 +49,9 @@ class Config(CheckBase, AddressOptions):
         return self.host
 
 
-def from_target(target: str, name: str = "adhoc") -> Config:
-    return Config(type="icmp", name=name, host=target.strip("[]"))
+def from_target(target: str, name: str = "adhoc", **options: Any) -> Config:
+    data = {"type": "icmp", "name": name, "host": target.strip("[]")}
+    return Config.model_validate({**data, **options})
 
 
 @guarded

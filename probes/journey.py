@@ -134,10 +134,9 @@ def _check_url(base_url: str | None, url: str, i: int) -> None:
         )
 
 
-def from_target(target: str, name: str = "adhoc") -> Config:
-    return Config.model_validate(
-        {"type": "journey", "name": name, "steps": [{"name": "get", "url": target}]}
-    )
+def from_target(target: str, name: str = "adhoc", **options: Any) -> Config:
+    steps = [{"name": "get", "url": target}]
+    return Config.model_validate({"type": "journey", "name": name, "steps": steps, **options})
 
 
 @guarded

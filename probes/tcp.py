@@ -24,7 +24,7 @@ import re
 import socket
 import ssl
 import time
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -77,9 +77,10 @@ class Config(CheckBase, AddressOptions, _tls.TlsOptions):
         return self.host
 
 
-def from_target(target: str, name: str = "adhoc") -> Config:
+def from_target(target: str, name: str = "adhoc", **options: Any) -> Config:
     host, _, port = target.rpartition(":")
-    return Config(type="tcp", name=name, host=host.strip("[]") or target, port=int(port or 0))
+    data = {"type": "tcp", "name": name, "host": host.strip("[]") or target, "port": port or 0}
+    return Config.model_validate({**data, **options})
 
 
 class _Mismatch(Exception):

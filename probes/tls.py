@@ -43,11 +43,12 @@ class Config(CheckBase, AddressOptions):
         return f"{self.host}:{self.port}"
 
 
-def from_target(target: str, name: str = "adhoc") -> Config:
+def from_target(target: str, name: str = "adhoc", **options: Any) -> Config:
     host, sep, port = target.rpartition(":")
     if not sep or not port.isdigit() or (host.count(":") and not host.endswith("]")):
         host, port = target, "443"
-    return Config(type="tls", name=name, host=host.strip("[]"), port=int(port))
+    data = {"type": "tls", "name": name, "host": host.strip("[]"), "port": int(port)}
+    return Config.model_validate({**data, **options})
 
 
 async def _handshake(
