@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from threenines.availability.accounting import RULES, Figures, pool
+from threenines.availability.accounting import RULES, Figures, allowed_downtime, pool
 from threenines.availability.engine import Estate
 from threenines.availability.incidents import Incident, estate_reliability, reliability
 from threenines.availability.periods import Period, local_days, local_text
@@ -81,12 +81,13 @@ class BoardReport:
     services: list[Row]
     incidents: list[IncidentRow]
     days: list[tuple[str, float | None]]  # local date, pooled availability percent
-    burn: list[tuple[float, float]]  # (timestamp, cumulative budget used as a fraction)
+    burn: list[tuple[float, float]]  # (timestamp, cumulative share of budget_period used)
     rules: list[str]
     maintenance_windows: list[dict[str, Any]]
     # Security findings over the period (collectors.security.report.SecuritySummary.to_dict
     # plus "monitored": whether any security checks are configured); None: not loaded.
     security: dict[str, Any] | None = None
+    budget_period: float = 0.0  # the whole period's error budget (service-time seconds)
     # Set when the report is issued (``reports.issue``): label, number, issued_by, issued_at.
     issue: dict[str, Any] | None = None
     # Figures of earlier issued periods that moved since (``reports.issue.restatements``).
@@ -165,6 +166,10 @@ def build(
     edges = [d[1] for d in days] + [b]
     mine = {n: figs[n] for n in names}
     split = est.daily(mine, edges) if days else []
+    # The burn chart's 100 %: the whole period's budget, the time still to come counted as
+    # if measured (exact once the period is over).
+    counted = overall.up + overall.degraded + overall.down
+    period_budget = allowed_downtime(counted + max(0.0, period.end - b) * len(names), cfg.target)
     return BoardReport(
         organisation=cfg.organisation,
         period=period.label,
@@ -182,7 +187,8 @@ def build(
         services=services,
         incidents=[_incident_row(i, now, est) for i in incidents],
         days=[(d[0].isoformat(), _ratio(g, x)) for d, (g, x) in zip(days, split, strict=True)],
-        burn=_burn(overall.budget_allowed, edges, split),
+        burn=_burn(period_budget, edges, split),
+        budget_period=period_budget,
         rules=list(RULES),
         maintenance_windows=_windows(est, names, a, b),
         security=security,

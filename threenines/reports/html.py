@@ -95,6 +95,14 @@ def title(report: BoardReport) -> str:
     return report.period
 
 
+def _dates(report: BoardReport) -> tuple[str, str]:
+    """The period's first and last local day, as the burn chart's x axis ends."""
+    tz = ZoneInfo(report.timezone)
+    first = datetime.fromtimestamp(report.start, tz)
+    last = datetime.fromtimestamp(report.end - 1, tz)
+    return first.strftime("%d %b"), last.strftime("%d %b")
+
+
 def render_html(report: BoardReport) -> str:
     worst = sorted(report.services, key=lambda s: (s.availability is not None, s.availability or 0))
     shown = sorted(worst[:MAX_BARS], key=lambda s: s.name)
@@ -113,7 +121,15 @@ def render_html(report: BoardReport) -> str:
             counts=counts,
             by_site=list(by_site.items()),
             heatmap=svg.heatmap(report.days, report.target),
-            burn=svg.burn_chart(report.burn, width=360, height=170),
+            burn=svg.burn_chart(
+                report.burn if report.overall.met is not None else [],  # no data: no chart
+                report.start,
+                report.end,
+                report.generated_at,
+                width=360,
+                height=170,
+                dates=_dates(report),
+            ),
             bars=svg.availability_bars([(s.name, s.availability) for s in shown], report.target),
             bars_shown=len(shown),
             hidden=max(0, len(report.services) - len(shown)),

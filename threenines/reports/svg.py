@@ -6,6 +6,7 @@ so it scales in HTML and in the PDF. Labels are escaped; colours follow ``colour
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import date
 from html import escape
@@ -43,36 +44,41 @@ def availability_bars(
 ) -> str:
     """Horizontal bars of availability (percent) per service with the target as a line.
 
-    The axis starts at a floor below the worst value (at most 100 - 10 x (100 - target)) so
-    differences of hundredths of a percent stay visible; lower bars are clipped and labelled.
+    The axis runs from a fixed floor, 100 - 10 x (100 - target) (99.0 % for a 99.9 % target),
+    to 100 %, so 99.9 % and 100 % are a tenth of the axis apart whatever the worst service
+    does; a value under the floor is drawn to the floor with a break mark and labelled.
     """
-    values = [v for _, v in items if v is not None]
-    floor = min([100 - 10 * (100 - target), *[max(v, 0) for v in values]])
-    floor = max(0.0, floor - (100 - floor) * 0.05)
+    floor = max(0.0, 100 - 10 * (100 - target))
     left, right, bar, gap = 150.0, 70.0, 12.0, 4.0
     plot = width - left - right
     height = 24 + len(items) * (bar + gap) + 16
+    bottom = 20 + len(items) * (bar + gap)
 
     def x(v: float) -> float:
-        return left + plot * (max(v, floor) - floor) / (100 - floor or 1)
+        return left + plot * (min(max(v, floor), 100) - floor) / (100 - floor or 1)
 
     body = [
-        _text(left, 12, f"{floor:.2f} %", fill=LINE),
+        f'<rect class="plot" x="{left}" y="16" width="{plot}" height="{bottom - 16:.1f}" '
+        'fill="none" stroke="none"/>',
+        _text(left, 12, f"{floor:g} %", fill=LINE),
         _text(left + plot, 12, "100 %", "end", fill=LINE),
     ]
     for i, (label, value) in enumerate(items):
         y = 20 + i * (bar + gap)
-        body.append(_text(left - 6, y + bar - 2, label[:28], "end"))
+        body.append(_text(left - 6, y + bar - 2, label[:24], "end"))
         if value is None:
-            body.append(_text(left + 4, y + bar - 2, "no data", fill=LINE))
+            body.append(_text(width - 4, y + bar - 2, "no data", "end", fill=LINE))
             continue
+        w = max(x(value) - left, 1.0)
         body.append(
-            f'<rect x="{left:.1f}" y="{y:.1f}" width="{x(value) - left:.1f}" height="{bar}" '
+            f'<rect class="bar" x="{left:.1f}" y="{y:.1f}" width="{w:.1f}" height="{bar}" '
             f'fill="{colour(value, target)}"/>'
         )
+        if value < floor:  # a break mark: this bar is longer than the axis shows
+            body.append(f'<path d="M{left + 3:.1f},{y - 1:.1f} l4,{bar + 2} m3,0 l-4,-{bar + 2}" '
+                        f'stroke="#fff" stroke-width="2"/>')  # fmt: skip
         body.append(_text(width - 4, y + bar - 2, percent(value, unit=" %"), "end"))
     tx = x(target)
-    bottom = 20 + len(items) * (bar + gap)
     body.append(
         f'<line x1="{tx:.1f}" y1="16" x2="{tx:.1f}" y2="{bottom:.1f}" stroke="{INK}" '
         f'stroke-dasharray="4 2"/>'
@@ -126,33 +132,75 @@ def heatmap(days: Sequence[tuple[str, float | None]], target: float) -> str:
     return _svg(width, legend_y + 6, body, "Calendar heatmap of daily availability")
 
 
+NICE = (1.0, 2.0, 2.5, 5.0)
+MIN_TICK_GAP = 16.0  # px between y-axis labels: a 10 px font never overlaps its neighbour
+
+
+def nice_step(top: float, room: float) -> float:
+    """The smallest 1/2/2.5/5 x 10^k step giving ticks at least ``MIN_TICK_GAP`` apart."""
+    most = max(1, int(room // MIN_TICK_GAP))
+    scale = 10.0 ** math.floor(math.log10(top / most)) if top > 0 else 1.0
+    for _ in range(40):  # bounded: a step is found within a few decades
+        for n in NICE:
+            if top / (n * scale) <= most:
+                return n * scale
+        scale *= 10
+    return top
+
+
 def burn_chart(
-    points: Sequence[tuple[float, float]], width: float = 640, height: float = 180
+    points: Sequence[tuple[float, float]],
+    start: float,
+    end: float,
+    now: float | None = None,
+    width: float = 640,
+    height: float = 180,
+    dates: tuple[str, str] = ("start of period", "end of period"),
 ) -> str:
-    """Cumulative error budget used (fraction) across the period, with the 100 % line."""
-    if len(points) < 2:
-        return _svg(width, 20, [_text(4, 14, "no data")], "Error budget burn")
-    left, right, top, bottom = 44.0, 12.0, 10.0, 22.0
-    t0, t1 = points[0][0], points[-1][0]
-    peak = max(1.0, max(p[1] for p in points)) * 1.1
+    """Cumulative error budget used (a fraction of the period's budget) from ``start`` to
+    ``end``, the period's real end even while it is in progress, with ``now`` marked.
+
+    The y axis is scaled to the data (at least to the budget, 100 %), its ticks a 1/2/2.5/5
+    step at least 16 px apart (above 1,000 % in multiples of the budget: "20x"); the budget is
+    a dashed line labelled inside the plot.
+    """
+    if len(points) < 2 or end <= start:
+        return _svg(width, 24, [_text(4, 16, "no data: no budget used or counted")],
+                    "Error budget burn (no data)")  # fmt: skip
+    left, right, top, bottom = 48.0, 12.0, 18.0, 22.0
     plot_w, plot_h = width - left - right, height - top - bottom
+    peak = max(1.0, max(v for _, v in points))
+    step = nice_step(peak * 1.05, plot_h)
+    ymax = math.ceil(peak * 1.05 / step) * step
 
     def xy(t: float, v: float) -> tuple[float, float]:
-        return left + plot_w * (t - t0) / ((t1 - t0) or 1), top + plot_h * (1 - v / peak)
+        t = min(max(t, start), end)
+        return left + plot_w * (t - start) / (end - start), top + plot_h * (1 - v / ymax)
 
-    body = []
-    for frac in (0.0, 0.5, 1.0):
-        _, y = xy(t0, frac)
-        dash = "" if frac != 1.0 else ' stroke-dasharray="4 2"'
-        stroke = INK if frac == 1.0 else GREY
-        body.append(
-            f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" '
-            f'stroke="{stroke}"{dash}/>'
-        )
-        body.append(_text(left - 4, y + 3, f"{frac * 100:.0f} %", "end"))
+    body = [f'<rect class="plot" x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" '
+            f'fill="none" stroke="{GREY}"/>']  # fmt: skip
+    for k in range(round(ymax / step) + 1):
+        frac = k * step
+        _, y = xy(start, frac)
+        body.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" '
+                    f'stroke="{GREY}" stroke-width="0.5"/>')  # fmt: skip
+        tick = f"{frac * 100:g} %" if ymax <= 10 else f"{frac:g}x"  # x: times the budget
+        body.append(_text(left - 4, y + 3, tick, "end"))
+    _, by = xy(start, 1.0)
+    body.append(f'<line class="budget" x1="{left}" y1="{by:.1f}" x2="{left + plot_w}" '
+                f'y2="{by:.1f}" stroke="{INK}" stroke-dasharray="4 2"/>')  # fmt: skip
+    label_y = by - 3 if by - 3 - 10 >= top else by + 11
+    body.append(_text(left + 4, label_y, "budget", fill=INK))
     path = " ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(t, v) for t, v in points))
     end_colour = RED if points[-1][1] > 1 else GREEN
-    body.append(f'<polyline points="{path}" fill="none" stroke="{end_colour}" stroke-width="2"/>')
-    body.append(_text(left, height - 6, "start of period", fill=LINE))
-    body.append(_text(left + plot_w, height - 6, "end", "end", fill=LINE))
+    body.append(f'<polyline class="data" points="{path}" fill="none" stroke="{end_colour}" '
+                'stroke-width="2"/>')  # fmt: skip
+    if now is not None and start < now < end:
+        nx, _ = xy(now, 0)
+        body.append(f'<line class="today" x1="{nx:.1f}" y1="{top}" x2="{nx:.1f}" '
+                    f'y2="{top + plot_h}" stroke="{AMBER}" stroke-width="1.5"/>')  # fmt: skip
+        lx = min(max(nx, left + 16), left + plot_w - 16)
+        body.append(_text(lx, top - 5, "today", "middle", fill=INK))
+    body.append(_text(left, height - 6, dates[0], fill=LINE))
+    body.append(_text(left + plot_w, height - 6, dates[1], "end", fill=LINE))
     return _svg(width, height, body, "Error budget used over the period")

@@ -1,0 +1,109 @@
+"""The board report's charts, rendered and measured: a month in progress, a full month, a month
+with no data and one with 100 % downtime. Labels never overlap, values stay within the axes, the
+burn chart ends at the period's end with today marked, and the bars tell 99.9 % from 100 %."""
+
+from __future__ import annotations
+
+import pytest
+from svg_geometry import NS, check, svgs
+
+from threenines.app.config import parse_config
+from threenines.app.db import make_engine, migrate
+from threenines.availability.periods import parse_period
+from threenines.core.tables import state_intervals
+from threenines.reports import svg
+from threenines.reports.deliver import board_report
+from threenines.reports.html import render_html
+
+CONFIG = """
+organisation: Chart Council
+timezone: Europe/London
+storage: {url: "URL"}
+sites: [{name: dc-main, kind: datacentre}, {name: dc-mirror, kind: datacentre}]
+services:
+  - {name: email, site: dc-main, checks: [{name: owa, type: tcp, host: 127.0.0.1, port: 4}]}
+  - {name: payments, site: dc-main, checks: [{name: web, type: tcp, host: 127.0.0.1, port: 5}]}
+  - {name: intranet, site: dc-mirror, checks: [{name: web, type: tcp, host: 127.0.0.1, port: 6}]}
+"""
+NOV = parse_period("2026-11", __import__("zoneinfo").ZoneInfo("Europe/London"))
+DAY = 86400.0
+
+
+def _rows(check: str, spans: list[tuple[str, float, float]]) -> list[dict[str, object]]:
+    return [
+        dict(check_id=check, vantage="central", state=s, start=a, end=b, last_seen=b - 1,
+             error="refused" if s == "down" else None, reason=s)
+        for s, a, b in spans
+    ]  # fmt: skip
+
+
+CASES = {
+    # 2 days in, email down 2 h: the old chart scaled the budget-so-far (8,333 %)
+    "in-progress": (NOV.start + 2 * DAY, lambda end: [
+        *_rows("email/owa", [("up", NOV.start, NOV.start + DAY), ("down", NOV.start + DAY,
+               NOV.start + DAY + 7200), ("up", NOV.start + DAY + 7200, end)]),
+        *_rows("payments/web", [("up", NOV.start, end)]),
+        *_rows("intranet/web", [("up", NOV.start, end)])]),
+    "full": (NOV.end + DAY, lambda end: [
+        *_rows("email/owa", [("up", NOV.start, NOV.start + 3 * DAY), ("down", NOV.start + 3 * DAY,
+               NOV.start + 3 * DAY + 900), ("up", NOV.start + 3 * DAY + 900, end)]),
+        *_rows("payments/web", [("up", NOV.start, NOV.start + 9 * DAY), ("down",
+               NOV.start + 9 * DAY, NOV.start + 9 * DAY + 2000), ("up", NOV.start + 9 * DAY
+               + 2000, end)]),
+        *_rows("intranet/web", [("up", NOV.start, end)])]),
+    "no-data": (NOV.end + DAY, lambda end: []),
+    "all-down": (NOV.end + DAY, lambda end: [
+        r for c in ("email/owa", "payments/web", "intranet/web")
+        for r in _rows(c, [("down", NOV.start, end)])]),
+}  # fmt: skip
+
+
+@pytest.fixture(params=sorted(CASES))
+def case(request, tmp_path):
+    now, make = CASES[request.param]
+    url = f"sqlite:///{tmp_path}/c.db"
+    engine = make_engine(url)
+    migrate(engine)
+    rows = make(min(now, NOV.end))
+    if rows:
+        with engine.begin() as conn:
+            conn.execute(state_intervals.insert(), rows)
+    cfg = parse_config(CONFIG.replace("URL", url))
+    report = board_report(cfg, engine, NOV, now)
+    yield request.param, now, report, render_html(report)
+    engine.dispose()
+
+
+def test_charts_have_no_overlaps_and_stay_in_their_axes(case) -> None:
+    name, _now, report, html = case
+    charts = svgs(html)
+    assert len(charts) >= 3
+    roots = [check(s) for s in charts]
+    burn = next(r for r in roots if "Error budget" in (r.get("aria-label") or ""))
+    labels = ["".join(t.itertext()) for t in burn.iter(f"{NS}text")]
+    if name == "no-data":
+        assert labels == ["no data: no budget used or counted"]
+        return
+    assert labels[-2:] == ["01 Nov", "30 Nov"]  # the period's end, not today
+    assert ("today" in labels) is (name == "in-progress")
+    if name == "in-progress":  # 2 h of a 3 x 30-day budget (7,776 s): 93 %, not 8,333 %
+        assert 0.9 < report.burn[-1][1] < 0.95
+        today = burn.find(f"{NS}line[@class='today']")
+        plot = burn.find(f"{NS}rect[@class='plot']")
+        assert today is not None and plot is not None
+        share = (float(today.get("x1", 0)) - float(plot.get("x", 0))) / float(plot.get("width", 1))
+        assert abs(share - 2 / 30) < 0.01
+
+
+def test_bars_tell_99_9_from_100_even_beside_a_bad_service() -> None:
+    chart = svg.availability_bars([("a", 100.0), ("b", 99.9), ("c", 58.7)], 99.9)
+    root = check(chart)
+    widths = [float(r.get("width", 0)) for r in root.iter(f"{NS}rect") if r.get("class") == "bar"]
+    assert widths[0] - widths[1] > 40  # a tenth of a 420 px axis from 99.0 % to 100 %
+    assert "58.700 %" in chart and "99.900 %" in chart
+
+
+@pytest.mark.parametrize("peak", [0.0, 0.3, 1.0, 1.04, 7.5, 95.4, 10_000.0])
+def test_burn_axis_ticks_never_crowd(peak) -> None:
+    pts = [(0.0, 0.0), (50.0, peak / 2), (100.0, peak)]
+    check(svg.burn_chart(pts, 0.0, 200.0, now=100.0, width=360, height=170))
