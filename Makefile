@@ -6,7 +6,8 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 DEBS := snmpd snmp haproxy nmap iproute2 poppler-utils libpango-1.0-0 libpangoft2-1.0-0 \
         libharfbuzz-subset0 python3-pysnmp4-mibs \
-        prometheus-blackbox-exporter prometheus-snmp-exporter iptables iputils-ping faketime
+        prometheus-blackbox-exporter prometheus-snmp-exporter iptables iputils-ping faketime \
+        chromium
 PYTEST_ARGS ?=
 # Most tests wait on real processes and networks, not the CPU: two workers. Tests marked root
 # (the lab's namespaces, raw sockets, port 162) share resources and run on one worker, in turn.
