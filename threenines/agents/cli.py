@@ -71,6 +71,11 @@ def agent(
     max_queue_items: int = typer.Option(5_000_000, "--max-queue-items", min=1000),
     ca_file: Path | None = typer.Option(None, "--ca-file", help="CA bundle for an https server"),
     refresh: str = typer.Option("60s", "--refresh", help="How often to re-fetch the config"),
+    timeout: str = typer.Option(
+        "30s", "--timeout",
+        help="How long to wait for a server (connecting and answering) before trying the next; "
+        "a node across a cut link never refuses, it just does not answer",
+    ),
     batch_size: int = typer.Option(1000, "--batch-size", min=1, max=10_000),
     memory: int = typer.Option(
         100_000, "--max-memory-items", min=1000,
@@ -96,6 +101,7 @@ def agent(
     root = composition().config_model
     token = _token(token_file, token_env)
     age, every = _duration("--max-queue-age", max_queue_age), _duration("--refresh", refresh)
+    wait = _duration("--timeout", timeout)
     if ca_file is not None and not ca_file.is_file():
         err.print(f"--ca-file: {ca_file} is not a readable file", style="red")
         raise typer.Exit(2)
@@ -115,7 +121,8 @@ def agent(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        client = AgentClient(servers, vantage, token, ca_file=str(ca_file) if ca_file else None)
+        client = AgentClient(servers, vantage, token, ca_file=str(ca_file) if ca_file else None,
+                             timeout=wait)  # fmt: skip
         client.clock.use_server = clock == "server"
         agent = Agent(client, q, root=root, refresh=every, batch_size=batch_size,
                       memory_limit=memory)  # fmt: skip
