@@ -45,6 +45,12 @@ def node_url(node: str) -> str:
     return f"http://{lab.ESTATE.node(NODES[node]).address}:{PORT}"
 
 
+def promote_command() -> list[str]:
+    """The mirror node's ``server.ha.promote`` command (absolute paths: any working directory)."""
+    inventory = str(ROOT / "playbooks/inventory/lab.yml")
+    return [ANSIBLE, "-i", inventory, str(ROOT / "playbooks/promote_store.yml")]
+
+
 def pair_configs(
     tmp: Path, *, interval: float, confirm_for: float, cooldown: float, lease: float,
     heartbeat: float, alerts: dict[str, Any] | None,
@@ -70,12 +76,7 @@ def pair_configs(
         ha: dict[str, Any] = {"lease": f"{lease:g}s", "heartbeat": f"{heartbeat:g}s"}
         if dc != database.primary(lab.ESTATE).name:
             ha["promote"] = {
-                "command": [
-                    ANSIBLE,
-                    "-i",
-                    str(ROOT / "playbooks/inventory/lab.yml"),
-                    str(ROOT / "playbooks/promote_store.yml"),
-                ],
+                "command": promote_command(),
                 "after": f"{lease:g}s",
                 "timeout": "90s",
             }
@@ -102,9 +103,9 @@ class Pair:
         """``/healthz`` asked from inside the node's own data centre (reachable while cut)."""
         import json
 
-        got = lab.run_in(NODES[node], ["curl", "-fsS", "-m", "3", f"{node_url(node)}/healthz"])
+        got = lab.run_in(NODES[node], ["curl", "-sS", "-m", "3", f"{node_url(node)}/healthz"])
         try:
-            return dict(json.loads(got.stdout)) if got.returncode in (0, 22) else None
+            return dict(json.loads(got.stdout)) if got.returncode == 0 else None
         except ValueError:
             return None
 
@@ -154,6 +155,38 @@ class Pair:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
+@dataclass(frozen=True)
+class Cut:
+    """A dc-cut of dc-main with the active node inside, as the mirror node handled it."""
+
+    t0: float  # the fault's time
+    run: sa.Row  # the failover run (finished)
+    decided: sa.Row  # the decision event that started it
+    lease: sa.Row  # the lease after the takeover
+    figures: dict[str, float]  # seconds after the cut
+
+
+def cut_dc_main(pair: Pair, limit: float = 150.0) -> Cut:
+    """Cut dc-main off; wait for the mirror node to be active and its failover run to end.
+    The RTO as tests/failover/test_failover_lab.py measures it: the cut to the run's
+    verification (the residents' journeys through the front door pass again)."""
+    fault = lab.fault_add("dc-cut", "dc-main", state=pair.state)
+    t0 = fault.created
+    until("the mirror node active", lambda: pair.role("central-mirror") == "active", limit=limit)
+    run = until("the failover run", lambda: [r for r in pair.runs() if r.state != "running"],
+                limit=limit)[0]  # fmt: skip
+    decided = [e for e in pair.decided() if e.details["action"] == "fail_over"]
+    lease = pair.lease()
+    assert lease is not None and decided, (lease, decided)
+    figures = {
+        "takeover": lease.acquired - t0,  # the database's clock: this machine's
+        "detection": decided[-1].ts - t0,
+        "playbook": (run.playbook_finished or 0) - (run.playbook_started or 0),
+        "rto": (run.verified_at or float("nan")) - t0,
+    }
+    return Cut(t0, run, decided[-1], lease, figures)
+
+
 @contextlib.contextmanager
 def ha_pair(
     state: lab.State,
@@ -199,7 +232,7 @@ def ha_pair(
             lab.spawn(site, agent, [
                 sys.executable, EXE, "agent", *servers, "--vantage", site,
                 "--token-file", str(tmp / f"{site}.token"), "--queue", str(tmp / f"{site}.queue"),
-                "--refresh", "2s",
+                "--refresh", "2s", "--timeout", "3s",
             ], state=state)  # fmt: skip
         until("every vantage point to see both data centres up", pair.all_up, limit=120)
         yield pair

@@ -19,6 +19,7 @@ Root only (lab namespaces); every address is a lab address in 198.18.0.0/16.
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,9 +29,8 @@ import pytest
 from conftest import require
 
 from bench._failover_lab import SITES
-from bench._ha_lab import Pair, ha_pair
+from bench._ha_lab import Pair, cut_dc_main, ha_pair, promote_command
 from bench._wait import until
-from threenines import lab
 from threenines.lab import database, services, topology
 
 pytestmark = [pytest.mark.slow, pytest.mark.root, pytest.mark.timeout(420)]
@@ -87,19 +87,16 @@ def test_dc_main_cut_with_the_active_node_inside(pair: tuple[Pair, Receiver]) ->
     before = p.lease()
     assert before is not None and before.holder == "central-main"
     assert p.role("central-mirror") == "standby"
-    fault = lab.fault_add("dc-cut", "dc-main", state=p.state)
-    t0 = fault.created
+    # the promotion's guards first: with dc-main alive the playbook refuses, and says why
+    early = subprocess.run(promote_command(), capture_output=True, text=True, timeout=120)
+    assert early.returncode != 0 and "refused: the standby still streams" in early.stdout
 
-    until("the mirror node active", lambda: p.role("central-mirror") == "active", limit=120)
-    run = until("the failover run", lambda: [r for r in p.runs() if r.state != "running"],
-                limit=120)[0]  # fmt: skip
+    cut = cut_dc_main(p)
+    t0, run, decided, lease = cut.t0, cut.run, cut.decided, cut.lease
     assert run.kind == "failover" and run.state == "verified", run
-    (decided,) = [e for e in p.decided() if e.details["action"] == "fail_over"]
     assert len(set(decided.details["down_vantages"]) & set(SITES)) >= 2  # the agents agree
     assert services.health(f"http://{topology.FRONT_DOOR_ADDR}/health") == "dc-mirror"
-
-    lease = p.lease()
-    assert lease is not None and lease.holder == "central-mirror"
+    assert lease.holder == "central-mirror"
     assert lease.epoch == before.epoch + 1  # one takeover, fenced by the epoch
     assert "store promotion done" in p.log("central-mirror")
     assert lease.acquired > t0 + LEASE - BEAT  # not before the cut node's term was over
@@ -119,11 +116,4 @@ def test_dc_main_cut_with_the_active_node_inside(pair: tuple[Pair, Receiver]) ->
     until("on-call paged", lambda: "portal-dc-main" in str(rx.messages), limit=60)
     bodies = [json.dumps(m, sort_keys=True) for m in rx.messages]
     assert len(bodies) == len(set(bodies)), rx.messages
-
-    figures = {
-        "takeover": lease.acquired - t0,
-        "detection": decided.ts - t0,
-        "playbook": run.playbook_finished - run.playbook_started,
-        "rto": run.verified_at - t0,
-    }
-    print("\nHA lab figures (s after the cut):", {k: round(v, 1) for k, v in figures.items()})
+    print("\nHA lab figures (s after the cut):", {k: round(v, 1) for k, v in cut.figures.items()})

@@ -112,7 +112,9 @@ def _run(command: tuple[str, ...], timeout: float) -> tuple[int | None, str]:
     except OSError as exc:
         return 127, f"{type(exc).__name__}: {exc.strerror or exc}"
     lines = [ln.strip() for ln in (done.stdout + done.stderr).splitlines() if ln.strip()]
-    return done.returncode, (lines[-1] if lines else "")[:300]
+    errors = [ln for ln in lines if "fatal" in ln.lower() or "error" in ln.lower()]
+    said = errors if done.returncode and errors else lines  # why it refused, else its summary
+    return done.returncode, (said[-1] if said else "")[:300]
 
 
 @dataclass(frozen=True)

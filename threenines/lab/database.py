@@ -201,8 +201,9 @@ def server(state: State, topo: Topology, node: Node) -> list[str]:
         "dynamic_shared_memory_type": "mmap",  # in the data directory: removed with it
         "fsync": "off",  # a lab on one machine; durability is not what it measures
         "wal_keep_size": "128MB",  # a standby cut off for a while catches up from the primary
-        "wal_sender_timeout": "10s",
-        "wal_receiver_timeout": "10s",  # a link cut silently: reconnect, don't wait a minute
+        "wal_sender_timeout": "5s",
+        # a link cut silently: the standby knows in seconds (reconnects; may be promoted)
+        "wal_receiver_timeout": "5s",
         "wal_receiver_status_interval": "1s",
         "wal_retrieve_retry_interval": "1s",
         "cluster_name": f"tn-{node.name}",
