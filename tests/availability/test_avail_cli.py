@@ -105,7 +105,8 @@ def test_report_command_writes_each_format(setup, tmp_path):
     code, out, _ = invoke("report", "--period", "2026-10", "--format", "csv", "-c", cfg)
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert rows[0]["section"] == "estate"
+    assert rows[0]["section"] == "period" and rows[0]["kind"] == "Europe/London"
+    assert rows[1]["section"] == "estate"
     target = tmp_path / "out"
     target.mkdir()
     code, _, err = invoke("report", "-p", "2026-10", "-f", "html", "-o", str(target), "-c", cfg)

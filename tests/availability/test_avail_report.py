@@ -112,6 +112,9 @@ def test_csv_and_json_carry_the_engine_figures(report, estate_db):
     estate = next(r for r in rows if r["section"] == "estate")
     assert float(estate["availability"]) == pytest.approx(est.overall().availability * 100)
     assert sum(1 for r in rows if r["section"] == "incident") == len(report.incidents)
+    inc = next(r for r in rows if r["section"] == "incident")  # ISO 8601 local, zone named
+    assert re.fullmatch(r"2026-10-\d\dT\d\d:\d\d:\d\d\+0[01]:00", inc["start"])
+    assert inc["kind"] == "Europe/London"
     assert [r["name"] for r in rows if r["section"] == "rule"] == report.rules
     data = json.loads(render_json(report))
     assert data["overall"]["availability"] == pytest.approx(float(estate["availability"]))

@@ -107,3 +107,26 @@ def test_bars_tell_99_9_from_100_even_beside_a_bad_service() -> None:
 def test_burn_axis_ticks_never_crowd(peak) -> None:
     pts = [(0.0, 0.0), (50.0, peak / 2), (100.0, peak)]
     check(svg.burn_chart(pts, 0.0, 200.0, now=100.0, width=360, height=170))
+
+
+SUMMARY = {
+    "in-progress": "Chart Council missed its 99.9 % availability target for 2026-11: 98.611 %",
+    "full": "Chart Council met its 99.9 % availability target for 2026-11: 99.962 %",
+    "all-down": "Chart Council missed its 99.9 % availability target for 2026-11: 0.000 %",
+    "no-data": "No measurements were counted for 2026-11: no availability figure can be given",
+}
+
+
+def test_the_summary_says_met_missed_or_no_data(case) -> None:
+    name, _now, report, html = case
+    assert report.summary[0].startswith(SUMMARY[name]), report.summary
+    assert report.summary[0] in html
+    text = " ".join(report.summary)
+    if name == "full":
+        assert "Data centres: dc-main 99.944 % (met); dc-mirror 100.000 % (met)." in text
+        assert "There were 2 incidents. The biggest: 2026-11-10 00:00, 33m20s: payments" in text
+        assert "Mean time to recover: 24m10s." in text
+        assert "Error budget left: 1h21m16s of 2h9m36s (62 %)." in text
+    if name == "all-down":
+        assert "3 of 3 services missed the target" in text
+        assert "overspent" in text

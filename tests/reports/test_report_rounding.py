@@ -85,6 +85,7 @@ def test_every_format_agrees_with_the_verdict(month, tmp_path) -> None:
         "yes" if verdict == "met" else "no"
     )
 
+    assert f"{verdict} its 99.9 % availability target for 2026-11: {shown} %" in report.summary[0]
     body, short = text(report, "November 2026", [], "monthly")
     assert f"{shown} % against a target of 99.9 % ({verdict})" in body
     assert f"{shown} %" in short

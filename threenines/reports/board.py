@@ -92,6 +92,10 @@ class BoardReport:
     issue: dict[str, Any] | None = None
     # Figures of earlier issued periods that moved since (``reports.issue.restatements``).
     restatements: list[dict[str, Any]] = field(default_factory=list)
+    # The period's DR drills (plan, scenario, outcome, RTO/RPO against objectives).
+    drills: list[dict[str, Any]] = field(default_factory=list)
+    # The first page's plain-English summary (``reports.summary.summarise``).
+    summary: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -18,6 +18,7 @@ from threenines.availability.periods import Period, PeriodError, parse_period, p
 from threenines.availability.timeline import Timeline
 from threenines.core.config.schema import Config
 from threenines.reports.board import TREND_PERIODS, BoardReport, build
+from threenines.reports.summary import summarise
 from threenines.security.config import security_config
 
 FORMATS = ("html", "pdf", "csv", "json")
@@ -49,6 +50,7 @@ def board_report(
                                                                               now))  # fmt: skip
     report.maintenance_windows += pending_windows(cfg, engine, period, site)
     report.restatements = restated(cfg, engine, report, now, site)
+    report.summary = summarise(report)
     return report
 
 

@@ -1,11 +1,14 @@
 """CSV and JSON renderings of a ``BoardReport``: the same figures as the HTML and PDF.
 
-CSV: one row per subject (``section`` = estate | site | service) with every figure in
-seconds or percent, then one row per incident (``section`` = incident) using the incident
-columns, then the security figures (``section`` = security, the figure in ``name`` and its
-number in ``value``: opened, resolved, open_critical, mean_time_to_resolve in seconds,
-opened_<severity>, monitored), then the accounting rules (``section`` = rule, the text in
-``name``), so the file can be audited on its own. JSON: the whole report, as
+CSV: a ``period`` row (its label, the time zone in ``kind``, its start and end), one row per
+subject (``section`` = estate | site | service) with every figure in seconds or percent
+(availability truncated to six places, as shown), then one row per incident (``section`` =
+incident; start and end in ISO 8601 local time with the offset, the zone in ``kind``), then
+the security figures (``section`` = security, the figure in ``name`` and its number in
+``value``: opened, resolved, open_critical, mean_time_to_resolve in seconds,
+opened_<severity>, monitored), then the summary sentences (``summary``), the accounting rules
+(``section`` = rule, the text in ``name``), restatements and the issue marker, so the file can
+be audited on its own. JSON: the whole report, as
 ``BoardReport.to_dict`` gives it.
 """
 
@@ -14,6 +17,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from threenines.availability.display import DATA_PLACES, percent
 from threenines.reports.board import BoardReport, Row
@@ -59,6 +65,11 @@ def _figure(row: Row, name: str) -> object:
     return _num(getattr(row, name))
 
 
+def _local(tz: str) -> Callable[[float], str]:
+    zone = ZoneInfo(tz)
+    return lambda ts: datetime.fromtimestamp(ts, zone).isoformat(timespec="seconds")
+
+
 def _subject(section: str, row: Row) -> list[object]:
     return [section, row.name, row.kind, row.site, *(_figure(row, f) for f in FIGURES)] + [
         "" for _ in (*INCIDENT, "value")
@@ -69,6 +80,10 @@ def render_csv(report: BoardReport) -> str:
     buf = io.StringIO()
     out = csv.writer(buf, lineterminator="\n")
     out.writerow(HEADER)
+    blank = ["" for _ in FIGURES]
+    when = _local(report.timezone)
+    out.writerow(["period", report.period, report.timezone, "", *blank, when(report.start),
+                  when(report.end), _num(report.end - report.start), "", "", "", ""])  # fmt: skip
     out.writerow(_subject("estate", report.overall))
     for row in report.sites:
         out.writerow(_subject("site", row))
@@ -80,11 +95,11 @@ def render_csv(report: BoardReport) -> str:
             [
                 "incident",
                 inc.root,
-                "",
+                report.timezone,
                 "",
                 *blanks,
-                _num(inc.start),
-                _num(inc.end),
+                when(inc.start),
+                when(inc.end),
                 _num(inc.duration),
                 inc.cause,
                 " ".join(inc.affected),
@@ -94,6 +109,8 @@ def render_csv(report: BoardReport) -> str:
         )
     for name, value in _security(report):
         out.writerow(["security", name] + ["" for _ in HEADER[2:-1]] + [_num(value)])
+    for line in report.summary:
+        out.writerow(["summary", line] + ["" for _ in HEADER[2:]])
     for rule in report.rules:
         out.writerow(["rule", rule] + ["" for _ in HEADER[2:]])
     for r in report.restatements:
