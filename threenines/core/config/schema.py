@@ -99,7 +99,7 @@ class Promote(StrictModel):
     """What a standby node runs when no writable store answers it (``threenines.core.ha``)."""
 
     command: list[str] = Field(
-        ..., min_length=1,
+        ...,
         description="argv that promotes this node's store replica when that is safe, and "
         "refuses (non-zero exit) when not: e.g. ansible-playbook playbooks/promote_store.yml",
     )  # fmt: skip
@@ -108,6 +108,13 @@ class Promote(StrictModel):
         description="Seconds without a writable store before the command runs (and between runs)",
     )  # fmt: skip
     timeout: Duration = Field(120.0, gt=0, le=3600, description="The command's time limit")
+
+    @field_validator("command")
+    @classmethod
+    def _command(cls, value: list[str]) -> list[str]:
+        if not value or not value[0].strip():
+            raise ValueError("needs a program to run, e.g. [ansible-playbook, promote_store.yml]")
+        return value
 
 
 class HA(StrictModel):
