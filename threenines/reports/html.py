@@ -140,9 +140,10 @@ def render_html(report: BoardReport) -> str:
 
 
 def render_pdf(report: BoardReport) -> bytes:
-    """PDF from the same HTML (WeasyPrint, with pango)."""
+    """PDF from the same HTML (WeasyPrint, with pango): tagged (structure for screen readers,
+    ``pdf_tags``), with the headings as the PDF's outline (its table of contents)."""
     from weasyprint import HTML
 
-    pdf = HTML(string=render_html(report), base_url=str(TEMPLATES)).write_pdf()
+    pdf = HTML(string=render_html(report), base_url=str(TEMPLATES)).write_pdf(pdf_tags=True)
     assert pdf is not None
     return bytes(pdf)
