@@ -67,7 +67,7 @@ def test_ansible_lint_passes() -> None:
     exe = Path(venv_bin()) / "ansible-lint"
     require(exe.exists(), "needs ansible-lint (pip install -e '.[dev]')")
     out = subprocess.run(
-        [str(exe), "failover.yml", "failback.yml", "roles", "inventory"],
+        [str(exe), "failover.yml", "failback.yml", "promote_store.yml", "roles", "inventory"],
         cwd=PLAYBOOKS,
         env=env(),
         capture_output=True,
