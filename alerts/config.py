@@ -23,7 +23,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from threenines.alerts.model import Category, Severity
 from threenines.core.config.base import Name, StrictModel, first_named
-from threenines.core.config.secrets import Secret
+from threenines.core.config.secrets import Secret, is_unset
 from threenines.core.durations import Duration
 
 if TYPE_CHECKING:
@@ -47,7 +47,8 @@ class Receiver(StrictModel):
     @field_validator("url")
     @classmethod
     def _apprise(cls, value: SecretStr) -> SecretStr:
-        check_apprise_url(value.get_secret_value())
+        if not is_unset(value):  # validated without secrets: no URL to check
+            check_apprise_url(value.get_secret_value())
         return value
 
 

@@ -22,7 +22,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from threenines.core.config.base import Name, StrictModel, first_named
-from threenines.core.config.secrets import Secret
+from threenines.core.config.secrets import Secret, is_unset
 from threenines.core.durations import Duration
 
 Loc = tuple[str | int, ...]
@@ -75,7 +75,7 @@ class UsmUser(StrictModel):
             secret = getattr(self, key)
             if secret is None:
                 raise ValueError(f"{key} is required for level {self.level}")
-            if len(secret.get_secret_value()) < 8:
+            if not is_unset(secret) and len(secret.get_secret_value()) < 8:
                 raise ValueError(f"{key} must be at least 8 characters (RFC 3414)")
         return self
 

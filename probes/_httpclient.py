@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import httpx
 from pydantic import AfterValidator, Field
 
-from threenines.core.config.secrets import Secret
+from threenines.core.config.secrets import Secret, is_unset
 from threenines.probes import _tls
 from threenines.probes._common import first_ssl_error, root_cause, status_matches
 from threenines.probes._connect import AddressOptions
@@ -57,7 +57,7 @@ class Timings:
 
 
 def _proxy_url(value: Secret | None) -> Secret | None:
-    if value is not None:
+    if value is not None and not is_unset(value):  # unset (validate without secrets): no URL
         try:
             url = httpx.URL(value.get_secret_value())
         except (httpx.InvalidURL, TypeError):

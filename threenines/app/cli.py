@@ -23,11 +23,29 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,
     cls=OneLineErrors,  # a bad argument or a bug: one line on stderr, not a box or a traceback
+    context_settings={"help_option_names": ["-h", "--help"]},  # inherited by every command
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(f"threenines {version('threenines')}")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            print("threenines (not installed)")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root(ctx: typer.Context, debug: bool = DebugOption) -> None:  # noted by its callback
+def _root(
+    ctx: typer.Context,
+    debug: bool = DebugOption,  # noted by its callback
+    version: bool = typer.Option(
+        False, "--version", is_eager=True, callback=_version, help="Print the version and exit"
+    ),
+) -> None:
     ctx.obj = COMPOSITION
 
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
     from sqlalchemy import Engine
 
+    from threenines.core.config.loader import ConfigProblem
     from threenines.core.config.schema import Config
     from threenines.core.context import ServiceContext
 
@@ -79,10 +80,11 @@ class Composition:
             self._config = compose_config(self)
         return self._config
 
-    def load_config(self, path: str | Path) -> Config:
+    def load_config(self, path: str | Path, warnings: list[ConfigProblem] | None = None) -> Config:
+        """``warnings``: validate without the secrets, listing each missing one there."""
         from threenines.core.config.loader import load_file
 
-        return load_file(path, self.config_model)
+        return load_file(path, self.config_model, warnings=warnings)
 
     def parse_config(self, text: str, file: str = "<config>") -> Config:
         from threenines.core.config.loader import parse_text

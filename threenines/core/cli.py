@@ -22,13 +22,21 @@ from threenines.core.area import Composition
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from threenines.core.config import Config
+    from threenines.core.config import Config, ConfigProblem
 
 err = Console(stderr=True, soft_wrap=True, highlight=False)  # one error, one line
 out = Console()
 
+#: where a command finds its config: ``--config``, else $THREENINES_CONFIG, else this
+DEFAULT_CONFIG = Path("/etc/threenines/threenines.yaml")
+CONFIG_ENV = "THREENINES_CONFIG"
 ConfigOption = typer.Option(
-    Path("config/demo.yaml"), "--config", "-c", help="YAML configuration file", exists=False
+    DEFAULT_CONFIG,
+    "--config",
+    "-c",
+    envvar=CONFIG_ENV,
+    help="YAML configuration file",
+    exists=False,
 )
 
 DEBUG = "threenines.debug"  # in the context's meta (shared by the whole command chain)
@@ -59,18 +67,33 @@ def composition() -> Composition:
     return obj
 
 
-def load_or_exit(path: Path, using: Composition | None = None) -> Config:
+def load_or_exit(
+    path: Path,
+    using: Composition | None = None,
+    warnings: list[ConfigProblem] | None = None,
+    as_json: bool = False,
+) -> Config:
     """Load a config, or print every problem and exit 2. ``using``: the composition, when
-    called outside the CLI (the demo); inside, the CLI's own."""
+    called outside the CLI (the demo); inside, the CLI's own. ``warnings``: load without the
+    secrets, listing each missing one there (``validate``). ``as_json``: the problems as one
+    JSON document on stdout (``validate --json``)."""
     # Imported here, not at the top: the schema pulls in every probe module, and the CLI
     # imports this module for every command (``--help`` must stay fast).
     from threenines.core.config import ConfigError
 
     try:
-        return (using or composition()).load_config(path)
+        return (using or composition()).load_config(path, warnings=warnings)
     except ConfigError as exc:
+        if as_json:
+            print(json.dumps(_verdict(path, exc.problems, warnings or []), indent=2))
+            raise typer.Exit(2) from None
+        if len(exc.problems) == 1 and not exc.problems[0].line and not path.exists():
+            hint = f"give --config FILE or set {CONFIG_ENV}; `threenines init DIR` writes one"
+            _say(f"{exc.problems[0]} ({hint})")  # one line: the file is not there
+            raise typer.Exit(2) from None
         for problem in exc.problems:
             err.print(str(problem), markup=False, highlight=False, soft_wrap=True)
+        _warn(warnings or [])
         err.print(f"{len(exc.problems)} problem(s) in {path}", style="bold red", markup=False)
         raise typer.Exit(2) from None
     except Exception as exc:  # a bug in a validator: no traceback for the user, nor its text
@@ -93,9 +116,25 @@ def open_store(cfg: Config) -> Engine:
     return engine
 
 
-def validate(config: Path = typer.Argument(..., help="YAML configuration file")) -> None:
-    """Validate a configuration; print a summary. Exit 0 when valid, 2 otherwise."""
-    cfg = load_or_exit(config)
+def validate(
+    config: Path = typer.Argument(
+        None, envvar=CONFIG_ENV, show_default=str(DEFAULT_CONFIG), help="YAML configuration file"
+    ),
+    secrets: bool = typer.Option(
+        False, "--secrets", help="Require every secret (${ENV}, file:) as `run` does"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="The verdict as JSON on stdout"),
+) -> None:
+    """Validate a configuration's structure and cross-references; print a summary.
+
+    The secrets' values are not needed: a missing ${ENV} variable or file: is a warning
+    that names it. With --secrets it is a problem, as it is for `run`.
+
+    Exit 0 when valid, 2 otherwise.
+    """
+    config = config or DEFAULT_CONFIG
+    warnings: list[ConfigProblem] | None = None if secrets else []
+    cfg = load_or_exit(config, warnings=warnings, as_json=as_json)
     checks = list(cfg.iter_checks())
     kinds: dict[str, int] = {}
     for _svc, check in checks:
@@ -103,11 +142,27 @@ def validate(config: Path = typer.Argument(..., help="YAML configuration file"))
         kinds[kind] = kinds.get(kind, 0) + 1
     dcs = sum(1 for s in cfg.sites if s.kind == "datacentre")
     vantages = len({v.name for v in cfg.vantage_points} | {cfg.server.vantage})
+    if as_json:
+        summary = {
+            "organisation": cfg.organisation,
+            "target": cfg.target,
+            "timezone": str(cfg.timezone),
+            "sites": len(cfg.sites),
+            "datacentres": dcs,
+            "vantage_points": vantages,
+            "services": len(cfg.services),
+            "checks": len(checks),
+            "checks_by_kind": dict(sorted(kinds.items())),
+        }
+        print(json.dumps({**_verdict(config, [], warnings or []), "summary": summary}, indent=2))
+        return
     by_kind = ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
+    _warn(warnings or [])
     # the organisation is free text: shortened (rich takes minutes to wrap 64 KiB) and shown
     # as text, not markup, so "[/b]" in it cannot break the summary
     for line in (
-        f"{config}: valid",
+        f"{config}: valid"
+        + (f" ({len(warnings)} secret(s) not set, see above)" if warnings else ""),
         f"  organisation:   {_shown(cfg.organisation)} (target {cfg.target}%, {cfg.timezone})",
         f"  sites:          {len(cfg.sites)} ({dcs} data centres)",
         f"  vantage points: {vantages}",
@@ -115,6 +170,31 @@ def validate(config: Path = typer.Argument(..., help="YAML configuration file"))
         f"  checks:         {len(checks)}" + (f" ({by_kind})" if by_kind else ""),
     ):
         out.print(line, markup=False, highlight=False)
+
+
+def _warn(warnings: list[ConfigProblem]) -> None:
+    for w in warnings:
+        err.print(f"warning: {w}", markup=False, highlight=False, soft_wrap=True)
+    if warnings:
+        err.print(
+            f"{len(warnings)} secret(s) not set: `validate --secrets` and `run` need them",
+            markup=False,
+            highlight=False,
+        )
+
+
+def _verdict(
+    path: Path, problems: list[ConfigProblem], warnings: list[ConfigProblem]
+) -> dict[str, Any]:
+    def item(p: ConfigProblem) -> dict[str, Any]:
+        return {"file": p.file, "line": p.line, "path": p.path, "message": p.message}
+
+    return {
+        "file": str(path),
+        "valid": not problems,
+        "problems": [item(p) for p in problems],
+        "warnings": [item(w) for w in warnings],
+    }
 
 
 def _shown(text: str, width: int = 80) -> str:

@@ -4,6 +4,10 @@ The text is read within limits (``document``), so each value's line is known and
 ends in a problem rather than a hang or a traceback; pydantic validation errors are then mapped
 back to those lines. The cross-section checks run even when some fields fail, on what is valid
 (``salvage``). All problems are collected and reported together.
+
+Given a ``warnings`` list, the secrets are not required (``secrets.deferred``): each one whose
+variable or file is missing is a warning there, at its own line, and the rest is validated as
+usual (structure, cross-references). Without it, a missing secret is a problem.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from threenines.core.config.document import (
 )
 from threenines.core.config.locs import Loc, format_path, line_for, within
 from threenines.core.config.salvage import Damage, Salvage, salvage
+from threenines.core.config.secrets import Deferred, deferred
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -128,13 +133,48 @@ def _read(text: str, file: str, limits: Limits) -> Document:
     return doc
 
 
-def parse_text(text: str, model: type[M], file: str = "<config>", limits: Limits = LIMITS) -> M:
-    """Validate YAML ``text`` against ``model``; raise ConfigError naming file, line and path."""
+def parse_text(
+    text: str,
+    model: type[M],
+    file: str = "<config>",
+    limits: Limits = LIMITS,
+    warnings: list[ConfigProblem] | None = None,
+) -> M:
+    """Validate YAML ``text`` against ``model``; raise ConfigError naming file, line and path.
+    ``warnings``: see the module's docstring."""
     with collector_paused():  # the models are as many objects again, none in a cycle either
-        return _parse(text, model, file, limits)
+        if warnings is None:
+            return _parse(text, model, file, limits)
+        with deferred() as unset:
+            return _parse(text, model, file, limits, (unset, warnings))
 
 
-def _parse(text: str, model: type[M], file: str, limits: Limits) -> M:
+def _unset_warnings(report: _Report, unset: list[Deferred]) -> list[ConfigProblem]:
+    """One warning per place in the file that names a missing secret (the model is validated
+    more than once when parts fail, so ``unset`` may repeat)."""
+    why = {d.written: d.why for d in unset}
+    found = _Report(report.file, report.doc)
+    stack: list[tuple[Loc, object]] = [((), report.doc.data)]
+    seen: set[int] = set()
+    while stack:
+        loc, value = stack.pop()
+        if isinstance(value, str):
+            if value.strip() in why:
+                found.add(loc, why[value.strip()])
+        elif isinstance(value, dict | list) and id(value) not in seen:
+            seen.add(id(value))  # an alias is walked once (its line is the anchor's)
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            stack.extend(((*loc, k), v) for k, v in items)
+    return sorted(found.problems, key=lambda p: (p.line or 0, p.path))
+
+
+def _parse(
+    text: str,
+    model: type[M],
+    file: str,
+    limits: Limits,
+    deferring: tuple[list[Deferred], list[ConfigProblem]] | None = None,
+) -> M:
     doc = _read(text, file, limits)
     report = _Report(file, doc)
     for loc, line, msg in doc.problems:
@@ -158,13 +198,21 @@ def _parse(text: str, model: type[M], file: str, limits: Limits) -> M:
             orig = kept.original(loc) if kept else loc
             if not damage.echoes(orig, msg):
                 report.add(orig, msg)
+    if deferring is not None and deferring[0]:
+        deferring[1].extend(_unset_warnings(report, deferring[0]))
     if report.problems or result is None:
         raise ConfigError(report.problems)
     return result
 
 
-def load_file(path: str | Path, model: type[M], limits: Limits = LIMITS) -> M:
-    """Read and validate the file at ``path`` (UTF-8, at most ``limits.file_bytes``)."""
+def load_file(
+    path: str | Path,
+    model: type[M],
+    limits: Limits = LIMITS,
+    warnings: list[ConfigProblem] | None = None,
+) -> M:
+    """Read and validate the file at ``path`` (UTF-8, at most ``limits.file_bytes``);
+    ``warnings``: see the module's docstring."""
     p = Path(path)
     try:
         with p.open("rb") as f:
@@ -179,7 +227,7 @@ def load_file(path: str | Path, model: type[M], limits: Limits = LIMITS) -> M:
         line = raw.count(b"\n", 0, exc.start) + 1
         msg = f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8"
         raise _fail(str(path), line, msg) from None
-    return parse_text(text, model, file=str(path), limits=limits)
+    return parse_text(text, model, file=str(path), limits=limits, warnings=warnings)
 
 
 def _size(n: int) -> str:
