@@ -92,15 +92,15 @@ class DrillRunner:
             res = conn.execute(drills.insert().values(actor=by, summary={}, **row))
             drill_id = int(res.inserted_primary_key[0])  # type: ignore[index]
         what = f"DR drill {scenario} of {plan.name}"
-        window = Exclusion(
-            now, now + 3 * self._limit(plan) + 600, f"drill-{drill_id}", what, (),
-            (plan.primary, plan.mirror),
-        )  # fmt: skip
-        period = add_drill(self.engine, window, now=now, created_by=by)
-        with self.engine.begin() as conn:
-            conn.execute(
-                drills.update().where(drills.c.id == drill_id).values(summary={"period_id": period})
-            )
+        if scenario != "tabletop":  # a tabletop injects no fault: its time stays counted
+            window = Exclusion(
+                now, now + 3 * self._limit(plan) + 600, f"drill-{drill_id}", what, (),
+                (plan.primary, plan.mirror),
+            )  # fmt: skip
+            period = add_drill(self.engine, window, now=now, created_by=by)
+            with self.engine.begin() as conn:
+                conn.execute(drills.update().where(drills.c.id == drill_id)
+                             .values(summary={"period_id": period}))  # fmt: skip
         self.mark(drill_id, "announced", f"{what} by {by}", ts=now)
         text = f"DR drill {drill_id} ({scenario}) starts - this is an exercise"
         self.orch.ledger.stage(

@@ -92,12 +92,11 @@ def report(
     config: Path = ConfigOption,
 ) -> None:
     """Render a drill's report: objectives met or missed, timeline chart, what went wrong."""
-    from threenines.failover.drill import load_marks
-    from threenines.failover.drill_report import render_html, render_pdf
+    from threenines.failover.drill_report import render_drill, render_pdf
 
     orch = _orch(config)
     row = _drill(orch, drill_id)
-    html = render_html(row, load_marks(orch.engine, drill_id), orch.cfg.organisation)
+    html = render_drill(orch.engine, orch.cfg, row)
     kind = fmt or (out_file.suffix.lstrip(".") if out_file else "html")
     if kind not in ("html", "pdf"):
         err.print(f"unknown format {kind!r} (html or pdf)", style="red")

@@ -1,16 +1,27 @@
-"""The drill report: objectives met or missed, the timeline as an inline SVG chart, problems.
+"""The drill report a DR lead signs: objectives, scenario, participants, the runs (with the
+tasks check mode would change), each stage once in the configured time zone, what went wrong,
+a comparison with the plan's previous drill, and sign-off fields.
 
 HTML is self-contained (no external assets); the PDF is rendered from it with WeasyPrint, as
-the board report does. Rendering is pure: it takes the stored drill and its marks.
+the board report does. ``render_html`` is pure (the drill row, its marks, ``DrillFacts`` and the
+zone in); ``render_drill`` gathers the facts from the store and renders.
+
+Rules the report states: a figure that cannot exist is "not applicable", never "not
+measured" (a tabletop injects no fault, so it has no RTO; a plan without replication has no
+RPO); the SLA-exclusion sentence appears only when a fault was injected and a drill period
+was recorded.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from html import escape
 from typing import Any
 
+import sqlalchemy as sa
+
+from threenines.failover.drill_facts import DrillFacts, RunFacts, gather
 from threenines.failover.timeline import MARKS, Mark
 
 CSS = """
@@ -18,17 +29,47 @@ body{font-family:DejaVu Sans,Arial,sans-serif;color:#222;margin:24px;font-size:1
 h1{font-size:20px;margin:0 0 4px} h2{font-size:15px;margin:18px 0 6px}
 table{border-collapse:collapse;width:100%} td,th{border-bottom:1px solid #ddd;padding:4px 6px;
 text-align:left} .met{color:#1a7f37;font-weight:bold} .missed{color:#c62828;font-weight:bold}
-.none{color:#777} .muted{color:#666} .problem{color:#c62828}
+.none{color:#777} .muted{color:#666} .problem{color:#c62828} .na{color:#555;font-style:italic}
+.sign td{height:34px;border-bottom:1px solid #999} .sign th{width:22%}
 """
+SCENARIO_TEXT = {
+    "dc-cut": "A real fault: the primary data centre's links were cut, detection and the "
+    "failover decision were left to the running system, then the fault was cleared and "
+    "users were failed back.",
+    "service-stop": "A real fault: the service was stopped at the primary data centre, "
+    "detection and the failover decision were left to the running system, then it was "
+    "started again and users were failed back.",
+    "tabletop": "No fault was injected. The failover and failback playbooks ran in check "
+    "mode: Ansible reported what each task would change and changed nothing.",
+}
+NOT_APPLICABLE = "not applicable"
+VERDICTS: dict[Any, tuple[str, str]] = {
+    None: ("none", "not measured"),
+    True: ("met", "met"),
+    False: ("missed", "missed"),
+    NOT_APPLICABLE: ("na", NOT_APPLICABLE),
+}
 
 
-def _time(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+def _time(ts: float, tz: tzinfo = UTC) -> str:
+    return datetime.fromtimestamp(ts, tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def stages(marks: Sequence[Mark]) -> list[Mark]:
+    """Each stage once: its first mark, the other marks' distinct messages joined to it."""
+    out: dict[str, Mark] = {}
+    for m in sorted(marks, key=lambda m: m.ts):
+        seen = out.get(m.kind)
+        if seen is None:
+            out[m.kind] = m
+        elif m.message and m.message not in seen.message:
+            out[m.kind] = Mark(seen.ts, seen.kind, f"{seen.message}; {m.message}", seen.details)
+    return sorted(out.values(), key=lambda m: m.ts)
 
 
 def timeline_svg(marks: Sequence[Mark], width: int = 720) -> str:
     """Marks on a horizontal time axis, one labelled row each (seconds since the first mark)."""
-    shown = [m for m in marks if m.kind in MARKS]
+    shown = [m for m in stages(marks) if m.kind in MARKS]
     if not shown:
         return "<p class='muted'>No timeline marks were recorded.</p>"
     t0 = min(m.ts for m in shown)
@@ -67,57 +108,145 @@ def timeline_svg(marks: Sequence[Mark], width: int = 720) -> str:
     return "".join(out)
 
 
-def _objective_rows(objectives: Sequence[Mapping[str, Any]]) -> str:
-    rows = []
-    for o in objectives:
+def objectives(drill: Mapping[str, Any], facts: DrillFacts) -> list[dict[str, Any]]:
+    """The stored objectives, with "not applicable" where the figure cannot exist."""
+    out = []
+    fault = _fault_injected(drill)
+    replication = facts.plan is not None and facts.plan.preflight.replication_lag is not None
+    for o in (drill.get("summary") or {}).get("objectives") or []:
+        o = dict(o)
+        if o["name"].startswith("RTO") and not fault:
+            o.update(measured=f"{NOT_APPLICABLE}: no fault was injected", met=NOT_APPLICABLE)
+        elif o["name"].startswith("RPO") and facts.plan is not None and not replication:
+            o.update(measured=f"{NOT_APPLICABLE}: the plan has no replication", met=NOT_APPLICABLE)
+        out.append(o)
+    return out
+
+
+def _fault_injected(drill: Mapping[str, Any]) -> bool:
+    return drill.get("scenario") != "tabletop" and bool(drill.get("_fault"))
+
+
+def _objective_rows(rows: Sequence[Mapping[str, Any]]) -> str:
+    out = []
+    for o in rows:
         met = o.get("met")
-        cls, word = (
-            ("none", "not measured")
-            if met is None
-            else (("met", "met") if met else ("missed", "missed"))
-        )
-        rows.append(
-            f"<tr><td>{escape(o['name'])}</td><td>{escape(o['target'])}</td>"
-            f"<td>{escape(o['measured'])}</td><td class='{cls}'>{word}</td></tr>"
-        )
-    return "".join(rows)
+        cls, word = VERDICTS[met]
+        cells = (o["name"], o["target"], o["measured"])
+        out.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells)
+                   + f"<td class='{cls}'>{word}</td></tr>")  # fmt: skip
+    return "".join(out)
 
 
-def render_html(drill: Mapping[str, Any], marks: Sequence[Mark], organisation: str = "") -> str:
+def _runs(runs: Sequence[RunFacts], tz: tzinfo) -> str:
+    if not runs:
+        return "<p class='muted'>No failover or failback run was recorded for this drill.</p>"
+    rows = []
+    for r in runs:
+        mode = "check mode (nothing changed)" if r.check_mode else "real"
+        verb = "would change" if r.check_mode else "changed"
+        tasks = ("".join(f"<li>{escape(t)}</li>" for t in r.changed_tasks)
+                 or f"<li class='muted'>no task {verb} anything</li>")  # fmt: skip
+        rows.append(f"<tr><td>{r.id}</td><td>{escape(r.kind)}</td><td>{escape(r.trigger)}</td>"
+                    f"<td>{mode}</td><td>{escape(r.state)}</td><td>{_time(r.started, tz)}</td>"
+                    f"<td>tasks that {verb}:<ul>{tasks}</ul></td></tr>")  # fmt: skip
+    return ("<table><tr><th>Run</th><th>Kind</th><th>Trigger</th><th>Mode</th><th>State</th>"
+            f"<th>Started</th><th>Tasks</th></tr>{''.join(rows)}</table>")  # fmt: skip
+
+
+def _figure(v: Any) -> str:
+    return "—" if v is None else f"{v:.1f}s"
+
+
+def _compare(drill: Mapping[str, Any], prev: Mapping[str, Any] | None, tz: tzinfo) -> str:
+    if prev is None:
+        return "<p class='muted'>This is the plan's first recorded drill.</p>"
+    now, before = drill.get("summary") or {}, prev.get("summary") or {}
+    rows = "".join(
+        f"<tr><td>{label}</td><td>{_figure(before.get(key))}</td><td>{_figure(now.get(key))}</td></tr>"
+        for label, key in (("RTO", "rto"), ("Detection", "detection"), ("RPO (lag)", "rpo"))
+    )  # fmt: skip
+    return (f"<p>Previous drill of this plan: {prev['id']} ({escape(prev['scenario'])}, "
+            f"{_time(prev['started'], tz)}, {escape(prev['state'])}).</p><table><tr><th>Figure"
+            f"</th><th>Drill {prev['id']}</th><th>This drill</th></tr>{rows}</table>")  # fmt: skip
+
+
+def _exclusion(drill: Mapping[str, Any], facts: DrillFacts, tz: tzinfo) -> str:
+    if not _fault_injected(drill):
+        return "No fault was injected, so no time is excluded from the SLA figures."
+    if facts.excluded is None:
+        return "No drill period was recorded: no time is excluded from the SLA figures."
+    a, b = facts.excluded
+    return (f"The drill period, {_time(a, tz)} to {_time(b, tz)}, is tagged as a drill and "
+            "excluded from the SLA figures.")  # fmt: skip
+
+
+def render_html(
+    drill: Mapping[str, Any],
+    marks: Sequence[Mark],
+    organisation: str = "",
+    facts: DrillFacts | None = None,
+    tz: tzinfo = UTC,
+) -> str:
+    facts = facts or DrillFacts(plan=None)
+    drill = {**drill, "_fault": any(m.kind == "fault_injected" for m in marks)}
     summary = drill.get("summary") or {}
     problems = summary.get("problems") or []
     took = (drill["finished"] - drill["started"]) if drill.get("finished") else None
+    shown = stages(marks)
     marks_rows = "".join(
-        f"<tr><td>{_time(m.ts)}</td><td>{escape(MARKS.get(m.kind, m.kind))}</td>"
+        f"<tr><td>{_time(m.ts, tz)}</td><td>{escape(MARKS.get(m.kind, m.kind))}</td>"
         f"<td>{escape(m.message)}</td></tr>"
-        for m in sorted(marks, key=lambda m: m.ts)
+        for m in shown
     )
-    problem_list = (
-        "".join(f"<li class='problem'>{escape(p)}</li>" for p in problems)
-        or "<li>Nothing went wrong.</li>"
-    )
+    problem_list = "".join(f"<li class='problem'>{escape(p)}</li>" for p in problems) or (
+        "<li>No problem was recorded.</li>")  # fmt: skip
+    plan = facts.plan
+    about = escape(plan.description) if plan is not None and plan.description else ""
+    where = f"{escape(plan.primary)} to {escape(plan.mirror)}" if plan is not None else ""
+    people = ", ".join(escape(p) for p in facts.participants) or escape(drill["actor"])
+    sign = "".join(f"<tr><th>{r}</th><td></td><td></td><td></td></tr>"
+                   for r in ("DR lead", "Service owner", "Witness"))  # fmt: skip
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>DR drill {drill["id"]}: {escape(drill["plan"])}</title><style>{CSS}</style></head><body>
 <h1>DR drill {drill["id"]}: {escape(drill["plan"])} ({escape(drill["scenario"])})</h1>
-<p class="muted">{escape(organisation)} &middot; started {_time(drill["started"])} by
+<p class="muted">{escape(organisation)} &middot; started {_time(drill["started"], tz)} by
 {escape(drill["actor"])} &middot; {f"took {took:.0f}s" if took is not None else "unfinished"}
-&middot; outcome: <b>{escape(drill["state"])}</b>. This period is tagged as a drill and excluded
-from SLA figures.</p>
+&middot; outcome: <b>{escape(drill["state"])}</b>. {_exclusion(drill, facts, tz)}</p>
+<h2>Scenario</h2><p>{escape(SCENARIO_TEXT.get(drill["scenario"], drill["scenario"]))}
+{f"Failover from {where}." if where else ""} {about}</p>
+<p>Participants: {people}.</p>
 <h2>Objectives</h2>
 <table><tr><th>Objective</th><th>Target</th><th>Measured</th><th></th></tr>
-{_objective_rows(summary.get("objectives") or [])}</table>
+{_objective_rows(objectives(drill, facts))}</table>
+<h2>Runs</h2>
+{_runs(facts.runs, tz)}
 <h2>Timeline</h2>
-{timeline_svg(marks)}
-<table><tr><th>Time</th><th>Mark</th><th>Detail</th></tr>{marks_rows}</table>
+{timeline_svg(shown)}
+<table><tr><th>Time</th><th>Stage</th><th>Detail</th></tr>{marks_rows}</table>
 <h2>What went wrong</h2><ul>{problem_list}</ul>
+<h2>Compared with the previous drill</h2>
+{_compare(drill, facts.previous, tz)}
+<h2>Sign-off</h2>
+<table class="sign"><tr><th>Role</th><th>Name</th><th>Signature</th><th>Date</th></tr>{sign}</table>
 </body></html>
 """
+
+
+def render_drill(engine: sa.Engine, cfg: Any, drill: Mapping[str, Any]) -> str:
+    """The report of stored ``drill``: its marks and facts from the store, in ``cfg``'s zone."""
+    from threenines.failover.config import failover_config
+    from threenines.failover.drill import load_marks
+
+    facts = gather(engine, failover_config(cfg).plans, drill)
+    marks = load_marks(engine, int(drill["id"]))
+    return render_html(drill, marks, cfg.organisation, facts, cfg.tz)
 
 
 def render_pdf(html: str) -> bytes:
     from weasyprint import HTML
 
-    pdf = HTML(string=html).write_pdf()
+    pdf = HTML(string=html).write_pdf(pdf_tags=True)
     assert pdf is not None
     return bytes(pdf)

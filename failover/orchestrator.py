@@ -221,8 +221,9 @@ class Orchestrator:
         self, name: str, *, by: str, check: bool = False, drill_id: int | None = None
     ) -> RunOutcome | None:
         plan = self.plan(name)
+        trigger = "drill" if drill_id is not None else "manual"  # a drill's failback is the drill's
         return await self.execute(
-            plan, "failback", trigger="manual", check=check, drill_id=drill_id, by=by
+            plan, "failback", trigger=trigger, check=check, drill_id=drill_id, by=by
         )
 
     def cancel(self, name: str | None = None, by: str | None = None) -> list[int]:

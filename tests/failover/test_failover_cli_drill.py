@@ -19,6 +19,7 @@ from threenines.availability.store import drill_periods
 from threenines.core.tables import events
 from threenines.failover.config import Plan
 from threenines.failover.drill_report import render_html, timeline_svg
+from threenines.failover.store import failover_runs
 from threenines.failover.timeline import Mark, summarise
 
 cli = CliRunner()
@@ -92,15 +93,23 @@ def test_tabletop_drill_and_report(setup, tmp_path: Path):
     assert "drill 1: done" in text and fd.served_by() == "dc-main"
     with engine.connect() as conn:
         tags = [r.details["tags"] for r in conn.execute(sa.select(events))]
-        period = conn.execute(sa.select(drill_periods)).one()
+        periods = conn.execute(sa.select(drill_periods)).all()
+        runs = conn.execute(sa.select(failover_runs).order_by(failover_runs.c.id)).all()
     assert tags and all("drill" in t for t in tags)  # every event of the drill is tagged
-    assert period.name == "drill-1" and period.sites == ["dc-main", "dc-mirror"]
+    assert periods == []  # a tabletop injects no fault: none of its time is excluded
+    assert [(r.kind, r.trigger, r.check_mode) for r in runs] == [
+        ("failover", "drill", True), ("failback", "drill", True)]  # fmt: skip
 
     html_file, pdf_file = tmp_path / "d.html", tmp_path / "d.pdf"
     assert invoke("drill", "report", "1", "-o", str(html_file), "-c", cfg)[0] == 0
     html = html_file.read_text()
     assert "<svg" in html and "Playbook started" in html and "Failback done" in html
-    assert "excluded" in html and "not reached" in html
+    assert "no time is excluded from the SLA figures" in html and "tagged as a drill" not in html
+    assert "not applicable: no fault was injected" in html and "not reached" not in html
+    assert html.count("<td>Failover decided</td>") == 1  # every stage once
+    assert " GMT</td>" in html and " UTC</td>" not in html  # the configured zone
+    assert "check mode (nothing changed)" in html and "tasks that would change:<ul><li>" in html
+    assert "Sign-off" in html and "Participants:" in html and "first recorded drill" in html
     code, _ = invoke("drill", "report", "1", "-o", str(pdf_file), "-c", cfg)
     assert code == 0 and pdf_file.read_bytes().startswith(b"%PDF")
     text = subprocess.run(["pdftotext", str(pdf_file), "-"], capture_output=True, text=True)
@@ -169,3 +178,36 @@ def test_timeline_chart_has_one_point_per_mark():
 @pytest.fixture
 def front_door(tmp_path: Path) -> Iterator[FrontDoor]:
     yield from start_front_door(tmp_path)
+
+
+def test_real_drill_report_states_exclusion_rpo_and_the_previous_drill():
+    from zoneinfo import ZoneInfo
+
+    from threenines.failover.drill_facts import DrillFacts, RunFacts
+
+    marks = [Mark(1_790_000_000, "fault_injected", "dc-cut"),
+             Mark(1_790_000_012, "confirmed_down"),
+             Mark(1_790_000_013, "decision", "run 7 (approved) by n1"),
+             Mark(1_790_000_013.5, "decision", "run 7 (approved) by n1"),
+             Mark(1_790_000_040, "all_journeys_green")]  # fmt: skip
+    summary = summarise(PLAN, [*marks, Mark(1_790_000_012.5, "preflight",
+                                            details={"replication_lag": 6.7})])  # fmt: skip
+    drill = {"id": 9, "plan": "p", "scenario": "dc-cut", "state": "done",
+             "started": 1_790_000_000, "finished": 1_790_000_090, "actor": "alice",
+             "summary": summary.as_dict()}  # fmt: skip
+    prev = {**drill, "id": 4, "summary": {"rto": 55.0, "detection": 20.0, "rpo": 9.1}}
+    runs = (RunFacts(7, "failover", "approved", False, "verified", 1_790_000_013,
+                     1_790_000_040, ("Switch the front door (lb)",)),
+            RunFacts(8, "failback", "drill", False, "succeeded", 1_790_000_060,
+                     1_790_000_080, ()))  # fmt: skip
+    facts = DrillFacts(plan=PLAN, runs=runs, participants=("alice", "bob"),
+                       excluded=(1_790_000_000, 1_790_000_090), previous=prev)  # fmt: skip
+    html = render_html(drill, marks, "Council", facts, ZoneInfo("Europe/London"))
+    assert "is tagged as a drill and excluded from the SLA figures" in html
+    assert "2026-09-21 15:13:20 BST" in html  # local, as the board report
+    assert "<td>6.7s</td><td class='met'>met</td>" in html  # measured RPO against 5m
+    assert "<td>40.0s</td>" in html and "missed" in html  # RTO 40 s against 30 s
+    assert "Previous drill of this plan: 4" in html and "<td>55.0s</td><td>40.0s</td>" in html
+    assert "Participants: alice, bob." in html and "tasks that changed:" in html
+    assert html.count("<td>Failover decided</td>") == 1
+    assert "<td>failback</td><td>drill</td>" in html
