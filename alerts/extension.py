@@ -16,8 +16,9 @@ from threenines.alerts.config import alerts_config
 from threenines.alerts.metrics import register_metrics
 from threenines.alerts.model import Window
 from threenines.alerts.service import AlertService
+from threenines.availability.history import DRILLS, exclusions_config, windows
 from threenines.availability.schedule import Exclusion, expand_all
-from threenines.availability.store import drill_periods, list_windows, maintenance_windows
+from threenines.availability.store import drill_periods, maintenance_windows
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -51,12 +52,13 @@ class MaintenanceFeed:
     def refresh(self) -> None:
         now = time.time()
         excl = expand_all(self.cfg.maintenance, self.cfg.tz, now - HORIZON, now + HORIZON)
-        stored = list_windows(self.engine, maintenance_windows, now - HORIZON, now + HORIZON)
+        policy = exclusions_config(self.cfg)  # the windows in effect, as availability counts
+        stored = windows(self.engine, maintenance_windows, policy, now - HORIZON, now + HORIZON)
         # A DR drill's induced outage must not page on-call: its period holds alerts like
         # maintenance (the drill's own failover events carry no site, so they are not held and
         # go to the drill route)
-        stored += list_windows(self.engine, drill_periods, now - HORIZON, now + HORIZON)
-        self.windows = windows_from([*excl, *(w.window for w in stored)])
+        stored += windows(self.engine, drill_periods, DRILLS, now - HORIZON, now + HORIZON)
+        self.windows = windows_from([*excl, *stored])
         self.refreshed = now
 
     def __call__(self, now: float) -> list[Window]:

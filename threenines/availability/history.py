@@ -29,6 +29,7 @@ from threenines.availability.store import maintenance_approvals, maintenance_win
 from threenines.core import audit
 
 ADMIN = "admin"
+DRILLS = ExclusionsConfig(retroactive="none")  # drill periods: written by the runner, no approval
 __all__ = ["ExclusionsConfig", "exclusions_config"]
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from threenines.availability import devices
 from threenines.availability.engine import Estate, Inputs
-from threenines.availability.history import ExclusionsConfig, exclusions_config, windows
+from threenines.availability.history import DRILLS, exclusions_config, windows
 from threenines.availability.periods import local_days, local_midnight
 from threenines.availability.store import (
     DailySummary,
@@ -24,8 +24,6 @@ from threenines.availability.store import (
 )
 from threenines.availability.timeline import Timeline
 from threenines.core.config.schema import Config
-
-DRILLS = ExclusionsConfig(retroactive="none")  # the runner records a drill once it has run
 
 
 def interval_keys(cfg: Config, services: list[str] | None = None) -> list[tuple[str, str]]:
