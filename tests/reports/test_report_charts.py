@@ -130,3 +130,37 @@ def test_the_summary_says_met_missed_or_no_data(case) -> None:
     if name == "all-down":
         assert "3 of 3 services missed the target" in text
         assert "overspent" in text
+
+
+def test_the_dr_section_and_summary_list_the_period_drills(tmp_path) -> None:
+    from threenines.failover.store import drills
+
+    url = f"sqlite:///{tmp_path}/d.db"
+    engine = make_engine(url)
+    migrate(engine)
+    objectives = [
+        {"name": "RTO (fault to all user journeys green)", "target": "<= 60s",
+         "measured": "41.2s", "met": True},
+        {"name": "RPO (data loss window: replication lag)", "target": "<= 30s",
+         "measured": "6.7s", "met": True},
+    ]  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(drills.insert(), [
+            dict(plan="main-to-mirror", scenario="dc-cut", state="done", actor="alice",
+                 started=NOV.start + 5 * DAY, finished=NOV.start + 5 * DAY + 300,
+                 summary={"rto": 41.2, "rpo": 6.7, "objectives": objectives, "problems": []}),
+            dict(plan="main-to-mirror", scenario="tabletop", state="done", actor="bob",
+                 started=NOV.start + 9 * DAY, finished=NOV.start + 9 * DAY + 60,
+                 summary={"objectives": objectives[:1], "problems": []}),
+            dict(plan="main-to-mirror", scenario="dc-cut", state="done", actor="old",
+                 started=NOV.start - 5 * DAY, finished=None, summary={}),  # October: not listed
+        ])  # fmt: skip
+    cfg = parse_config(CONFIG.replace("URL", url))
+    report = board_report(cfg, engine, NOV, NOV.end + DAY)
+    assert [d["scenario"] for d in report.drills] == ["dc-cut", "tabletop"]
+    text = " ".join(report.summary)
+    assert "2 DR drills ran: drill 1 of main-to-mirror (dc-cut): RTO 41.2s (met), RPO 6.7s " in text
+    assert "drill 2 of main-to-mirror (tabletop): RTO not applicable (no fault)" in text
+    html = render_html(report)
+    assert '<h2 id="drills">DR drills</h2>' in html and "RTO 41.2s (met)" in html
+    engine.dispose()

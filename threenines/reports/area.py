@@ -44,7 +44,7 @@ def _setup(ctx: ServiceContext) -> object:
 AREA = Area(
     name="reports",
     package="threenines.reports",
-    requires=("availability", "alerts", "security"),
+    requires=("availability", "alerts", "security", "failover"),
     sections=_sections,
     cross_check=_cross_check,
     migrations=Path(__file__).resolve().parent / "migrations",

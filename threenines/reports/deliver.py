@@ -50,8 +50,42 @@ def board_report(
                                                                               now))  # fmt: skip
     report.maintenance_windows += pending_windows(cfg, engine, period, site)
     report.restatements = restated(cfg, engine, report, now, site)
+    report.drills = drills_section(engine, period, now)
     report.summary = summarise(report)
     return report
+
+
+def drills_section(engine: Engine, period: Period, now: float) -> list[dict[str, Any]]:
+    """The DR drills started in the period, with their figures against the objectives (as
+    the drill report gives them: ``failover.drill_report.objectives``)."""
+    import sqlalchemy as sa
+
+    from threenines.failover.store import drills
+
+    d = drills.c
+    q = (sa.select(drills).where(d.started >= period.start, d.started < min(period.end, now))
+         .order_by(d.started))  # fmt: skip
+    out = []
+    with engine.connect() as conn:
+        for row in conn.execute(q):
+            s = row.summary or {}
+            objectives = s.get("objectives") or []
+            fault = row.scenario != "tabletop"
+            verdicts = []
+            for o in objectives:
+                name = str(o.get("name", "")).split(" ", 1)[0]
+                if name == "RTO" and not fault:
+                    verdicts.append("RTO not applicable (no fault)")
+                else:
+                    word = {True: "met", False: "missed"}.get(o.get("met"), "not measured")
+                    verdicts.append(f"{name} {o.get('measured', '')} ({word})")
+            outcome = "no problems" if row.state == "done" else f"{row.state}: " + "; ".join(
+                s.get("problems") or [])  # fmt: skip
+            out.append({"id": row.id, "plan": row.plan, "scenario": row.scenario,
+                        "state": row.state, "started": row.started, "rto": s.get("rto"),
+                        "rpo": s.get("rpo"), "capacity": s.get("capacity"),
+                        "objectives": verdicts, "outcome": outcome})  # fmt: skip
+    return out
 
 
 def restated(

@@ -101,10 +101,10 @@ def _change(r: BoardReport) -> list[str]:
 def _drills(r: BoardReport) -> list[str]:
     if not r.drills:
         return ["No DR drills ran in this period."]
-    parts = []
-    for d in r.drills:
-        parts.append(f"{d['plan']} ({d['scenario']}, {d['outcome']})")
-    return [f"DR drills: {len(r.drills)}: " + "; ".join(parts) + "."]
+    parts = [f"drill {d['id']} of {d['plan']} ({d['scenario']}): {', '.join(d['objectives'])}; "
+             f"{d['outcome']}" for d in r.drills]  # fmt: skip
+    n = len(r.drills)
+    return [f"{n} DR drill{'s' * (n != 1)} ran: " + " | ".join(parts) + "."]
 
 
 def _restated(r: BoardReport) -> list[str]:
