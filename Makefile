@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed
 DEBS := snmpd snmp haproxy nmap iproute2 poppler-utils libpango-1.0-0 libpangoft2-1.0-0 \
         libharfbuzz-subset0 python3-pysnmp4-mibs \
         prometheus-blackbox-exporter prometheus-snmp-exporter iptables iputils-ping faketime \
+        systemd \
         chromium
 PYTEST_ARGS ?=
 # Most tests wait on real processes and networks, not the CPU: two workers. Tests marked root

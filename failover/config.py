@@ -20,6 +20,7 @@ only from ``threenines failover failback`` or at the end of a drill.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from threenines.core.config.schema import Config
 
 Loc = tuple[str | int, ...]
+#: the playbooks shipped in the package (a link to the repository's playbooks/ in a checkout)
+PLAYBOOKS = Path(__file__).parent / "playbooks"
 
 
 class Trigger(StrictModel):
@@ -180,7 +183,10 @@ class Plan(StrictModel):
 
 class FailoverConfig(StrictModel):
     plans: list[Plan] = Field(default_factory=list)
-    project_dir: str = Field("playbooks", description="Where playbooks and roles live")
+    project_dir: str = Field(
+        default_factory=lambda: str(PLAYBOOKS),
+        description="Where playbooks and roles live (default: the playbooks in the package)",
+    )
     data_dir: str = Field("data/failover", description="ansible-runner artifacts")
     lease_ttl: Duration = Field(30.0, ge=1, description="A crashed run's lease expires after this")
     evaluate_every: Duration = Field(5.0, gt=0)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 
+from threenines.app import init
 from threenines.app.areas import COMPOSITION
 from threenines.core import cli as core
 from threenines.core.cli import ConfigOption, DebugOption, OneLineErrors, load_or_exit
@@ -62,4 +63,5 @@ def run(
 
 core.register(app)
 app.command()(run)
+init.register(app)
 COMPOSITION.install_cli(app)
