@@ -164,3 +164,35 @@ def test_the_dr_section_and_summary_list_the_period_drills(tmp_path) -> None:
     html = render_html(report)
     assert '<h2 id="drills">DR drills</h2>' in html and "RTO 41.2s (met)" in html
     engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[99.95, None, 100.0, 99.2, 58.7], [100.0] * 12, [None] * 11 + [99.9], [0.0, 100.0] * 6],
+)
+def test_trend_chart_geometry(values) -> None:
+    labels = [f"2026-{m:02d}" for m in range(1, len(values) + 1)]
+    pairs = list(zip(labels, values, strict=True))
+    series = {"estate": pairs, "dc-main": [(x, None if v is None else v - 0.01) for x, v in pairs]}
+    check(svg.trend_chart(series, 99.9))
+
+
+def test_the_trend_reads_the_daily_summaries(tmp_path) -> None:
+    from threenines.availability.store import DailySummary, write_daily
+
+    url = f"sqlite:///{tmp_path}/t.db"
+    engine = make_engine(url)
+    migrate(engine)
+    write_daily(engine, [  # September: email down an hour on one day
+        DailySummary("service", "email", "2026-09-03", 0, 1, up=82800, down=3600),
+        DailySummary("service", "payments", "2026-09-03", 0, 1, up=86400),
+        DailySummary("service", "intranet", "2026-09-03", 0, 1, up=86400),
+    ])  # fmt: skip
+    cfg = parse_config(CONFIG.replace("URL", url))
+    report = board_report(cfg, engine, NOV, NOV.end + DAY)
+    estate = dict(report.monthly["estate"])
+    assert len(estate) == 12 and estate["2026-08"] is None and estate["2026-11"] is None
+    assert estate["2026-09"] == pytest.approx(100 * (1 - 3600 / (3 * 86400)))
+    assert dict(report.monthly["dc-main"])["2026-09"] == pytest.approx(100 * (1 - 3600 / 172800))
+    assert "Twelve months: the estate and each data centre" in render_html(report)
+    engine.dispose()

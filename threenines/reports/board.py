@@ -94,6 +94,8 @@ class BoardReport:
     restatements: list[dict[str, Any]] = field(default_factory=list)
     # The period's DR drills (plan, scenario, outcome, RTO/RPO against objectives).
     drills: list[dict[str, Any]] = field(default_factory=list)
+    # Twelve months per data centre and the estate (``reports.trend.monthly``).
+    monthly: dict[str, list[tuple[str, float | None]]] = field(default_factory=dict)
     # The first page's plain-English summary (``reports.summary.summarise``).
     summary: list[str] = field(default_factory=list)
 

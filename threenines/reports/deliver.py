@@ -19,6 +19,7 @@ from threenines.availability.timeline import Timeline
 from threenines.core.config.schema import Config
 from threenines.reports.board import TREND_PERIODS, BoardReport, build
 from threenines.reports.summary import summarise
+from threenines.reports.trend import monthly
 from threenines.security.config import security_config
 
 FORMATS = ("html", "pdf", "csv", "json")
@@ -51,6 +52,7 @@ def board_report(
     report.maintenance_windows += pending_windows(cfg, engine, period, site)
     report.restatements = restated(cfg, engine, report, now, site)
     report.drills = drills_section(engine, period, now)
+    report.monthly = monthly(cfg, engine, report, period)
     report.summary = summarise(report)
     return report
 

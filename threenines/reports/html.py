@@ -131,6 +131,7 @@ def render_html(report: BoardReport) -> str:
                 dates=_dates(report),
             ),
             bars=svg.availability_bars([(s.name, s.availability) for s in shown], report.target),
+            trend=svg.trend_chart(report.monthly, report.target) if report.monthly else "",
             bars_shown=len(shown),
             hidden=max(0, len(report.services) - len(shown)),
             incidents=incidents,

@@ -204,3 +204,71 @@ def burn_chart(
     body.append(_text(left, height - 6, dates[0], fill=LINE))
     body.append(_text(left + plot_w, height - 6, dates[1], "end", fill=LINE))
     return _svg(width, height, body, "Error budget used over the period")
+
+
+SERIES = ("#1a4e8a", "#2e7d32", "#8e24aa", "#ef6c00", "#00838f", "#6d4c41")
+
+
+def trend_chart(
+    series: dict[str, list[tuple[str, float | None]]], target: float, width: float = 640,
+    height: float = 190,
+) -> str:  # fmt: skip
+    """Monthly availability lines (the estate and each data centre) against the target.
+
+    The y axis runs from a floor below the lowest value (at least 100 - 10 x (100 - target))
+    to 100 %, ticks a 1/2/2.5/5 step 16 px apart; a month without data is a gap, never a 0 or
+    a 100. Month labels are thinned to fit; the legend is one row under the axis.
+    """
+    labels = next(iter(series.values()), [])
+    values = [v for pts in series.values() for _, v in pts if v is not None]
+    if not labels or not values:
+        return _svg(width, 24, [_text(4, 16, "no data for the trend")], "Trend (no data)")
+    left, right, top, bottom = 52.0, 12.0, 10.0, 40.0
+    plot_w, plot_h = width - left - right, height - top - bottom
+    low = min([100 - 10 * (100 - target), *values])
+    step = nice_step(100 - low or 1, plot_h)
+    floor = max(0.0, math.floor(low / step) * step)
+    if floor >= 100:
+        floor = 100 - step
+
+    def xy(i: int, v: float) -> tuple[float, float]:
+        x = left + plot_w * (i + 0.5) / len(labels)
+        return x, top + plot_h * (1 - (v - floor) / (100 - floor))
+
+    body = [f'<rect class="plot" x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" '
+            f'fill="none" stroke="{GREY}"/>']  # fmt: skip
+    k = 0
+    while floor + k * step <= 100 + 1e-9 and k < 200:
+        v = floor + k * step
+        _, y = xy(0, v)
+        body.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" '
+                    f'stroke="{GREY}" stroke-width="0.5"/>')  # fmt: skip
+        body.append(_text(left - 4, y + 3, f"{round(v, 6):g} %", "end"))
+        k += 1
+    _, ty = xy(0, target)
+    body.append(f'<line x1="{left}" y1="{ty:.1f}" x2="{left + plot_w}" y2="{ty:.1f}" '
+                f'stroke="{INK}" stroke-dasharray="4 2"/>')  # fmt: skip
+    every = max(1, math.ceil(len(labels) * 46 / plot_w))  # a "2026-10" label is ~42 px wide
+    for i, (label, _v) in enumerate(labels):
+        if i % every == 0:
+            x, _ = xy(i, floor)
+            body.append(_text(x, top + plot_h + 12, label, "middle", fill=LINE))
+    for n, (name, pts) in enumerate(series.items()):
+        colour = SERIES[n % len(SERIES)]
+        run: list[str] = []
+        for i, (_label, val) in enumerate([*pts, ("", None)]):
+            if val is None:
+                if len(run) > 1:
+                    body.append(f'<polyline class="data" points="{" ".join(run)}" fill="none" '
+                                f'stroke="{colour}" stroke-width="1.8"/>')  # fmt: skip
+                elif run:
+                    cx, cy = run[0].split(",")
+                    body.append(f'<circle cx="{cx}" cy="{cy}" r="2.5" fill="{colour}"/>')
+                run = []
+                continue
+            x, y = xy(i, val)
+            run.append(f"{x:.1f},{y:.1f}")
+        lx = left + n * min(plot_w / max(len(series), 1), 130)
+        body.append(f'<rect x="{lx:.1f}" y="{height - 12}" width="10" height="3" fill="{colour}"/>')
+        body.append(_text(lx + 14, height - 8, name[:18]))
+    return _svg(width, height, body, "Availability by month: the estate and each data centre")
