@@ -1,4 +1,7 @@
-"""The probes area: synthetic user-experience checks (http, journey, tcp, dns, icmp, tls)."""
+"""The probes area: synthetic user-experience checks.
+
+http, journey, browser, tcp, dns, icmp, tls (``registry.PROBES``).
+"""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from threenines.core.results import ProbeResult, Status
 
 # The probe registry's kinds, for --help without importing every probe module (httpx,
 # dnspython, cryptography): tests/test_cli_help.py checks this matches probes.PROBES.
-KINDS_HELP = "http, journey, tcp, dns, icmp, tls, host"
+KINDS_HELP = "http, journey, browser, tcp, dns, icmp, tls, host"
 
 out = Console()
 err = Console(stderr=True)

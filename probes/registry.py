@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from threenines.probes import dns, http, icmp, journey, tcp, tls
+from threenines.probes import browser, dns, http, icmp, journey, tcp, tls
 
 PROBES: dict[str, ModuleType] = {
     "http": http,
     "journey": journey,
+    "browser": browser,
     "tcp": tcp,
     "dns": dns,
     "icmp": icmp,

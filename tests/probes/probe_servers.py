@@ -410,3 +410,61 @@ async def h2_server(tls: ssl.SSLContext) -> tuple[asyncio.Server, int]:
     tls.set_alpn_protocols(["h2", "http/1.1"])
     server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=tls)
     return server, int(server.sockets[0].getsockname()[1])
+
+
+PORTAL_LOGIN = """<!doctype html><html><head><title>Council portal</title></head><body>
+<h1>Council portal</h1><form method="post" action="/login">
+<input id="user" name="user"><input id="password" name="password" type="password">
+<button id="go" type="submit">Sign in</button></form></body></html>"""
+PORTAL_APP = """<!doctype html><html><head><title>Council portal</title></head><body>
+<h1>Council portal</h1><div id="main">Loading...</div><script src="/{script}"></script>
+</body></html>"""
+APP_JS = """fetch('/api/me').then(r => r.json()).then(me => {
+  document.getElementById('main').textContent = 'Welcome, ' + me.name; });"""
+BROKEN_JS = """renderDashboard(); // never defined: the page stays at 'Loading...'"""
+SLOW_PAGE = """<!doctype html><html><head><title>slow</title></head><body>
+<script>const t = performance.now(); while (performance.now() - t < 800) {}</script>
+<h1>Council tax</h1><p>Your bill, after a slow script.</p></body></html>"""
+
+
+class PortalHandler(BaseHTTPRequestHandler):
+    """A loopback portal for browser journeys: /login (form; POST alice/s3cret -> /app),
+    /app (content rendered by JavaScript), /broken (its script throws: only a browser sees
+    that the page never renders), /slow (an 800 ms script before the content), /api/me."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _send(self, code: int, body: str, ctype: str = "text/html", **hdr: str) -> None:
+        data = body.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in hdr.items():
+            self.send_header(name.replace("_", "-"), value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        pages = {
+            "/login": (PORTAL_LOGIN, "text/html"),
+            "/app": (PORTAL_APP.format(script="app.js"), "text/html"),
+            "/broken": (PORTAL_APP.format(script="broken.js"), "text/html"),
+            "/app.js": (APP_JS, "application/javascript"),
+            "/broken.js": (BROKEN_JS, "application/javascript"),
+            "/slow": (SLOW_PAGE, "text/html"),
+            "/api/me": ('{"name": "resident"}', "application/json"),
+            "/favicon.ico": ("", "image/x-icon"),
+        }
+        body, ctype = pages.get(self.path.split("?")[0], ("not found", "text/plain"))
+        self._send(200 if body != "not found" else 404, body, ctype)
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+        if (form.get("user"), form.get("password")) == ("alice", "s3cret"):
+            self._send(303, "", Location="/app")
+        else:
+            self._send(401, "<h1>Wrong password</h1>")

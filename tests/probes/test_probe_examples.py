@@ -37,7 +37,9 @@ FAKES: dict[str, tuple[bytes, list[tuple[bytes, bytes]], bool]] = {
 
 @pytest.fixture(scope="module")
 def examples() -> dict[str, tcp.Config]:
-    cfg = load_config(EXAMPLE)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PORTAL_PROBE_PASSWORD", "dummy-not-a-secret")
+        cfg = load_config(EXAMPLE)
     return {c.name: c for s in cfg.services for c in s.checks if isinstance(c, tcp.Config)}
 
 
