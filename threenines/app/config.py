@@ -20,4 +20,6 @@ def parse_config(text: str, file: str = "<config>") -> CoreConfig:
 
 
 def json_schema() -> dict[str, Any]:
-    return Config.model_json_schema()
+    from threenines.core.config.json_schema import json_schema as standard
+
+    return standard(Config)

@@ -205,8 +205,10 @@ def _shown(text: str, width: int = 80) -> str:
 def schema(
     out_file: Path | None = typer.Option(None, "--out", "-o", help="Write to a file"),
 ) -> None:
-    """Print the configuration's JSON Schema (for editors and CI validation)."""
-    text = json.dumps(composition().config_model.model_json_schema(), indent=2)
+    """Print the configuration's JSON Schema (2020-12, for editors and CI validation)."""
+    from threenines.core.config.json_schema import json_schema
+
+    text = json.dumps(json_schema(composition().config_model), indent=2)
     if out_file:
         out_file.write_text(text + "\n")
     else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, PlainSerializer
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 _UNITS = {
     "ms": 0.001,
@@ -70,7 +70,22 @@ def format_duration(seconds: float) -> str:
     return "".join(out)
 
 
+#: what ``parse_duration`` accepts, for the JSON Schema (its value is checked only by it)
+DURATION_PATTERN = r"^\s*(\d+(\.\d+)?\s*(ms|s|m|h|d|w|y)\s*)+$"
+
 Duration = Annotated[
-    float, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)
+    float,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": MAX_DURATION},
+                {"type": "string", "pattern": DURATION_PATTERN},
+            ],
+            "description": "Seconds, or a duration such as 30s, 5m, 1h30m, 7d",
+        },
+        mode="validation",
+    ),
 ]
 """A pydantic field type: accepts ``30s``-style strings or seconds, holds seconds (float)."""

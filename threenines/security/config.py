@@ -12,7 +12,7 @@ import ipaddress
 import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
 from threenines.core.config.base import Name, StrictModel
 from threenines.core.durations import Duration
@@ -89,8 +89,29 @@ def format_ports(ports: tuple[int, ...]) -> str:
 Network = Annotated[str, AfterValidator(_network)]
 IPv4 = Annotated[str, AfterValidator(_ipv4)]
 Mac = Annotated[str, AfterValidator(_mac)]
+_PORT_LIST = r"^\s*\d+(\s*-\s*\d+)?(\s*,\s*\d+(\s*-\s*\d+)?)*\s*$"
 Ports = Annotated[
-    tuple[int, ...], BeforeValidator(parse_ports), PlainSerializer(format_ports, return_type=str)
+    tuple[int, ...],
+    BeforeValidator(parse_ports),
+    PlainSerializer(format_ports, return_type=str),
+    WithJsonSchema(  # what parse_ports accepts (it alone checks the ranges' order)
+        {
+            "anyOf": [
+                {"type": "string", "pattern": _PORT_LIST},
+                {"type": "integer", "minimum": 1, "maximum": 65535},
+                {
+                    "type": "array",
+                    "items": {
+                        "anyOf": [
+                            {"type": "integer", "minimum": 1, "maximum": 65535},
+                            {"type": "string", "pattern": r"^\s*\d+(\s*-\s*\d+)?\s*$"},
+                        ]
+                    },
+                },
+            ]
+        },
+        mode="validation",
+    ),
 ]
 
 

@@ -102,6 +102,7 @@ class Promote(StrictModel):
         ...,
         description="argv that promotes this node's store replica when that is safe, and "
         "refuses (non-zero exit) when not: e.g. ansible-playbook playbooks/promote_store.yml",
+        json_schema_extra={"minItems": 1},  # the validator below says why, in its own words
     )  # fmt: skip
     after: Duration = Field(
         10.0, gt=0, le=3600,
