@@ -30,7 +30,10 @@ def free_port() -> int:
 
 
 class Node:
-    def __init__(self, tmp: Path, name: str, url: str, target: int, rx: Receiver | None):
+    def __init__(
+        self, tmp: Path, name: str, url: str, target: int, rx: Receiver | None,
+        *, claim_lease: float = 60.0,
+    ):  # fmt: skip
         self.name, self.port = name, free_port()
         self.cfg = tmp / f"{name}.yaml"
         self.log = tmp / f"{name}.log"
@@ -39,7 +42,7 @@ class Node:
             alerts = f"""
 alerts:
   events_poll: 200ms
-  outbox: {{backoff: 1s, poll_interval: 200ms}}
+  outbox: {{backoff: 1s, poll_interval: 200ms, lease: {claim_lease:g}s}}
   receivers: [{{name: oncall, url: "{rx.url("oncall")}"}}]
   routes: [{{name: all, receivers: [oncall], group_wait: 0s, group_interval: 0s,
             repeat_interval: 0s}}]

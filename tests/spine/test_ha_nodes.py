@@ -5,13 +5,17 @@ notification per incident, concurrent first starts, and a node name that is alre
 
 from __future__ import annotations
 
+import contextlib
+import json
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -186,3 +190,70 @@ def test_kill_9_during_a_database_outage_loses_no_result(tmp_path: Path) -> None
         engine.dispose()
         assert printed > 5 and stored == printed, (stored, printed)
         print(f"\nkill -9 during a {OUTAGE:g}s outage: {printed} counted, {stored} stored")
+
+
+class _HoldingReceiver:
+    """Apprise ``json://`` on loopback that holds its first request unanswered until released:
+    a notification in flight, its sender waiting for the answer."""
+
+    def __init__(self) -> None:
+        self.got: list[dict[str, Any]] = []
+        self.arrived, self.release = threading.Event(), threading.Event()
+        me = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                me.got.append(json.loads(body))
+                if not me.arrived.is_set():
+                    me.arrived.set()
+                    me.release.wait(60)
+                with contextlib.suppress(OSError):  # its sender may be dead by now
+                    self.send_response(200)
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, path: str = "hook") -> str:
+        return f"json://127.0.0.1:{self.server.server_address[1]}/{path}"
+
+
+def test_a_notification_in_flight_when_the_active_node_dies_is_sent_again(
+    pg_schema: str, tmp_path: Path
+) -> None:
+    """The at-least-once edge, as the README states it: the active node is killed while the
+    receiver holds its request (claimed, sent, not yet marked sent); the next active node sends
+    it again once the claim lease (3 s here) runs out. Exactly one more copy, no loss."""
+    rx = _HoldingReceiver()
+    target = free_port()  # nothing listens: the check is down, one incident
+    nodes = [Node(tmp_path, n, pg_schema, target, rx, claim_lease=3.0) for n in NODES[:2]]
+    try:
+        nodes[0].start()
+        until("node-a active", lambda: nodes[0].role() == "active", limit=90)
+        nodes[1].start()
+        until("node-b up", lambda: nodes[1].health() is not None, limit=90)
+        until("the notification in flight", rx.arrived.is_set, limit=90)
+        nodes[0].kill()  # kill -9 while its send waits for the receiver's answer
+        rx.release.set()
+        until("node-b active", lambda: nodes[1].role() == "active", limit=30)
+        until("the notification sent again", lambda: len(rx.got) >= 2, limit=60)
+        time.sleep(4)  # more than a claim lease: a third copy would be here by now
+    finally:
+        rx.release.set()
+        for node in nodes:
+            node.stop()
+        rx.server.shutdown()
+        rx.server.server_close()
+    assert len(rx.got) == 2 and rx.got[0] == rx.got[1], rx.got
+    engine = sa.create_engine(pg_schema)
+    try:
+        with engine.connect() as conn:
+            q = "select state, attempts from alert_deliveries"
+            assert [tuple(r) for r in conn.execute(sa.text(q))] == [("sent", 2)]
+    finally:
+        engine.dispose()
