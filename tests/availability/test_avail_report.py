@@ -70,7 +70,7 @@ def test_html_is_valid_self_contained_and_states_its_rules(report):
     doc = parser.parse(text)  # raises on any parse error
     assert doc is not None
     assert "<script" not in text and "http://" not in text.replace("http://www.w3.org/2000/svg", "")
-    assert text.count("<svg") == 3
+    assert text.count("<svg") == 4  # heatmap, burn, twelve-month trend, bars
     assert "Service availability — October 2026" in text
     assert "How these figures are calculated" in text and "no data" in text
     assert "wan-library down" in text
@@ -81,7 +81,7 @@ def test_pdf_has_the_expected_pages(report, tmp_path):
     pdf = tmp_path / "r.pdf"
     pdf.write_bytes(render(report, "pdf"))
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True)
-    assert re.search(r"^Pages:\s+3$", info.stdout, re.M)
+    assert re.search(r"^Pages:\s+4$", info.stdout, re.M)
 
     def page(n):
         args = ["pdftotext", "-layout", "-f", str(n), "-l", str(n), str(pdf), "-"]
@@ -89,7 +89,7 @@ def test_pdf_has_the_expected_pages(report, tmp_path):
 
     first, second, third = page(1), page(2), page(3)
     assert "Service availability — October 2026" in first and "Data centres and sites" in first
-    assert "Error budget used" in first and "Page 1 of 3" in first
+    assert "Error budget used" in first and "Page 1 of 4" in first
     assert "Availability per service against the target" in second and "payments" in second
     assert "Incidents" in third and "How these figures are calculated" in third
 

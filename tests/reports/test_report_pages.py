@@ -39,7 +39,7 @@ def test_every_box_fits_the_a4_content_width(report) -> None:
     from weasyprint import HTML
 
     doc = HTML(string=render_html(report), base_url=str(TEMPLATES)).render()
-    assert len(doc.pages) == 3
+    assert len(doc.pages) == 4
     for n, page in enumerate(doc.pages, 1):
         root = page._page_box
         right = root.content_box_x() + root.width
@@ -62,7 +62,7 @@ def test_pdftoppm_renders_every_page_and_the_pdf_is_tagged(report, tmp_path) -> 
     subprocess.run(["pdftoppm", "-r", "30", "-png", str(pdf), str(tmp_path / "p")], check=True,
                    timeout=120)  # fmt: skip
     rendered = sorted(tmp_path.glob("p-*.png"))
-    assert len(rendered) == pages == 3
+    assert len(rendered) == pages == 4
     assert all(p.stat().st_size > 1000 for p in rendered)
     outline = subprocess.run(["pdfinfo", "-dests", str(pdf)], capture_output=True, text=True)
     assert "incidents" in outline.stdout and "rules" in outline.stdout

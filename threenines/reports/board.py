@@ -17,6 +17,7 @@ from threenines.availability.engine import Estate
 from threenines.availability.incidents import Incident, estate_reliability, reliability
 from threenines.availability.periods import Period, local_days, local_text
 from threenines.availability.schedule import Exclusion
+from threenines.core.config.devices import PREFIX
 
 TREND_PERIODS = 3
 
@@ -61,6 +62,7 @@ class IncidentRow:
     ongoing: bool
     start_local: str
     end_local: str
+    cause_kind: str = "service"  # device | dependency | service: what the root is
 
 
 @dataclass
@@ -143,7 +145,15 @@ def _incident_row(inc: Incident, now: float, est: Estate) -> IncidentRow:
         ongoing=inc.end >= min(now, est.end) - 1e-6 and now <= est.end + 1e-6,
         start_local=local_text(inc.start, tz),
         end_local=local_text(inc.end, tz),
+        cause_kind=_cause_kind(inc),
     )
+
+
+def _cause_kind(inc: Incident) -> str:
+    """A device (``device:...``), a dependency others went down with, or the service itself."""
+    if inc.root.startswith(PREFIX):
+        return "device"
+    return "dependency" if set(inc.parts) - {inc.root} else "service"
 
 
 def build(

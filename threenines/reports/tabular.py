@@ -44,7 +44,7 @@ FIGURES = (
     "mttr",
     "mtbf",
 )
-INCIDENT = ("start", "end", "duration", "cause", "affected", "ongoing")
+INCIDENT = ("start", "end", "duration", "cause", "affected", "ongoing", "cause_kind")
 HEADER = ("section", "name", "kind", "site", *FIGURES, *INCIDENT, "value")
 
 
@@ -83,7 +83,7 @@ def render_csv(report: BoardReport) -> str:
     blank = ["" for _ in FIGURES]
     when = _local(report.timezone)
     out.writerow(["period", report.period, report.timezone, "", *blank, when(report.start),
-                  when(report.end), _num(report.end - report.start), "", "", "", ""])  # fmt: skip
+                  when(report.end), _num(report.end - report.start), *[""] * 5])  # fmt: skip
     out.writerow(_subject("estate", report.overall))
     for row in report.sites:
         out.writerow(_subject("site", row))
@@ -104,6 +104,7 @@ def render_csv(report: BoardReport) -> str:
                 inc.cause,
                 " ".join(inc.affected),
                 _num(inc.ongoing),
+                inc.cause_kind,
                 "",
             ]
         )
