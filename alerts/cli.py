@@ -17,7 +17,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from threenines.core.cli import ConfigOption, load_or_exit, open_store
+from threenines.core.cli import (
+    ConfigOption,
+    JsonOption,
+    deprecated_alias,
+    load_or_exit,
+    open_store,
+    print_json,
+    rows_json,
+)
 
 if TYPE_CHECKING:  # imported inside the commands: the CLI's start-up stays fast
     from threenines.alerts.store import AlertStore
@@ -29,7 +37,7 @@ err = Console(stderr=True)
 WaitOption = typer.Option(10.0, "--wait", help="Seconds to wait for the service to apply it")
 RefArgument = typer.Argument(..., help="Incident id, uid or key")
 NoteOption = typer.Option("", "--note", "-n")
-WhoOption = typer.Option(None, "--who", help="Default: your login name")
+ByOption = typer.Option(None, "--by", help="Who is acting (default: your login name)")
 
 
 def _store(config: Path) -> tuple[Config, AlertStore]:
@@ -48,10 +56,14 @@ def list_(
     config: Path = ConfigOption,
     all_: bool = typer.Option(False, "--all", "-a", help="Include resolved incidents"),
     limit: int = typer.Option(100, help="At most this many"),
+    as_json: bool = JsonOption,
 ) -> None:
     """Incidents, newest first (open and acknowledged unless --all)."""
     _cfg, store = _store(config)
     rows = store.incidents(None if all_ else ["open", "acknowledged"], limit)
+    if as_json:
+        print_json(rows_json(rows))
+        return
     table = Table("id", "status", "severity", "category", "title", "since", "site", "acked by")
     for r in rows:
         table.add_row(
@@ -68,7 +80,7 @@ def list_(
 
 
 @app.command()
-def show(ref: str = RefArgument, config: Path = ConfigOption) -> None:
+def show(ref: str = RefArgument, config: Path = ConfigOption, as_json: bool = JsonOption) -> None:
     """One incident with its notifications and their delivery to each receiver."""
     from threenines.alerts.outbox_store import OutboxStore
 
@@ -77,6 +89,13 @@ def show(ref: str = RefArgument, config: Path = ConfigOption) -> None:
     if row is None:
         err.print(f"no incident {ref!r}")
         raise typer.Exit(1)
+    outbox = OutboxStore(store.engine)
+    if as_json:
+        notes = rows_json(store.notifications_for(row["uid"]))
+        for n in notes:
+            n["deliveries"] = rows_json(outbox.deliveries(n["uid"]))
+        print_json({**rows_json([row])[0], "notifications": notes})
+        return
     for k in (
         "id",
         "uid",
@@ -94,7 +113,6 @@ def show(ref: str = RefArgument, config: Path = ConfigOption) -> None:
         out.print(f"{k:>10}: {row[k] if row[k] not in (None, '') else '-'}", markup=False)
     for k in ("opened_at", "since", "resolved_at", "acked_at"):
         out.print(f"{k:>10}: {_when(row[k])}")
-    outbox = OutboxStore(store.engine)
     for n in store.notifications_for(row["uid"]):
         out.print(
             f"\n{_when(n['created_at'])} {n['kind']} via {n['route']}: {n['title']}", markup=False
@@ -138,24 +156,26 @@ def _incident_command(
 def ack(
     ref: str = RefArgument,
     note: str = NoteOption,
-    who: str = WhoOption,
+    by: str | None = ByOption,
+    who: str | None = deprecated_alias("--who"),
     config: Path = ConfigOption,
     wait: float = WaitOption,
 ) -> None:
     """Acknowledge an incident: stops escalation and reminders."""
-    _incident_command("ack", ref, note, who, config, wait)
+    _incident_command("ack", ref, note, by or who, config, wait)
 
 
 @app.command()
 def resolve(
     ref: str = RefArgument,
     note: str = NoteOption,
-    who: str = WhoOption,
+    by: str | None = ByOption,
+    who: str | None = deprecated_alias("--who"),
     config: Path = ConfigOption,
     wait: float = WaitOption,
 ) -> None:
     """Resolve an incident by hand (it re-opens if the condition recurs)."""
-    _incident_command("resolve", ref, note, who, config, wait)
+    _incident_command("resolve", ref, note, by or who, config, wait)
 
 
 @app.command()
@@ -163,7 +183,8 @@ def silence(
     match: list[str] = typer.Option(..., "--match", "-m", help="LABEL=GLOB, e.g. site=lib-*"),
     duration: str = typer.Option("2h", "--for", help="How long, e.g. 90m"),
     comment: str = typer.Option(..., "--comment"),
-    author: str = typer.Option(None, "--author", help="Default: your login name"),
+    by: str | None = ByOption,
+    author: str | None = deprecated_alias("--author"),
     config: Path = ConfigOption,
 ) -> None:
     """Silence matching alerts for a while: nothing pages, everything is still recorded."""
@@ -184,7 +205,8 @@ def silence(
     except ValueError as exc:
         err.print(str(exc))
         raise typer.Exit(2) from None
-    s = add_silence(store, matchers, seconds, author or getpass.getuser(), comment, time.time())
+    who = by or author or getpass.getuser()
+    s = add_silence(store, matchers, seconds, who, comment, time.time())
     out.print(f"silence {s.id} until {_when(s.ends_at)}")
 
 
@@ -192,13 +214,14 @@ def silence(
 def unsilence(
     uid: str = typer.Argument(..., help="Silence id"),
     config: Path = ConfigOption,
-    who: str = typer.Option(None, "--who"),
+    by: str | None = ByOption,
+    who: str | None = deprecated_alias("--who"),
 ) -> None:
     """End a silence now."""
     from threenines.alerts.silencing import remove_silence
 
     _cfg, store = _store(config)
-    if not remove_silence(store, uid, who or getpass.getuser(), time.time()):
+    if not remove_silence(store, uid, by or who or getpass.getuser(), time.time()):
         err.print(f"no active silence {uid!r}")
         raise typer.Exit(1)
     out.print(f"silence {uid} removed")
@@ -208,11 +231,15 @@ def unsilence(
 def silences(
     config: Path = ConfigOption,
     all_: bool = typer.Option(False, "--all", "-a", help="Include ended ones"),
+    as_json: bool = JsonOption,
 ) -> None:
     """Silences (active unless --all)."""
     _cfg, store = _store(config)
     table = Table("id", "matchers", "until", "author", "comment")
     rows = store.silences(time.time(), include_expired=all_)
+    if as_json:
+        print_json(rows_json(rows))
+        return
     for s in rows:
         matchers = " ".join(f"{k}={v}" for k, v in s["matchers"].items())
         table.add_row(s["uid"], matchers, _when(s["ends_at"]), s["author"], s["comment"])

@@ -13,7 +13,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from threenines.core.cli import ConfigOption, composition, load_or_exit
+from threenines.core.cli import (
+    ConfigOption,
+    JsonOption,
+    composition,
+    load_or_exit,
+    print_json,
+    rows_json,
+)
 from threenines.failover.config import failover_config
 
 if TYPE_CHECKING:  # imported inside the commands: the CLI's start-up stays fast
@@ -48,6 +55,10 @@ def _who(by: str | None) -> str:
     return by or f"{getpass.getuser()}@{socket.gethostname()}"
 
 
+def _run_json(row: Any) -> dict[str, Any]:
+    return rows_json([row])[0]
+
+
 def _ts(value: float | None) -> str:
     if value is None:
         return "-"
@@ -74,21 +85,34 @@ def _report(result: RunOutcome | FailoverDecision | None) -> None:
 
 
 @app.command()
-def status(config: Path = ConfigOption) -> None:
+def status(config: Path = ConfigOption, as_json: bool = JsonOption) -> None:
     """Each plan's current decision, last run and lease (evaluates; never acts)."""
     from threenines.failover.lease import holder
 
     orch = _orch(config)
     table = Table("plan", "mode", "decision", "last run", "lease")
+    shown: list[dict[str, Any]] = []
     for plan in failover_config(orch.cfg).plans:
         d = orch.decide_now(plan)
         rows = orch.ledger.run_rows(plan.name, limit=1)
+        if as_json:
+            lease = holder(orch.engine, f"plan:{plan.name}")
+            shown.append({
+                "plan": plan.name, "mode": plan.guards.mode,
+                "decision": {"action": d.action, "reason": d.reason, "message": d.message},
+                "last_run": _run_json(rows[0]) if rows else None,
+                "lease": {"owner": lease.owner, "expires_at": lease.expires_at} if lease else None,
+            })  # fmt: skip
+            continue
         last = (
             f"{rows[0].id} {rows[0].kind} {rows[0].state} {_ts(rows[0].started)}" if rows else "-"
         )
         lease = holder(orch.engine, f"plan:{plan.name}")
         held = f"{lease.owner} until {_ts(lease.expires_at)}" if lease else "free"
         table.add_row(plan.name, plan.guards.mode, f"{d.action}: {d.reason}", last, held)
+    if as_json:
+        print_json(shown)
+        return
     out.print(table)
     if not failover_config(orch.cfg).plans:
         out.print("no failover plans configured (failover.plans)")
@@ -183,9 +207,13 @@ def history(
     name: str | None = typer.Argument(None, help="Plan (default: all)"),
     limit: int = typer.Option(20, "--limit", "-n"),
     config: Path = ConfigOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Past runs, newest first."""
     orch = _orch(config)
+    if as_json:
+        print_json([_run_json(r) for r in orch.ledger.run_rows(name, limit=limit)])
+        return
     table = Table("run", "plan", "kind", "trigger", "state", "started", "took", "error")
     for r in orch.ledger.run_rows(name, limit=limit):
         took = f"{r.finished - r.started:.1f}s" if r.finished else "-"

@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from threenines.core.cli import ConfigOption, err, load_or_exit, open_store, out
+from threenines.core.cli import (
+    ConfigOption,
+    JsonOption,
+    err,
+    load_or_exit,
+    open_store,
+    out,
+    print_json,
+    rows_json,
+)
 
 if TYPE_CHECKING:  # SQLAlchemy only for the commands that use it: --help stays fast
     from threenines.agents.tokens import TokenStore
@@ -57,9 +66,12 @@ def _when(ts: float | None) -> str:
 
 
 @app.command("list")
-def list_(config: Path = ConfigOption) -> None:
+def list_(config: Path = ConfigOption, as_json: bool = JsonOption) -> None:
     """List tokens (never their values)."""
     rows = _store(config).list()
+    if as_json:
+        print_json(rows_json(rows))
+        return
     table = Table(title="API tokens", title_justify="left")
     for col in ("id", "name", "role", "vantage", "created", "last used", "revoked"):
         table.add_column(col)

@@ -15,6 +15,7 @@ from threenines.core.cli import ConfigOption, err, load_or_exit, open_store, out
 if TYPE_CHECKING:  # imported inside the commands: the CLI's start-up stays fast
     from threenines.availability.accounting import Figures
     from threenines.availability.engine import Estate
+    from threenines.availability.history import WindowRecord
     from threenines.availability.periods import Period
     from threenines.core.config import Config
 
@@ -358,10 +359,22 @@ def maintenance_approve(
     out.print(f"maintenance record {record_id} approved: it now counts")
 
 
+def _record_json(r: WindowRecord, in_effect: bool) -> dict[str, object]:
+    w, a = r.window, r.approval
+    return {
+        "window": r.window_id, "record": r.id, "action": r.action, "name": w.name,
+        "start": w.start, "end": w.end, "services": list(w.services), "sites": list(w.sites),
+        "reason": w.reason, "created_by": r.created_by, "created_at": r.created_at,
+        "in_effect": in_effect, "retroactive": r.retroactive,
+        "approval": {"by": a.by, "at": a.at, "note": a.note} if a else None,
+    }  # fmt: skip
+
+
 @maintenance_app.command("list")
 def maintenance_list(
     config: Path = ConfigOption,
     all_: bool = typer.Option(False, "--all", help="Every record: past, changed and removed"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of lines"),
 ) -> None:
     """Maintenance windows in the database: the version in effect of each current or future
     window, or with --all the whole history (who, when, why, retroactive, approval)."""
@@ -380,6 +393,9 @@ def maintenance_list(
     if not all_:
         latest = {r.window_id: r for r in recs}
         recs = [r for r in latest.values() if r.action != "remove" and r.window.end > now]
+    if as_json:
+        print(json.dumps([_record_json(r, r.id in live) for r in recs], indent=2))
+        return
     if not recs:
         err.print("no maintenance windows in the database (config windows are in the YAML)")
     for r in recs:

@@ -39,6 +39,43 @@ ConfigOption = typer.Option(
     exists=False,
 )
 
+#: ``--json`` on every command that lists or shows: its rows as JSON on stdout
+JsonOption = typer.Option(False, "--json", help="Print JSON (for scripts) instead of a table")
+
+
+def print_json(value: Any) -> None:
+    """``value`` (rows, a mapping) as indented JSON on stdout; times stay as stored (epoch
+    seconds), anything else JSON lacks (a datetime, a Decimal) as its string."""
+    print(json.dumps(value, indent=2, default=str, ensure_ascii=False))
+
+
+def rows_json(rows: Any) -> list[dict[str, Any]]:
+    """Database rows (mappings, or objects with fields) as plain dicts for ``print_json``."""
+    from dataclasses import asdict, is_dataclass
+
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        if is_dataclass(row) and not isinstance(row, type):
+            out.append(asdict(row))
+        elif hasattr(row, "_mapping"):
+            out.append(dict(row._mapping))
+        else:
+            out.append(dict(row))
+    return out
+
+
+def deprecated_alias(old: str, new: str = "--by") -> Any:
+    """A hidden option keeping an old spelling (``--who``) of ``new`` working; using it says
+    so, once, on stderr. Who acted is ``--by`` on every command."""
+
+    def note(value: str | None) -> str | None:
+        if value is not None:
+            _say(f"warning: {old} is deprecated: use {new}")
+        return value
+
+    return typer.Option(None, old, hidden=True, callback=note)
+
+
 DEBUG = "threenines.debug"  # in the context's meta (shared by the whole command chain)
 DEBUG_HINT = "threenines --debug ..."
 

@@ -11,7 +11,17 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from threenines.core.cli import ConfigOption, composition, err, load_or_exit, open_store, out
+from threenines.core.cli import (
+    ConfigOption,
+    JsonOption,
+    composition,
+    err,
+    load_or_exit,
+    open_store,
+    out,
+    print_json,
+    rows_json,
+)
 from threenines.reports.config import reports_config
 
 if TYPE_CHECKING:
@@ -177,6 +187,7 @@ def send(
 def deliveries(
     schedule: str | None = typer.Argument(None, help="Only this schedule"),
     config: Path = ConfigOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Scheduled report deliveries: one line per schedule, period and receiver."""
     from threenines.availability.periods import local_text
@@ -190,6 +201,9 @@ def deliveries(
         rows = ReportDeliveryStore(engine).rows(schedule)
     finally:
         engine.dispose()
+    if as_json:
+        print_json(rows_json(rows))
+        return
     if not rows:
         err.print("no report deliveries recorded")
     for row in rows:
