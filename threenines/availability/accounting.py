@@ -83,7 +83,11 @@ RULE_ITEMS = (
     (
         "Exclusions",
         "Maintenance windows, drill periods and time outside service hours are excluded from "
-        "the denominator; a second covered by several is excluded once.",
+        "the denominator; a second covered by several is excluded once. Stored windows are "
+        "never changed or deleted: a change or removal is a new record with who, when and why. "
+        "A window made after its start is retroactive: it needs a reason and, unless "
+        "`exclusions.retroactive` is `none`, counts only once a second person with the admin "
+        "role approves it. A tabletop drill injects no fault, so none of its time is excluded.",
     ),
     (
         "Degraded",
