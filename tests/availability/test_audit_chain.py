@@ -48,3 +48,29 @@ def test_an_edited_or_deleted_row_is_found(db_url, tmp_path) -> None:
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(audit_log)).scalar() == 3
     engine.dispose()
+
+
+def test_concurrent_appends_keep_one_chain(db_url) -> None:
+    import threading
+
+    engine = make_engine(db_url)
+    migrate(engine)
+    errors: list[BaseException] = []
+
+    def writer(name: str) -> None:
+        try:
+            for i in range(15):
+                with engine.begin() as conn:
+                    append(conn, ts=1.0 + i, actor=name, action="x", subject=f"{name}:{i}")
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in ("a", "b", "c")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors and not any(t.is_alive() for t in threads)
+    check = verify(engine)
+    assert check.ok and check.rows == 45, check.problems
+    engine.dispose()

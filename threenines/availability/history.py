@@ -175,10 +175,12 @@ def add_window(
 ) -> int:
     """Record a new window; returns its id. Retroactive without a reason: ``HistoryError``.
 
-    ``policy`` None (drill periods, written by the failover runner after the drill): not
-    checked for retroactivity."""
+    ``policy`` None: the default rule for maintenance; drill periods (written by the failover
+    runner as the drill starts) are not checked for retroactivity."""
     if window.end <= window.start:
         raise HistoryError("a window must end after it starts")
+    if policy is None and table is maintenance_windows:  # never unchecked: the default rule
+        policy = ExclusionsConfig()
     retro = policy is not None and bool(_past(window, now, policy.grace))
     if retro and not window.reason.strip():
         raise HistoryError("the window starts in the past: give --reason (it is recorded and "
