@@ -31,6 +31,7 @@ from conftest import require
 from bench._failover_lab import SITES
 from bench._ha_lab import Pair, cut_dc_main, ha_pair, promote_command
 from bench._wait import until
+from threenines.core.ha import nodes
 from threenines.lab import database, services, topology
 
 pytestmark = [pytest.mark.slow, pytest.mark.root, pytest.mark.timeout(420)]
@@ -87,6 +88,9 @@ def test_dc_main_cut_with_the_active_node_inside(pair: tuple[Pair, Receiver]) ->
     before = p.lease()
     assert before is not None and before.holder == "central-main"
     assert p.role("central-mirror") == "standby"
+    # what `threenines ha status` shows: the store's standby streaming, and synchronous
+    (replica,) = nodes(p.engine)["replicas"]
+    assert replica["state"] == "streaming" and replica["sync"] in ("sync", "quorum"), replica
     # the promotion's guards first: with dc-main alive the playbook refuses, and says why
     early = subprocess.run(promote_command(), capture_output=True, text=True, timeout=120)
     assert early.returncode != 0 and "refused: the standby still streams" in early.stdout

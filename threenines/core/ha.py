@@ -409,12 +409,35 @@ def heartbeats(engine: Engine) -> dict[str, float]:
         return {name: float(hb) for name, hb in conn.execute(q)}
 
 
+REPLICAS_SQL = (
+    "select application_name, state, sync_state, extract(epoch from replay_lag)::float8 "
+    "from pg_stat_replication order by application_name"
+)
+
+
+def replicas(conn: Connection) -> list[dict[str, Any]]:
+    """The store's streaming replicas as its primary sees them (PostgreSQL; else none):
+    name, state, ``sync``/``quorum``/``async``, replay lag in seconds (None: not measured, as
+    when nothing was written lately)."""
+    if conn.dialect.name != "postgresql":
+        return []
+    try:
+        with conn.begin_nested():
+            rows = conn.execute(sa.text(REPLICAS_SQL)).all()
+    except sa.exc.DBAPIError:
+        return []
+    return [{"name": r[0], "state": r[1], "sync": r[2],
+             "replay_lag": None if r[3] is None else round(float(r[3]), 3)}
+            for r in rows]  # fmt: skip
+
+
 def nodes(engine: Engine) -> dict[str, Any]:
     """Every node and the lease, for ``threenines ha status`` and ``/api/v1/ha``."""
     with engine.connect() as conn:
         now = db_now(conn)
         lease = conn.execute(sa.select(ha_lease).where(ha_lease.c.name == LEASE)).first()
         rows = conn.execute(sa.select(ha_nodes).order_by(ha_nodes.c.name)).all()
+        standbys = replicas(conn)
     holder = lease.holder if lease is not None and lease.expires >= now else None
     out = []
     for r in rows:
@@ -429,4 +452,5 @@ def nodes(engine: Engine) -> dict[str, Any]:
             "expires_in": round(lease.expires - now, 3), "acquired": lease.acquired,
         },
         "nodes": out,
+        "replicas": standbys,
     }  # fmt: skip

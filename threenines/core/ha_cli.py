@@ -18,7 +18,7 @@ def ha_status(
     config: Path = ConfigOption,
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table"),
 ) -> None:
-    """Every node, its role, the lease holder and each heartbeat's age."""
+    """Every node, its role, the lease holder, each heartbeat's age and the store's replicas."""
     from threenines.core.db import make_engine
     from threenines.core.ha import nodes
 
@@ -50,6 +50,9 @@ def ha_status(
         table.add_row(n["name"], n["role"], f"{n['heartbeat_age']:.1f}s ago", n["host"],
                       str(n["pid"]), n["listen"])  # fmt: skip
     out.print(table)
+    for r in doc.get("replicas", []):
+        lag = "not measured" if r["replay_lag"] is None else f"{r['replay_lag']:.1f}s"
+        out.print(f"store replica {r['name']}: {r['state']} ({r['sync']}), replay lag {lag}")
 
 
 def register(root: typer.Typer) -> None:
