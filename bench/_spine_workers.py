@@ -24,8 +24,14 @@ from threenines.core.metrics import CheckLabels, Metrics
 from threenines.core.scheduler import Job, Scheduler
 
 
-def _probe_kind(kind: str, url: str, port: int) -> tuple[str, Any, Any]:
-    """``kind`` "http" (falling back to tcp while probes/http.py does not exist) or "tcp"."""
+def _probe_kind(kind: str, url: str, port: int, ca: str = "") -> tuple[str, Any, Any]:
+    """``kind`` "http" (falling back to tcp while probes/http.py does not exist), "http2"
+    (https, HTTP/2 required, ``ca`` trusted) or "tcp"."""
+    if kind == "http2":
+        from threenines.probes import http
+
+        cfg = {"type": "http", "name": "t", "url": url, "http2": True, "ca_file": ca}
+        return "http2", http, http.Config.model_validate({**cfg, "valid_http_versions": ["HTTP/2"]})
     if kind == "http":
         try:
             from threenines.probes import http
@@ -39,10 +45,10 @@ def _probe_kind(kind: str, url: str, port: int) -> tuple[str, Any, Any]:
 
 
 async def engine(
-    kind: str, url: str, port: int, seconds: float, concurrency: int
+    kind: str, url: str, port: int, seconds: float, concurrency: int, ca: str = ""
 ) -> dict[str, Any]:
     """Closed loop through the real scheduler: ``concurrency`` checks, each run back to back."""
-    kind, module, base = _probe_kind(kind, url, port)
+    kind, module, base = _probe_kind(kind, url, port, ca)
     jobs = []
     for i in range(concurrency):
         check = base.model_copy(update={"name": f"c{i}", "interval": 0.001, "retries": 0})
@@ -128,9 +134,10 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--concurrency", type=int, default=20)
     ap.add_argument("--checks", type=int, default=10_000)
+    ap.add_argument("--ca", default="")
     a = ap.parse_args(argv)
     if a.role == "engine":
-        out = asyncio.run(engine(a.kind, a.url, a.port, a.seconds, a.concurrency))
+        out = asyncio.run(engine(a.kind, a.url, a.port, a.seconds, a.concurrency, a.ca))
     else:
         targets = [(h, int(p)) for h, p in (t.split(":") for t in a.targets.split(","))]
         out = asyncio.run(scale(a.checks, targets, a.seconds))

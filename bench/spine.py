@@ -1,13 +1,15 @@
 """Probe engine benchmark: threenines vs Debian's prometheus-blackbox-exporter, and a scale run.
 
     python -m bench.spine [--seconds 20] [--scale-seconds 90] [--checks 10000]
-                          [--parts http,tcp,scale]
+                          [--parts http,http2,tcp,scale]
 
 (a) Both probe the same loopback HTTP target (HAProxy answering 200 from memory, so the target
     is never the bottleneck) for ``--seconds`` each, with the same concurrency. threenines runs
     its real scheduler in a child process; blackbox_exporter is driven through ``/probe`` by a
     load client in this process. CPU is each prober process's own user+system time (psutil),
     so the load client and the target are not counted.
+    ``http2``: the same over HTTPS with HTTP/2 negotiated by ALPN (HAProxy ``alpn h2``), the
+    threenines http probe with ``http2: true`` and blackbox's ``valid_http_versions: HTTP/2.0``.
 (b) The whole service (scheduler, SQLite writer, HTTP server) with ``--checks`` tcp checks at a
     60 s interval against loopback listeners, for ``--scale-seconds``: scheduler lag and RSS.
 Everything listens on 127.0.0.1 only; every process is stopped at the end.
@@ -68,9 +70,13 @@ def process(args: list[str]) -> Iterator[subprocess.Popen[bytes]]:
 
 
 @contextmanager
-def haproxy_target(binds: list[tuple[str, int]], tmp: Path) -> Iterator[None]:
-    """A loopback HTTP server answering ``200 ok`` from memory (HAProxy, no backend)."""
-    lines = "\n".join(f"  bind {h}:{p}" for h, p in binds)
+def haproxy_target(
+    binds: list[tuple[str, int]], tmp: Path, tls_pem: Path | None = None
+) -> Iterator[None]:
+    """A loopback HTTP server answering ``200 ok`` from memory (HAProxy, no backend); with
+    ``tls_pem``, HTTPS offering h2 and http/1.1 by ALPN."""
+    tls = f" ssl crt {tls_pem} alpn h2,http/1.1" if tls_pem else ""
+    lines = "\n".join(f"  bind {h}:{p}{tls}" for h, p in binds)
     cfg = tmp / "target.cfg"
     cfg.write_text(
         "global\n  maxconn 4000\ndefaults\n  mode http\n  timeout connect 5s\n"
@@ -121,6 +127,10 @@ def bench_blackbox(
         "    http:\n      preferred_ip_protocol: ip4\n"
         "  tcp_connect:\n    prober: tcp\n    timeout: 5s\n"
         "    tcp:\n      preferred_ip_protocol: ip4\n"
+        "  http_2xx_h2:\n    prober: http\n    timeout: 5s\n"
+        "    http:\n      preferred_ip_protocol: ip4\n"
+        '      valid_http_versions: ["HTTP/2.0"]\n'
+        f"      tls_config:\n        ca_file: {tmp / 'ca.pem'}\n"
     )
     port = _free_port()
     args = [exe, f"--config.file={cfg}", f"--web.listen-address=127.0.0.1:{port}"]
@@ -142,11 +152,24 @@ def _worker(role: str, *args: str, limit: float) -> dict[str, Any]:
     return result
 
 
-def bench_engine(kind: str, url: str, port: int, seconds: float, conc: int) -> dict[str, Any]:
+def bench_engine(
+    kind: str, url: str, port: int, seconds: float, conc: int, ca: str = ""
+) -> dict[str, Any]:
     return _worker(
         "engine", f"--kind={kind}", f"--url={url}", f"--port={port}", f"--seconds={seconds}",
-        f"--concurrency={conc}", limit=seconds + 60,
+        f"--concurrency={conc}", f"--ca={ca}", limit=seconds + 60,
     )  # fmt: skip
+
+
+def _tls_files(tmp: Path) -> Path:
+    """A test CA (``tmp/ca.pem``) and HAProxy's certificate+key for 127.0.0.1; returns it."""
+    import trustme
+
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(tmp / "ca.pem"))
+    pem = tmp / "target.pem"
+    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(pem))
+    return pem
 
 
 def bench_scale(checks: int, seconds: float, targets: list[tuple[str, int]]) -> dict[str, Any]:
@@ -198,7 +221,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--concurrency", type=int, default=20)
     ap.add_argument("--scale-seconds", type=float, default=90.0)
     ap.add_argument("--checks", type=int, default=10_000)
-    ap.add_argument("--parts", default="http,tcp,scale", help="which runs, comma-separated")
+    ap.add_argument("--parts", default="http,http2,tcp,scale", help="which runs, comma-separated")
     a = ap.parse_args(argv)
     parts = set(a.parts.split(","))
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -216,6 +239,15 @@ def main(argv: list[str] | None = None) -> None:
                 ours = bench_engine("tcp", url, port, half, a.concurrency)
                 theirs = bench_blackbox(*_tcp(port), half, a.concurrency, tmp)
                 report_engine(ours, theirs, "tcp_connect", half, a.concurrency)
+        if "http2" in parts:  # HTTPS with HTTP/2 by ALPN, both sides required to use it
+            tls_port = _free_port()
+            with haproxy_target([("127.0.0.1", tls_port)], tmp, _tls_files(tmp)):
+                url = f"https://127.0.0.1:{tls_port}/"
+                ours = bench_engine(
+                    "http2", url, tls_port, a.seconds, a.concurrency, str(tmp / "ca.pem")
+                )
+                theirs = bench_blackbox("http_2xx_h2", url, a.seconds, a.concurrency, tmp)
+                report_engine(ours, theirs, "http_2xx_h2", a.seconds, a.concurrency)
         if "scale" not in parts:
             return
         targets = [(h, _free_port(h)) for h in SCALE_TARGETS]

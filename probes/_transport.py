@@ -157,9 +157,9 @@ class ProbeTransport(httpx.AsyncBaseTransport):
         reader, writer, proxy = await self._dialer.dial(self._t, scheme, host, port, ctx)
         ssl_object = writer.get_extra_info("ssl_object")
         if ssl_object is not None and ssl_object.selected_alpn_protocol() == "h2":
-            from threenines.probes._h2 import H2Conn  # httpcore + h2: only when h2 is chosen
+            from threenines.probes._h2 import H2Conn  # the h2 library: only when h2 is chosen
 
-            h2 = self._h2[key] = H2Conn(reader, writer, host, port)
+            h2 = self._h2[key] = H2Conn(reader, writer, host)
             return h2
         conn = _Conn(reader, writer)
         conn.tls13 = ssl_object is not None and ssl_object.version() == "TLSv1.3"
@@ -234,7 +234,7 @@ class ProbeTransport(httpx.AsyncBaseTransport):
             self._drop(conn)
         self._idle.clear()
         for h2 in self._h2.values():
-            h2.stream.writer.transport.abort()  # no GOAWAY exchange left running
+            h2.writer.transport.abort()  # no GOAWAY exchange left running
         self._h2.clear()
 
 
