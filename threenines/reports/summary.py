@@ -30,11 +30,12 @@ def _verdict(r: BoardReport) -> list[str]:
         return [f"No measurements were counted for {r.period}: no availability figure can be "
                 f"given (time without data: {_dur(o.nodata)})."]  # fmt: skip
     who = r.organisation if r.scope == "estate" else f"Site {r.scope}"
+    period = f"{r.period} so far" if r.generated_at < r.end else r.period  # still running
     if o.met:
-        head = (f"{who} met its {r.target:g} % availability target for {r.period}: "
+        head = (f"{who} met its {r.target:g} % availability target for {period}: "
                 f"{_pct(o)} across {n} service{'s' * (n != 1)}.")  # fmt: skip
     else:
-        head = (f"{who} missed its {r.target:g} % availability target for {r.period}: "
+        head = (f"{who} missed its {r.target:g} % availability target for {period}: "
                 f"{_pct(o)} across {n} service{'s' * (n != 1)}, with {_dur(o.budget_used)} of "
                 f"downtime, {_dur(-o.budget_remaining)} more than the error budget of "
                 f"{_dur(o.budget_allowed)} allows.")  # fmt: skip
