@@ -49,6 +49,8 @@ def test_a_retroactive_window_waits_for_a_second_admin(db_url, tmp_path) -> None
     assert downtime() == 3000  # not counted yet
     code, out, _ = invoke("maintenance", "list", "--all", "-c", cfg)
     assert "not in effect, retroactive, pending approval" in out and "by alice" in out
+    code, out, _ = invoke("maintenance", "list", "-c", cfg)  # past, but waiting: listed
+    assert "window 1\trecord 1" in out and "pending approval" in out
     html = render(board_report(cfg_obj, engine, OCT, time.time()), "html").decode()
     assert "pending approval: NOT counted" in html and "record 1, by alice" in html
 

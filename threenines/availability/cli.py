@@ -376,8 +376,9 @@ def maintenance_list(
     all_: bool = typer.Option(False, "--all", help="Every record: past, changed and removed"),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of lines"),
 ) -> None:
-    """Maintenance windows in the database: the version in effect of each current or future
-    window, or with --all the whole history (who, when, why, retroactive, approval)."""
+    """Maintenance windows in the database: the latest version of each current or future
+    window and every record waiting for approval, or with --all the whole history (who, when,
+    why, retroactive, approval)."""
     from threenines.availability.history import effective, exclusions_config, records
     from threenines.availability.periods import local_text
 
@@ -390,9 +391,12 @@ def maintenance_list(
     finally:
         engine.dispose()
     live = {r.id for r in effective(recs, policy).values()}
-    if not all_:
+    if not all_:  # current and future windows, and every record waiting for approval
         latest = {r.window_id: r for r in recs}
-        recs = [r for r in latest.values() if r.action != "remove" and r.window.end > now]
+        waiting = {r.id for r in recs if r.retroactive and r.approval is None and r.id not in live
+                   and r.action != "remove" and policy.retroactive != "none"}  # fmt: skip
+        recs = [r for r in recs if r.id in waiting or (
+            latest[r.window_id] is r and r.action != "remove" and r.window.end > now)]  # fmt: skip
     if as_json:
         print(json.dumps([_record_json(r, r.id in live) for r in recs], indent=2))
         return
