@@ -41,7 +41,9 @@ async def status(ctx: ServiceContext = Depends(context)) -> dict[str, Any]:
 
 
 @router.get(
-    "/api/v1/maintenance", dependencies=[Depends(require_viewer)], responses=responses(401, 503)
+    "/api/v1/maintenance",
+    dependencies=[Depends(require_viewer)],
+    responses=responses(401, 403, 503),
 )
 async def maintenance(ctx: ServiceContext = Depends(context)) -> dict[str, Any]:
     """Every maintenance record (append-only): who made it, when, why, whether it is
