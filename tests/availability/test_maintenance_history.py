@@ -83,3 +83,38 @@ def test_a_retroactive_window_waits_for_a_second_admin(db_url, tmp_path) -> None
     assert actions == ["maintenance_add", "maintenance_approved", "maintenance_remove"]
     assert verify(engine).ok
     engine.dispose()
+
+
+def test_the_api_lists_records_with_retroactive_and_approval(tmp_path) -> None:
+    import sys
+    from pathlib import Path
+
+    import httpx
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from api_support import served
+
+    from threenines.availability.history import add_window, approve, exclusions_config
+    from threenines.availability.schedule import Exclusion
+    from threenines.availability.store import maintenance_windows
+
+    with served(f"sqlite:///{tmp_path}/api.db", tmp_path) as api:
+        now = time.time()
+        policy = exclusions_config(api.ctx.config)
+        win = Exclusion(now - 7200, now - 3600, "late", "not entered in time", ("web",))
+        rid = add_window(api.ctx.engine, maintenance_windows, win, now=now, created_by="alice",
+                         policy=policy)  # fmt: skip
+        ahead = Exclusion(now + 3600, now + 7200, "planned", "patching")
+        add_window(api.ctx.engine, maintenance_windows, ahead, now=now, created_by="alice",
+                   policy=policy)  # fmt: skip
+        url = f"{api.url}/api/v1/maintenance"
+        got = httpx.get(url, headers=api.auth("viewer"), timeout=30).json()["records"]
+        assert [(r["name"], r["retroactive"], r["in_effect"], r["status"]) for r in got] == [
+            ("late", True, False, "retroactive, pending approval"),
+            ("planned", False, True, None),
+        ]
+        approve(api.ctx.engine, rid, now=now, by="carol", role="admin")
+        got = httpx.get(url, headers=api.auth("viewer"), timeout=30).json()["records"]
+        assert got[0]["in_effect"] and got[0]["approved_by"] == "carol"
+        assert got[0]["created_by"] == "alice" and got[0]["reason"] == "not entered in time"
+        assert httpx.get(url, timeout=30).status_code == 401
