@@ -40,7 +40,7 @@ class ProxyRefused(httpx.ProxyError):
     """The proxy answered CONNECT with a non-2xx status (or not with HTTP at all)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Dialer:
     """How this probe run connects: address family, SNI override, proxy, deadline."""
 
@@ -66,7 +66,7 @@ class Dialer:
         self, t: Timings, scheme: str, host: str, port: int, ctx: ssl.SSLContext | None
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, httpx.URL | None]:
         """A connection to host:port (via the proxy, if any); httpx errors chained to causes."""
-        proxy = self.proxy_for(scheme, host)
+        proxy = self.proxy_for(scheme, host) if self.proxy or self.proxy_from_env else None
         via_host, via_port = (proxy.host, proxy.port or 80) if proxy else (host, port)
         if proxy is not None:
             t.via = f"{via_host}:{via_port}"

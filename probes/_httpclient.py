@@ -180,6 +180,17 @@ def check_response(
     """
     if not status_matches(got.status, status):
         return "http_status", f"status {got.status} not in [{', '.join(status)}]"
+    return check_body(got, contains, regex, not_contains, not_regex)
+
+
+def check_body(
+    got: Fetched,
+    contains: str | None,
+    regex: re.Pattern[str] | None,
+    not_contains: str | None = None,
+    not_regex: re.Pattern[str] | None = None,
+) -> tuple[str, str] | None:
+    """The body expectations of ``check_response``, on their own."""
     if contains is not None and contains not in got.text:
         return "expect_mismatch", f"body does not contain {_short(contains)!r}{_cut(got)}"
     if regex is not None and not regex.search(got.text):

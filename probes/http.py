@@ -105,6 +105,8 @@ class Config(CheckBase, hc.ClientOptions):
         return httpx.URL(self.url).netloc.decode()
 
     def request_headers(self) -> dict[str, str]:
+        if not self.headers and self.basic_auth is None and self.bearer_token is None:
+            return {}
         headers = {k: v.get_secret_value() for k, v in self.headers.items()}
         if self.basic_auth is not None:
             pair = f"{self.basic_auth.username}:{self.basic_auth.password.get_secret_value()}"
@@ -159,9 +161,8 @@ def _judge(cfg: Config, got: hc.Fetched) -> tuple[str, str] | None:
         problem = header.failure(got.headers)
         if problem is not None:
             return "expect_mismatch", problem
-    failure = hc.check_response(
+    failure = hc.check_body(
         got,
-        cfg.expect_status,
         cfg.body_contains,
         cfg.body_regex,
         cfg.body_not_contains,
