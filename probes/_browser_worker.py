@@ -13,7 +13,6 @@ reason}, "screenshot": base64 JPEG | null}``; times in seconds.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
@@ -22,29 +21,10 @@ import threading
 import time
 from typing import Any
 
-# Web Vitals as the browser reports them (PerformanceObserver, buffered): LCP, CLS, FCP; TTFB
-# from navigation timing. INP needs real user input, so it is not measured.
-VITALS_SCRIPT = """(() => {
-  const v = {lcp: null, cls: 0, fcp: null};
-  const watch = (type, fn) => {
-    try {
-      new PerformanceObserver(l => l.getEntries().forEach(fn)).observe({type, buffered: true});
-    } catch (e) {}
-  };
-  watch('largest-contentful-paint', e => { v.lcp = e.renderTime || e.loadTime || e.startTime; });
-  watch('layout-shift', e => { if (!e.hadRecentInput) v.cls += e.value; });
-  watch('paint', e => { if (e.name === 'first-contentful-paint') v.fcp = e.startTime; });
-  Object.defineProperty(window, '__threenines_vitals', {value: v});
-})();"""
-READ_VITALS = """() => {
-  const n = performance.getEntriesByType('navigation')[0];
-  const v = window.__threenines_vitals || {};
-  return {url: location.href, ttfb: n ? n.responseStart : null, fcp: v.fcp, lcp: v.lcp,
-          cls: v.cls};
-}"""
+from threenines.probes import _browser_outcome as facts
+from threenines.probes._browser_outcome import Outcome
+
 RESERVE = 2.0  # seconds kept from the steps for the screenshot and a clean close
-MAX_LIST = 20  # console errors / failed requests kept per journey
-MAX_SCREENSHOT = 256 * 1024
 _VAR = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 # Chromium's net errors -> our error codes (the rest: "navigation")
@@ -69,58 +49,6 @@ def render(template: str, variables: dict[str, str]) -> str:
     return _VAR.sub(lambda m: variables.get(m.group(1), m.group(0)), template)
 
 
-class Outcome:
-    """The outcome, written once: by the journey at its end, or by the watchdog when the
-    browser process dies under a call that Playwright never returns from."""
-
-    def __init__(self, job: dict[str, Any]):
-        self.out: dict[str, Any] = {
-            "steps": [],
-            "pages": [],
-            "console_errors": [],
-            "failed_requests": [],
-        }
-        self.secrets = [v for v in job.get("variables", {}).values() if len(v) >= 3]
-        self.lock = threading.Lock()
-        self.done = threading.Event()  # set when the journey no longer needs the browser
-
-    def write(self) -> None:
-        with self.lock:
-            if self.written:
-                return
-            self.written = True
-            _scrub(self.out, self.secrets)
-            sys.stdout.write(json.dumps(self.out))
-            sys.stdout.flush()
-
-    written = False
-
-    def watch(self, browser_pid: int) -> None:
-        """Poll the browser's main process; when it is gone mid-journey, report and exit."""
-        import psutil
-
-        try:
-            proc = psutil.Process(browser_pid)
-        except psutil.Error:
-            return
-        while not self.done.wait(0.2):
-            try:
-                alive = proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
-            except psutil.Error:
-                alive = False
-            if not alive and not self.done.is_set():
-                if self.out.get("failure") is None:
-                    reason = "the browser process ended during the journey"
-                    self.out["failure"] = {"step": _current(self.out), "code": "browser_crash",
-                                           "reason": reason}  # fmt: skip
-                self.write()
-                os._exit(0)
-
-
-def _current(out: dict[str, Any]) -> str | None:
-    return out.get("running")
-
-
 def main() -> int:
     job = json.loads(sys.stdin.read())
     outcome = Outcome(job)
@@ -131,25 +59,15 @@ def main() -> int:
         out.setdefault("failure", None)
         if out["failure"] is None:
             code = "browser_crash" if "closed" in str(exc) or "crash" in str(exc) else "internal"
-            out["failure"] = {"step": _current(out), "code": code, "reason": _first_line(exc)}
+            out["failure"] = {
+                "step": facts.current(out),
+                "code": code,
+                "reason": facts.first_line(exc),
+            }
     outcome.done.set()
     outcome.out.pop("running", None)
     outcome.write()
     return 0
-
-
-def _browser_pid() -> int | None:
-    """The launched Chromium's main process: the first chromium among our descendants."""
-    import psutil
-
-    found = []
-    for proc in psutil.Process().children(recursive=True):
-        try:
-            if "chrom" in proc.name().lower():
-                found.append((proc.create_time(), proc.pid))
-        except psutil.Error:
-            continue
-    return min(found)[1] if found else None
 
 
 def run(job: dict[str, Any], outcome: Outcome) -> None:
@@ -171,11 +89,11 @@ def run(job: dict[str, Any], outcome: Outcome) -> None:
             out["failure"] = {
                 "step": None,
                 "code": "browser_unavailable",
-                "reason": _first_line(exc),
+                "reason": facts.first_line(exc),
             }
             return
         out["launch"] = time.monotonic() - start
-        pid = _browser_pid()
+        pid = facts.browser_pid()
         if pid is not None:
             threading.Thread(target=outcome.watch, args=(pid,), daemon=True).start()
         try:
@@ -195,19 +113,22 @@ def _journey(browser: Any, job: dict[str, Any], out: dict[str, Any], deadline: f
         ignore_https_errors=not job["verify"],
         viewport={"width": job["viewport"][0], "height": job["viewport"][1]},
     )
-    context.add_init_script(VITALS_SCRIPT)
+    context.add_init_script(facts.VITALS_SCRIPT)
     page = context.new_page()
     crashed: list[bool] = []
     page.on("crash", lambda _p: crashed.append(True))
     page.on(
-        "console", lambda m: _keep(out["console_errors"], m.text) if m.type == "error" else None
+        "console",
+        lambda m: facts.keep(out["console_errors"], m.text) if m.type == "error" else None,
     )
-    page.on("pageerror", lambda e: _keep(out["console_errors"], f"uncaught: {e}"))
-    page.on("requestfailed", lambda r: _keep(out["failed_requests"], f"{r.url}: {r.failure}"))
+    page.on("pageerror", lambda e: facts.keep(out["console_errors"], f"uncaught: {e}"))
+    page.on("requestfailed", lambda r: facts.keep(out["failed_requests"], f"{r.url}: {r.failure}"))
     page.on(
         "response",
         lambda r: (
-            _keep(out["failed_requests"], f"{r.url}: HTTP {r.status}") if r.status >= 400 else None
+            facts.keep(out["failed_requests"], f"{r.url}: HTTP {r.status}")
+            if r.status >= 400
+            else None
         ),
     )
     variables: dict[str, str] = job["variables"]
@@ -227,17 +148,21 @@ def _journey(browser: Any, job: dict[str, Any], out: dict[str, Any], deadline: f
             code, reason = _classify(exc, step, crashed, browser)
             out["failure"] = {"step": step["name"], "code": code, "reason": reason}
         out["steps"].append(
-            {"name": step["name"], "duration": time.monotonic() - t, "url": _bare(page.url)}
+            {
+                "name": step["name"],
+                "duration": time.monotonic() - t,
+                "url": facts.bare(page.url),
+            }
         )
         if out["failure"] is not None:
             break
         if step["kind"] in ("goto", "click"):
-            _vitals(page, out)
+            facts.vitals(page, out)
     if crashed or not browser.is_connected():
         return  # nothing to read or close: the caller's Playwright exit ends the driver
     if out["failure"] is not None:
-        _vitals(page, out)
-        _screenshot(page, out)
+        facts.vitals(page, out)
+        facts.screenshot(page, out)
     context.close()
 
 
@@ -250,7 +175,9 @@ def _step(page: Any, step: dict[str, Any], variables: dict[str, str], base: str 
             url = render(arg, variables)
             response = page.goto(_join(base, url), wait_until="load")
             if response is not None and response.status >= 400:
-                raise StepFailed("http_status", f"{_bare(response.url)} answered {response.status}")
+                raise StepFailed(
+                    "http_status", f"{facts.bare(response.url)} answered {response.status}"
+                )
         elif kind == "fill":
             page.fill(arg["selector"], render(arg["value"], variables))
         elif kind == "click":
@@ -275,7 +202,10 @@ def _step(page: Any, step: dict[str, Any], variables: dict[str, str], base: str 
             "click": ("element_missing", f"nothing to click at {arg!r}"),
             "expect_element": ("expect_mismatch", f"no visible element {arg!r}"),
             "expect_text": ("expect_mismatch", f"text {arg['text']!r} never appeared"),
-            "expect_url": ("expect_mismatch", f"URL {_bare(page.url)!r} never matched /{arg}/"),
+            "expect_url": (
+                "expect_mismatch",
+                f"URL {facts.bare(page.url)!r} never matched /{arg}/",
+            ),
         }.get(kind, ("timeout", f"{kind} did not finish in time"))
         raise StepFailed(*what) from None
 
@@ -283,7 +213,7 @@ def _step(page: Any, step: dict[str, Any], variables: dict[str, str], base: str 
 def _classify(
     exc: Exception, step: dict[str, Any], crashed: list[bool], browser: Any
 ) -> tuple[str, str]:
-    text = _first_line(exc)
+    text = facts.first_line(exc)
     if crashed or not browser.is_connected() or "crash" in text.lower() or "closed" in text:
         return "browser_crash", f"the browser crashed or was closed ({text[:120]})"
     for name, code in NET_ERRORS.items():
@@ -292,70 +222,10 @@ def _classify(
     return "navigation", f"{step['kind']}: {text[:200]}"
 
 
-def _vitals(page: Any, out: dict[str, Any]) -> None:
-    from playwright.sync_api import Error
-
-    try:
-        got = page.evaluate(READ_VITALS)
-    except Error:
-        return
-    got = {
-        k: (v / 1000 if isinstance(v, int | float) and k != "cls" else v) for k, v in got.items()
-    }
-    got["url"] = _bare(got["url"])
-    pages = out["pages"]
-    if pages and pages[-1]["url"] == got["url"]:
-        pages[-1] = got  # the same document, read later: LCP may have grown
-    else:
-        pages.append(got)
-
-
-def _screenshot(page: Any, out: dict[str, Any]) -> None:
-    from playwright.sync_api import Error
-
-    try:
-        shot = page.screenshot(type="jpeg", quality=50, timeout=3000)
-    except Error:
-        return
-    if len(shot) <= MAX_SCREENSHOT:
-        out["screenshot"] = base64.b64encode(shot).decode()
-
-
-def _scrub(out: dict[str, Any], secrets: list[str]) -> None:
-    """No variable's value (passwords, tokens) in any text of the outcome."""
-
-    def clean(text: str) -> str:
-        for value in secrets:
-            text = text.replace(value, "***")
-        return text
-
-    for key in ("console_errors", "failed_requests"):
-        out[key] = [clean(t) for t in out[key]]
-    for item in [*out["steps"], *out["pages"]]:
-        item["url"] = clean(item["url"])
-    if out.get("failure"):
-        out["failure"]["reason"] = clean(out["failure"]["reason"])
-
-
-def _keep(items: list[str], text: str) -> None:
-    if len(items) < MAX_LIST:
-        items.append(text[:300])
-
-
 def _join(base: str | None, url: str) -> str:
     if base is None or "://" in url:
         return url
     return base.rstrip("/") + "/" + url.lstrip("/")
-
-
-def _bare(url: str) -> str:
-    """No query or fragment: tokens travel there."""
-    return url.split("?", 1)[0].split("#", 1)[0]
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:300] if text else type(exc).__name__
 
 
 if __name__ == "__main__":
