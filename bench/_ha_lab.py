@@ -14,6 +14,7 @@ per site sends its results to either node (``--server`` twice). The lab itself c
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -178,7 +179,11 @@ def cut_dc_main(pair: Pair, limit: float = 150.0) -> Cut:
     decided = [e for e in pair.decided() if e.details["action"] == "fail_over"]
     lease = pair.lease()
     assert lease is not None and decided, (lease, decided)
+    said = re.findall(r"newest change replayed was ([0-9.]+)s old", pair.log("central-mirror"))
     figures = {
+        # the data-loss window of the promoted store (an upper bound: it includes the time
+        # between the cut and the promotion, when the primary was heard no more)
+        "store_rpo": float(said[-1]) if said else float("nan"),
         "takeover": lease.acquired - t0,  # the database's clock: this machine's
         "detection": decided[-1].ts - t0,
         "playbook": (run.playbook_finished or 0) - (run.playbook_started or 0),

@@ -103,6 +103,8 @@ def test_dc_main_cut_with_the_active_node_inside(pair: tuple[Pair, Receiver]) ->
     assert lease.holder == "central-mirror"
     assert lease.epoch == before.epoch + 1  # one takeover, fenced by the epoch
     assert "store promotion done" in p.log("central-mirror")
+    # the promoted store's data-loss window, measured at the promotion (an upper bound)
+    assert 0 <= cut.figures["store_rpo"] < cut.figures["takeover"], cut.figures
     assert lease.acquired > t0 + LEASE - BEAT  # not before the cut node's term was over
 
     # the cut node: beside a PostgreSQL it can still write to, yet a standby since its term ran

@@ -113,7 +113,8 @@ def _run(command: tuple[str, ...], timeout: float) -> tuple[int | None, str]:
         return 127, f"{type(exc).__name__}: {exc.strerror or exc}"
     lines = [ln.strip() for ln in (done.stdout + done.stderr).splitlines() if ln.strip()]
     errors = [ln for ln in lines if "fatal" in ln.lower() or "error" in ln.lower()]
-    said = errors if done.returncode and errors else lines  # why it refused, else its summary
+    said = [ln for ln in lines if ln.startswith('"msg":')]  # an Ansible message: its own words
+    said = said or (errors if done.returncode else []) or lines
     return done.returncode, (said[-1] if said else "")[:300]
 
 
