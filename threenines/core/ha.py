@@ -46,7 +46,6 @@ import asyncio
 import logging
 import os
 import socket
-import subprocess
 import time
 import uuid
 from collections.abc import Callable
@@ -57,6 +56,7 @@ import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from sqlalchemy import Connection, Engine
 
+from threenines.core.ha_promote import Promotion, run_command
 from threenines.core.logs import Repeated
 from threenines.core.tables import ha_lease, ha_nodes
 
@@ -90,32 +90,6 @@ def _alive_here(host: str, pid: int) -> bool | None:
     except PermissionError:
         return True
     return True
-
-
-@dataclass(frozen=True)
-class Promotion:
-    """What a node does when no writable store has answered it for ``after`` seconds: run
-    ``command`` (which decides for itself whether promoting is safe, and may refuse)."""
-
-    command: tuple[str, ...]
-    after: float
-    timeout: float
-
-
-def _run(command: tuple[str, ...], timeout: float) -> tuple[int | None, str]:
-    """Exit code (None: timed out) and the last line of output; never raises."""
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL)  # fmt: skip
-    except subprocess.TimeoutExpired:
-        return None, f"no answer in {timeout:g}s"
-    except OSError as exc:
-        return 127, f"{type(exc).__name__}: {exc.strerror or exc}"
-    lines = [ln.strip() for ln in (done.stdout + done.stderr).splitlines() if ln.strip()]
-    errors = [ln for ln in lines if "fatal" in ln.lower() or "error" in ln.lower()]
-    said = [ln for ln in lines if ln.startswith('"msg":')]  # an Ansible message: its own words
-    said = said or (errors if done.returncode else []) or lines
-    return done.returncode, (said[-1] if said else "")[:300]
 
 
 @dataclass(frozen=True)
@@ -377,7 +351,7 @@ class Leadership:
         self.promotions += 1
         log.warning("node %r: no writable store for %.0fs; running the store's promotion (%s)",
                     self.name, now - self._failing_since, p.command[0])  # fmt: skip
-        code, last = await asyncio.to_thread(_run, p.command, p.timeout)
+        code, last = await asyncio.to_thread(run_command, p.command, p.timeout)
         outcome = "done" if code == 0 else f"refused or failed (exit {code})"
         log.warning("node %r: store promotion %s: %s", self.name, outcome, last)
 

@@ -28,7 +28,8 @@ from threenines.core.area import Composition
 from threenines.core.config import Config
 from threenines.core.context import ServiceContext, TaskFactory, TaskHealth
 from threenines.core.db import make_engine
-from threenines.core.ha import Leadership, NodeConflict, Promotion
+from threenines.core.ha import Leadership, NodeConflict
+from threenines.core.ha_promote import Promotion
 from threenines.core.metrics import Metrics
 from threenines.core.queue import QueueError
 from threenines.core.scheduler import Job, Scheduler, jobs_for
