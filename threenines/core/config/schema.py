@@ -48,6 +48,16 @@ class VantagePoint(StrictModel):
     description: str = ""
 
 
+class PublicListing(StrictModel):
+    """How a service appears on the public status page (``/status``): never its internal name,
+    addresses or checks, only this."""
+
+    group: str = Field("Services", min_length=1, max_length=80, description="Heading it is under")
+    title: str | None = Field(
+        None, min_length=1, max_length=120, description="Name shown to the public (default: name)"
+    )
+
+
 class Service(StrictModel):
     name: Name
     site: Name
@@ -65,6 +75,9 @@ class Service(StrictModel):
         "must pass); see also the site's devices",
     )
     tags: list[str] = Field(default_factory=list)
+    public: PublicListing | None = Field(
+        None, description="List it on the public status page (`true`, or `{group, title}`)"
+    )
     # Availability accounting (threenines.availability)
     quorum: int | None = Field(
         None, ge=1, description="Vantage points that must see a check down (default: majority)"
@@ -78,6 +91,13 @@ class Service(StrictModel):
     weighted_threshold: float = Field(0.5, gt=0, le=1)
     degraded_is_up: bool = Field(True, description="Degraded counts as available (reported)")
     hours: list[HoursRule] | None = Field(None, description="Service hours (default 24x7)")
+
+    @field_validator("public", mode="before")
+    @classmethod
+    def _public_flag(cls, v: Any) -> Any:
+        if v is True:
+            return {}
+        return None if v is False else v
 
 
 class Storage(StrictModel):
