@@ -26,11 +26,18 @@ VITALS_SCRIPT = """(() => {
   watch('paint', e => { if (e.name === 'first-contentful-paint') v.fcp = e.startTime; });
   Object.defineProperty(window, '__threenines_vitals', {value: v});
 })();"""
-READ_VITALS = """() => {
+# A page may not have painted yet when its load event fires, and observer callbacks run after
+# a paint: wait for the first contentful paint (at most 1 s), then one frame, then read.
+READ_VITALS = """async () => {
+  const fcp = () => performance.getEntriesByName('first-contentful-paint')[0];
+  const until = performance.now() + 1000;
+  while (!fcp() && performance.now() < until) await new Promise(r => setTimeout(r, 50));
+  await new Promise(r => { setTimeout(r, 100); requestAnimationFrame(() => setTimeout(r)); });
   const n = performance.getEntriesByType('navigation')[0];
+  const paint = fcp();
   const v = window.__threenines_vitals || {};
-  return {url: location.href, ttfb: n ? n.responseStart : null, fcp: v.fcp, lcp: v.lcp,
-          cls: v.cls};
+  return {url: location.href, ttfb: n ? n.responseStart : null,
+          fcp: v.fcp ?? (paint ? paint.startTime : null), lcp: v.lcp, cls: v.cls};
 }"""
 MAX_LIST = 20  # console errors / failed requests kept per journey
 MAX_SCREENSHOT = 256 * 1024
