@@ -92,7 +92,7 @@ def check_apprise_url(url: str) -> None:
     )
 
 
-_PROTOCOL = re.compile(r"^\s+(?:secure_)?protocol\s*=\s*(\([^)]*\)|[^\n]*)", re.M)
+_PROTOCOL = re.compile(r"protocol\s*=\s*(\([^)]*\)|[^\n]*)")  # a literal start: a fast scan
 _QUOTED = re.compile(r"[\"']([A-Za-z][A-Za-z0-9+.-]*)[\"']")
 
 
