@@ -28,6 +28,7 @@ ADDED = {
     "availability_0002": "availability_0001", "quarantine_0001": "0001", "ingest_0001": "0001",
     "tokens_0002": "tokens_0001", "ha_0001": "0001", "audit_0001": "0001",
     "availability_0003": "availability_0002", "reports_0002": "reports_0001",
+    "console_0001": "0001",
 }  # fmt: skip
 HEADS = (REVISIONS | set(ADDED)) - {"0001"} - set(ADDED.values())
 

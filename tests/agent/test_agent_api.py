@@ -37,7 +37,8 @@ async def test_ingest_stores_through_the_writer_and_records_heartbeat(tmp_path: 
             # acknowledged means stored: the rows are there now
             got = {(x[1], x[4]) for x in rows(tmp_path / "server.db", "v1")}
             assert got == {("web/a", "up"), ("web/b", "down")}
-            st = (await c.get("/api/v1/status")).json()
+            _, viewer = token(ctx, "viewer")  # anonymous callers get the public view only
+            st = (await c.get("/api/v1/status", headers=_auth(viewer))).json()
             metrics = (await c.get("/metrics")).text
         assert 'check="b",check_state="down",service="web",site="dc1",type="tcp",vantage="v1"' in (
             metrics

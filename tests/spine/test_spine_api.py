@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
 from spine_support import rec, tcp_config
 
+from threenines.agents.tokens import TokenStore
 from threenines.app.api import create_app
 from threenines.app.db import migrate
 from threenines.app.service import build_context
@@ -23,10 +25,10 @@ def _ctx(tmp_path: Path, db: str = "api.db"):
     return build_context(cfg)
 
 
-async def _get(ctx, path: str) -> httpx.Response:
+async def _get(ctx, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
     transport = httpx.ASGITransport(app=create_app(ctx))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        return await client.get(path)
+        return await client.get(path, headers=headers)
 
 
 async def test_metrics_health_and_status(tmp_path: Path) -> None:
@@ -44,7 +46,9 @@ async def test_metrics_health_and_status(tmp_path: Path) -> None:
     assert f'check_state{{check="bad",check_state="unknown",{labels}}} 1.0' in metrics.text
     health = (await _get(ctx, "/healthz")).json()
     assert (health["status"], health["database"], health["checks"]) == ("ok", "up", 2)
-    status = (await _get(ctx, "/api/v1/status")).json()["checks"]
+    _, viewer = TokenStore(ctx.engine).create("viewer", now=time.time())  # anonymous: public view
+    auth = {"Authorization": f"Bearer {viewer}"}
+    status = (await _get(ctx, "/api/v1/status", auth)).json()["checks"]
     assert [(c["check"], c["state"], c["since"]) for c in status] == [
         ("ok", "up", 1e12),
         ("bad", "down", 1e12),

@@ -9,6 +9,7 @@ import signal
 import socket
 import sqlite3
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -58,9 +59,21 @@ services:
     return path
 
 
-async def _get(url: str) -> httpx.Response:
+async def _get(url: str, headers: dict[str, str] | None = None) -> httpx.Response:
     async with httpx.AsyncClient(timeout=5) as client:
-        return await client.get(url)
+        return await client.get(url, headers=headers)
+
+
+def _viewer(tmp_path: Path) -> dict[str, str]:
+    """A viewer token's header (anonymous callers of /api/v1/status get the public view only)."""
+    from threenines.agents.tokens import TokenStore
+
+    engine = make_engine(f"sqlite:///{tmp_path}/svc.db")
+    try:
+        _, plain = TokenStore(engine).create("viewer", now=time.time())
+    finally:
+        engine.dispose()
+    return {"Authorization": f"Bearer {plain}"}
 
 
 class Service:
@@ -125,7 +138,9 @@ async def test_run_serves_metrics_and_sigterm_loses_nothing(tmp_path: Path) -> N
             )
             metrics = (await _get(f"http://127.0.0.1:{port}/metrics")).text
             health = (await _get(f"http://127.0.0.1:{port}/healthz")).json()
-            status = (await _get(f"http://127.0.0.1:{port}/api/v1/status")).json()
+            status = (
+                await _get(f"http://127.0.0.1:{port}/api/v1/status", _viewer(tmp_path))
+            ).json()
             await svc.wait_for(lambda: slow.current > 0)  # SIGTERM while a probe is in flight
             rc = await svc.terminate()
     stderr, lines = svc.stderr, svc.lines

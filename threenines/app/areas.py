@@ -13,6 +13,7 @@ from threenines.agents.area import AREA as AGENTS
 from threenines.alerts.area import AREA as ALERTS
 from threenines.availability.area import AREA as AVAILABILITY
 from threenines.collectors.area import AREA as COLLECTORS
+from threenines.console.area import AREA as CONSOLE
 from threenines.core.area import Area, Composition
 from threenines.failover.area import AREA as FAILOVER
 from threenines.lab.area import AREA as LAB
@@ -30,6 +31,7 @@ AREAS: tuple[Area, ...] = (
     FAILOVER,
     REPORTS,
     LAB,
+    CONSOLE,
 )
 CORE_MIGRATIONS = Path(__file__).resolve().parent.parent / "core" / "migrations" / "versions"
 COMPOSITION = Composition(AREAS, CORE_MIGRATIONS)

@@ -18,15 +18,20 @@ from threenines.availability.status import (
     service_states,
 )
 from threenines.core.context import ServiceContext
-from threenines.core.deps import context, require_viewer, responses
+from threenines.core.deps import context, public_view, require_viewer, responses
 
 router = APIRouter()
 
 
 @router.get("/api/v1/status", responses=responses(503))
-async def status(ctx: ServiceContext = Depends(context)) -> dict[str, Any]:
+async def status(
+    ctx: ServiceContext = Depends(context), public: dict[str, Any] | None = Depends(public_view)
+) -> dict[str, Any]:
     """Every service's state by the state rule, and every configured check at every vantage
-    point, from the store. (The database away: 503, by the API's outage handler.)"""
+    point, from the store. (The database away: 503, by the API's outage handler.) An anonymous
+    caller gets only the public status page's content (``deps.public_view``)."""
+    if public is not None:
+        return public
     rows = await asyncio.to_thread(latest_intervals, ctx.engine)
     agents = await asyncio.to_thread(read_agents, ctx.engine, ctx.config, time.time())
     now = time.time()

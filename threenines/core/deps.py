@@ -79,3 +79,10 @@ def require_operator(request: Request) -> str:
     """Auth dependency of the areas' decisions: the operator's name, for the audit trail. This
     default refuses with 401; the tokens area overrides it with the operator-token check."""
     raise HTTPException(401, "operator token required (API tokens are not configured)")
+
+
+async def public_view(request: Request) -> dict[str, Any] | None:
+    """The seam for ``GET /api/v1/status``: what an anonymous caller may see, or ``None`` for
+    the full view. This default gives ``None``; the console area overrides it with the public
+    status page's content for callers with neither a token nor a console session."""
+    return None
