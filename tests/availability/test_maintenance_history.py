@@ -94,7 +94,7 @@ def test_the_api_lists_records_with_retroactive_and_approval(tmp_path) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from api_support import served
 
-    from threenines.availability.history import add_window, approve, exclusions_config
+    from threenines.availability.history import add_window, exclusions_config
     from threenines.availability.schedule import Exclusion
     from threenines.availability.store import maintenance_windows
 
@@ -113,8 +113,17 @@ def test_the_api_lists_records_with_retroactive_and_approval(tmp_path) -> None:
             ("late", True, False, "retroactive, pending approval"),
             ("planned", False, True, None),
         ]
-        approve(api.ctx.engine, rid, now=now, by="carol", role="admin")
+        post = f"{url}/{rid}/approve"
+        body = {"note": "change ticket 42"}
+        assert httpx.post(post, json=body, headers=api.auth("operator"), timeout=30
+                          ).status_code == 403  # fmt: skip
+        ok = httpx.post(post, json=body, headers=api.auth("admin"), timeout=30)
+        assert ok.status_code == 200 and ok.json()["status"].startswith("retroactive, approved")
+        again = httpx.post(post, json=body, headers=api.auth("admin"), timeout=30)
+        assert again.status_code == 409 and "was approved by" in again.json()["detail"]
+        gone = httpx.post(f"{url}/999/approve", headers=api.auth("admin"), timeout=30)
+        assert gone.status_code == 404
         got = httpx.get(url, headers=api.auth("viewer"), timeout=30).json()["records"]
-        assert got[0]["in_effect"] and got[0]["approved_by"] == "carol"
+        assert got[0]["in_effect"] and got[0]["approved_by"] == ok.json()["approved_by"]
         assert got[0]["created_by"] == "alice" and got[0]["reason"] == "not entered in time"
         assert httpx.get(url, timeout=30).status_code == 401

@@ -86,11 +86,17 @@ def require_role(*roles: str) -> Callable[..., Awaitable[Principal]]:
 
 require_viewer = require_role("viewer")
 require_operator = require_role("operator")
+require_admin = require_role("admin")
 require_agent = require_role("agent")
 
 
 async def operator_name(principal: Principal = Depends(require_operator)) -> str:
     """For the areas whose ``require_operator`` returns a name for their audit trail."""
+    return principal.label
+
+
+async def admin_name(principal: Principal = Depends(require_admin)) -> str:
+    """``deps.require_admin`` backed by the admin-token check: the admin's name."""
     return principal.label
 
 
@@ -104,4 +110,5 @@ def install(app: FastAPI) -> None:
 
     app.dependency_overrides[deps.require_viewer] = viewer_check
     app.dependency_overrides[deps.require_operator] = operator_name
+    app.dependency_overrides[deps.require_admin] = admin_name
     api.install(app)

@@ -6,7 +6,8 @@ import asyncio
 import time
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, HTTPException
+from pydantic import BaseModel, Field
 
 from threenines.agents.status import read_agents
 from threenines.availability.status import (
@@ -18,7 +19,15 @@ from threenines.availability.status import (
     service_states,
 )
 from threenines.core.context import ServiceContext
-from threenines.core.deps import context, public_view, require_viewer, responses
+from threenines.core.deps import (
+    PlainText,
+    RowId,
+    context,
+    public_view,
+    require_admin,
+    require_viewer,
+    responses,
+)
 
 router = APIRouter()
 
@@ -72,3 +81,31 @@ async def maintenance(ctx: ServiceContext = Depends(context)) -> dict[str, Any]:
             for r in recs
         ]
     }  # fmt: skip
+
+
+class Approval(BaseModel):
+    note: PlainText = Field("", max_length=2000, description="Why (kept with the approval)")
+
+
+@router.post(
+    "/api/v1/maintenance/{record_id}/approve",
+    responses=responses(400, 401, 403, 404, 409, 413, 503),
+)
+async def approve_record(
+    record_id: RowId,
+    body: Approval | None = None,
+    who: str = Depends(require_admin),
+    ctx: ServiceContext = Depends(context),
+) -> dict[str, Any]:
+    """A second person's approval of a retroactive maintenance record (an admin token, not the
+    record's author): from now on it counts. 404: no such record; 409: not retroactive,
+    already approved, or the approver made it."""
+    from threenines.availability.history import HistoryError, approve
+
+    note = body.note if body is not None else ""
+    try:
+        rec = await asyncio.to_thread(approve, ctx.engine, record_id, now=time.time(), by=who,
+                                      role="admin", note=note)  # fmt: skip
+    except HistoryError as exc:
+        raise HTTPException(404 if str(exc).startswith("no ") else 409, str(exc)) from None
+    return {"record": rec.id, "approved_by": who, "status": rec.label()}

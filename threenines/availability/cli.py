@@ -352,8 +352,7 @@ def maintenance_approve(
         who, why = TokenStore(engine).verify(token, now=now)
         if who is None:
             raise HistoryError(f"the token is not valid ({why})")
-        return approve(engine, record_id, now=now, by=who.name or f"token-{who.id}",
-                       role=who.role, note=note).id  # fmt: skip
+        return approve(engine, record_id, now=now, by=who.label, role=who.role, note=note).id
 
     _record(cfg, write)
     out.print(f"maintenance record {record_id} approved: it now counts")

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine, Table
+from sqlalchemy.exc import IntegrityError
 
 from threenines.availability.config import ExclusionsConfig, exclusions_config
 from threenines.availability.intervals import subtract, total
@@ -248,8 +249,12 @@ def approve(
             raise HistoryError(f"record {record_id} was approved by {rec.approval.by}")
         if by == rec.created_by:
             raise HistoryError(f"{by} made record {record_id}: a second person must approve it")
-        conn.execute(maintenance_approvals.insert().values(
-            record_id=record_id, approved_by=by, approved_at=now, note=note))  # fmt: skip
+        try:
+            with conn.begin_nested():
+                conn.execute(maintenance_approvals.insert().values(
+                    record_id=record_id, approved_by=by, approved_at=now, note=note))  # fmt: skip
+        except IntegrityError:  # a second approver at the same moment: the first one stands
+            raise HistoryError(f"record {record_id} was approved by someone else") from None
         audit.append(conn, ts=now, actor=by, action="maintenance_approved",
                      subject=f"maintenance:{record_id}", detail={"note": note})  # fmt: skip
     return replace(rec, approval=Approval(by, now, note))

@@ -75,6 +75,12 @@ def require_viewer(request: Request) -> None:
     raise HTTPException(401, "viewer token required (API tokens are not configured)")
 
 
+def require_admin(request: Request) -> str:
+    """Auth dependency of decisions only an admin may take (approving a retroactive exclusion):
+    the admin's name. This default refuses with 401; the tokens area overrides it."""
+    raise HTTPException(401, "admin token required (API tokens are not configured)")
+
+
 def require_operator(request: Request) -> str:
     """Auth dependency of the areas' decisions: the operator's name, for the audit trail. This
     default refuses with 401; the tokens area overrides it with the operator-token check."""
