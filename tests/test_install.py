@@ -73,7 +73,9 @@ def test_the_wheel_installs_one_import_name_with_its_migrations(
     assert tops == {"threenines"}
     for area in ("probes", "collectors", "failover", "alerts"):
         assert f"threenines/{area}/area.py" in names
-    assert sum(n.endswith("_0001.py") and "/migrations/" in n for n in names) == 7
+    assert sum(n.endswith("_0001.py") and "/migrations/" in n for n in names) == 8
+    for shipped in ("templates/status.html", "static/htmx.min.js", "static/LICENSE.htmx"):
+        assert f"threenines/console/{shipped}" in names  # the console works offline
     # the playbooks, the report templates, the example configs and the unit, inside the package
     for played in (ROOT / "playbooks").rglob("*"):
         if played.is_file():
