@@ -21,8 +21,13 @@ def _password(file: Path | None) -> str:
             err.print(f"--password-file: cannot read {file}: {type(exc).__name__}", markup=False)
             raise typer.Exit(2) from None
         return text.rstrip("\r\n")
-    first = getpass.getpass("Password: ")
-    if getpass.getpass("Again: ") != first:
+    try:
+        first = getpass.getpass("Password: ")
+        again = getpass.getpass("Again: ")
+    except (EOFError, KeyboardInterrupt):
+        err.print("no password given (type it at the prompt, or use --password-file)")
+        raise typer.Exit(2) from None
+    if again != first:
         err.print("the two passwords differ")
         raise typer.Exit(2)
     return first
