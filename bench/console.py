@@ -1,0 +1,82 @@
+"""Console benchmark: the overview's and the public status page's server time at N services.
+
+Builds a SQLite store with N services (one TCP check each, seen from the server's vantage, all
+listed on the public page) and 30 days of state intervals (random outages, a fixed seed), then
+times the two views the pages render (``threenines.console.views.overview`` and
+``public_status``: the store's reads and the state rule and availability engine they call),
+each ``--runs`` times. Goal (issue 13): p95 < 100 ms at 1,000 services. The time from a target
+failing to the console showing it is measured by tests/console (printed by the browser test).
+Bounded: fixed sizes, a fixed seed, ``--runs`` passes.
+``python -m bench.console [--services N] [--runs N]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+DAYS = 30
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    from threenines.app.areas import COMPOSITION
+    from threenines.app.config import parse_config
+    from threenines.console import views
+    from threenines.core.db import make_engine
+    from threenines.core.tables import state_intervals
+
+    ap = argparse.ArgumentParser(prog="bench.console")
+    ap.add_argument("--services", type=int, default=1000)
+    ap.add_argument("--runs", type=int, default=10)
+    args = ap.parse_args(argv)
+    n, runs = max(1, min(args.services, 20_000)), max(1, min(args.runs, 100))
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        svcs = "\n".join(
+            f"  - {{name: s{i}, site: dc1, public: true, checks: [{{name: c, type: tcp, "
+            f"host: 127.0.0.1, port: 9, interval: 30s}}]}}"
+            for i in range(n)
+        )
+        cfg = parse_config(
+            f'storage: {{url: "{url}"}}\nsites: [{{name: dc1, kind: datacentre}}]\n'
+            f"services:\n{svcs}\n"
+        )
+        engine = make_engine(url)
+        COMPOSITION.migrate(engine)
+        rng, now, rows = random.Random(13), time.time(), []
+        for i in range(n):
+            t = now - DAYS * 86400
+            while t < now:
+                down = rng.random() < 0.1
+                end = min(t + rng.uniform(3600, 3 * 86400) / (20 if down else 1), now)
+                rows.append({"check_id": f"s{i}/c", "vantage": cfg.server.vantage,
+                             "state": "down" if down else "up", "start": t,
+                             "end": None if end >= now else end, "last_seen": end,
+                             "error": None, "reason": ""})  # fmt: skip
+                t = end
+        with engine.begin() as conn:
+            conn.execute(state_intervals.insert(), rows)
+        print(f"{n} services, {len(rows)} state intervals over {DAYS} days (SQLite)")
+        for name, view in (("overview", views.overview), ("status page", views.public_status)):
+            times = []
+            for _ in range(runs):
+                start = time.perf_counter()
+                view(engine, cfg)
+                times.append(time.perf_counter() - start)
+            print(f"{name}: median {statistics.median(times) * 1000:.0f} ms, "
+                  f"p95 {_p95(times) * 1000:.0f} ms ({runs} runs; goal p95 < 100 ms)")  # fmt: skip
+        engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
