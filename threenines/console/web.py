@@ -43,6 +43,7 @@ FORM_MAX = 8192
 LIVE_EVERY = 0.5  # seconds between the live view's looks at the store
 LIVE_FOR = 1800.0  # a live stream ends after this; htmx's extension reconnects
 ACK_WAIT = 5.0
+PUBLIC_FOR = 2.0  # seconds the public view is reused for
 
 env = Environment(loader=FileSystemLoader(HERE / "templates"),
                   autoescape=select_autoescape(["html"]))  # fmt: skip
@@ -134,9 +135,28 @@ def _check_csrf(form: dict[str, str], session: Session) -> None:
 # -- public -----------------------------------------------------------------------------------
 
 
+class PublicCache:
+    """The public view, computed at most once per ``PUBLIC_FOR`` seconds however many anonymous
+    callers there are (the page is public: its cost must not scale with its audience)."""
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.view: views.PublicStatus | None = None
+        self.at = 0.0
+
+
+async def _public(request: Request, ctx: ServiceContext) -> views.PublicStatus:
+    cache: PublicCache = request.app.state.console_public
+    async with cache.lock:
+        if cache.view is None or time.monotonic() - cache.at >= PUBLIC_FOR:
+            cache.view = await asyncio.to_thread(views.public_status, ctx.engine, ctx.config)
+            cache.at = time.monotonic()
+        return cache.view
+
+
 @router.get("/status", response_class=HTMLResponse)
-async def status_page(ctx: ServiceContext = Depends(context)) -> HTMLResponse:
-    view = await asyncio.to_thread(views.public_status, ctx.engine, ctx.config)
+async def status_page(request: Request, ctx: ServiceContext = Depends(context)) -> HTMLResponse:
+    view = await _public(request, ctx)
     return _page("status.html", ctx, view=view)
 
 
@@ -152,8 +172,7 @@ async def anonymous_view(
     if request.headers.get("authorization"):
         await authenticate(request, ctx)
         return None
-    view = await asyncio.to_thread(views.public_status, ctx.engine, ctx.config)
-    return view.to_dict()
+    return (await _public(request, ctx)).to_dict()
 
 
 # -- sign-in ----------------------------------------------------------------------------------
@@ -283,6 +302,7 @@ def install(app: FastAPI) -> None:
     ``GET /api/v1/status`` (the availability area's route, through ``deps.public_view``)."""
     cfg = _console_cfg(app.state.ctx)
     app.state.console_throttle = Throttle(cfg.login_attempts, cfg.login_window)
+    app.state.console_public = PublicCache()
     app.dependency_overrides[deps.public_view] = anonymous_view
 
     async def to_login(request: Request, exc: SignIn) -> Response:
