@@ -269,6 +269,10 @@ def test_status_page_without_javascript_is_accessible(console: Console, browser:
         page = ctx.new_page()
         page.goto(f"{console.url}/status")
         assert _axe_serious(page) == []
+        page.keyboard.press("Tab")  # the first stop is the skip link, and it works
+        assert page.evaluate("() => document.activeElement.textContent") == "Skip to main content"
+        page.keyboard.press("Enter")
+        assert page.evaluate("() => document.activeElement.id") == "main"
     finally:
         ctx.close()
 
@@ -295,7 +299,14 @@ def test_see_it_go_down_acknowledge_it_and_the_public_page(console: Console, bro
         print(f"\ntarget stopped -> console shows down: {shown:.2f} s (interval 0.3 s, no retries)")
         ack = page.get_by_role("button", name=re.compile("Acknowledge incident"))
         ack.first.wait_for(timeout=30000)
-        ack.first.click()
+        for _ in range(40):  # keyboard alone: Tab to the button, Enter
+            page.keyboard.press("Tab")
+            label = page.evaluate("() => document.activeElement.getAttribute('aria-label')")
+            if label and label.startswith("Acknowledge incident"):
+                break
+        else:
+            pytest.fail("Tab never reached the Acknowledge button")
+        page.keyboard.press("Enter")
         page.wait_for_selector("tr.incident .s-acknowledged", timeout=30000)
         assert "by alice" in page.locator("tr.incident").first.inner_text()
 
