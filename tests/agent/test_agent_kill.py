@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 async def test_five_kills_during_backlog_delivery_store_each_result_once(tmp_path: Path) -> None:
     queue = tmp_path / "q.sqlite"
     async with TcpTarget() as target:
-        est = Estate(tmp_path, tcp_check("a", target.port, "100ms"))
+        est = Estate(tmp_path, tcp_check("a", target.port, "50ms"))
         first_server = server = await est.up(est.server())
         agent = await est.agent(queue, "--batch-size", "5").start()
         try:
