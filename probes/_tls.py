@@ -11,15 +11,16 @@ import datetime as dt
 import functools
 import ipaddress
 import ssl
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from cryptography import x509
-from cryptography.x509.oid import NameOID
 from pydantic import Field, model_validator
 
 from threenines.core.config.base import StrictModel
 from threenines.core.config.secrets import Secret
 from threenines.probes._common import CaFile
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 TlsVersion = Literal["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
 VERSIONS: dict[str, ssl.TLSVersion] = {
@@ -144,9 +145,17 @@ def classify(exc: BaseException) -> tuple[str, str]:
     return "tls_handshake", f"TLS handshake failed: {type(exc).__name__}: {exc}"
 
 
+def _load(der: bytes) -> x509.Certificate:
+    """A DER certificate, parsed by ``cryptography`` (imported here: a tenth of a second that
+    ``validate`` and every other command but the probes would pay)."""
+    from cryptography import x509
+
+    return x509.load_der_x509_certificate(der)
+
+
 def cert_facts(der: bytes, now: float) -> dict[str, Any]:
     """JSON-friendly facts about a DER certificate: subject, issuer, validity, names."""
-    cert = x509.load_der_x509_certificate(der)
+    cert = _load(der)
     not_after = cert.not_valid_after_utc.timestamp()
     return {
         "subject": _cn(cert.subject) or cert.subject.rfc4514_string(),
@@ -167,7 +176,7 @@ def expiry(der: bytes) -> tuple[float, str]:
     The http probe reports expiry on every run; a target serves the same certificate for
     months, and parsing it was a twentieth of an https probe's CPU.
     """
-    not_after = x509.load_der_x509_certificate(der).not_valid_after_utc
+    not_after = _load(der).not_valid_after_utc
     return not_after.timestamp(), not_after.isoformat(timespec="seconds")
 
 
@@ -176,7 +185,7 @@ def hostname_matches(der: bytes, host: str) -> bool:
 
     Used by the tls probe to report hostname validity separately from chain validity.
     """
-    names = _names(x509.load_der_x509_certificate(der))
+    names = _names(_load(der))
     try:
         ip = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
@@ -196,6 +205,8 @@ def hostname_matches(der: bytes, host: str) -> bool:
 
 
 def _names(cert: x509.Certificate) -> list[str]:
+    from cryptography import x509
+
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
@@ -206,6 +217,8 @@ def _names(cert: x509.Certificate) -> list[str]:
 
 
 def _cn(name: x509.Name) -> str:
+    from cryptography.x509.oid import NameOID
+
     attrs = name.get_attributes_for_oid(NameOID.COMMON_NAME)
     value = attrs[0].value if attrs else ""
     return value if isinstance(value, str) else value.decode(errors="replace")
