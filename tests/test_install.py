@@ -33,8 +33,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("wheel")]  # one build p
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out),
-                    str(ROOT)], check=True, capture_output=True, timeout=300)  # fmt: skip
+    # no build isolation: setuptools and wheel come from the dev venv (the dev extra), so the
+    # build never asks a package index (an isolated build fetched setuptools: once it failed)
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
+                           "--no-build-isolation", "-w", str(out), str(ROOT)],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    if done.returncode != 0:
+        said = (done.stderr or done.stdout)[-3000:]
+        pytest.fail(f"pip wheel failed ({done.returncode}):\n{said}")
     (built,) = out.glob("threenines-*.whl")
     return built
 
