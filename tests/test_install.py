@@ -11,6 +11,7 @@ import of ``threenines`` comes from there. Then as a new user would: ``threenine
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -33,10 +34,15 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("wheel")]  # one build p
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    # from a copy of the tree: a build writes build/ and *.egg-info into its source, and two
+    # builds (two workers, or a developer's own) in one tree would meet there
+    src = tmp_path_factory.mktemp("source") / "threenines"
+    shutil.copytree(ROOT, src, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "*.egg-info", "*_cache", "__pycache__", "data"))  # fmt: skip
     # no build isolation: setuptools and wheel come from the dev venv (the dev extra), so the
     # build never asks a package index (an isolated build fetched setuptools: once it failed)
     done = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
-                           "--no-build-isolation", "-w", str(out), str(ROOT)],
+                           "--no-build-isolation", "-w", str(out), str(src)],
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     if done.returncode != 0:
         said = (done.stderr or done.stdout)[-3000:]
