@@ -5,11 +5,13 @@
 Polling: one snmpd answers ``--devices`` communities (one "device" each); as root it runs in a
 network namespace with ``--interfaces`` veth links so each walk is switch-sized. Each poller
 walks the interfaces columns of every device, round after round, for ``--seconds``:
-threenines (``SnmpPoller``, interfaces profile), net-snmp ``snmpbulkwalk`` (ifTable+ifXTable,
+threenines (``SnmpPoller``, interfaces profile; v2c through its lean BER codec, and the same
+through pysnmp with ``--pysnmp``), net-snmp ``snmpbulkwalk`` (ifTable+ifXTable,
 one process per table and device) and ``prometheus-snmp-exporter`` (the same 15 columns,
 scraped over HTTP). CPU is the poller's own (this process, the children, the exporter's pid).
 Traps: v2c traps sent from another process at 500/s and at 5x, received by ``TrapReceiver``
-and stored by ``StoreSink`` in SQLite; counts what was stored, queued, dropped.
+and stored by ``StoreSink`` in SQLite; counts what was stored, queued, dropped
+(``--trap-seconds 0``: no trap run). The load average is printed before and after.
 """
 
 from __future__ import annotations
@@ -32,12 +34,15 @@ from bench import _snmp_lab as lab
 from threenines.app.db import make_engine, migrate
 from threenines.collectors.config import SnmpConfig, Traps
 from threenines.collectors.sink import MemorySink, StoreSink
+from threenines.collectors.snmp_client import SnmpClient
 from threenines.collectors.snmp_poll import SnmpPoller
 from threenines.collectors.snmp_traps import TrapReceiver
 from threenines.collectors.store import recent_events
 
 
-async def bench_threenines(address: str, port: int, communities: list[str], seconds: float):
+async def bench_threenines(
+    address: str, port: int, communities: list[str], seconds: float, fast: bool = True
+):
     devices = [
         {"name": f"d{i}", "address": address, "port": port, "site": "bench",
          "auth": {"version": "v2c", "community": c}, "profiles": ["interfaces"]}
@@ -45,7 +50,7 @@ async def bench_threenines(address: str, port: int, communities: list[str], seco
     ]  # fmt: skip
     cfg = SnmpConfig.model_validate({"devices": devices, "defaults": {"timeout": 5, "retries": 1}})
     sink = MemorySink()
-    poller = SnmpPoller(cfg, sink, vantage="bench")
+    poller = SnmpPoller(cfg, sink, vantage="bench", client=SnmpClient(fast=fast))
     names = [f"d{i}" for i in range(len(communities))]
     await asyncio.gather(*(poller.poll(name) for name in names))  # warm-up: engine, MIBs
     count = 0
@@ -197,12 +202,19 @@ def lab_drops(rx: TrapReceiver) -> int:
     return socket_drops(rx._inode) or 0
 
 
+def _loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "n/a"
+
+
 def table(rows: list[tuple[str, int, float, float, str]]) -> None:
     print(f"{'poller':<26}{'varbinds':>10}{'vb/s':>10}{'CPU us/vb':>11}{'vb/CPU-s':>11}  notes")
     base = rows[0][3] / rows[0][1]
     for name, count, wall, cpu, note in rows:
         per = cpu / max(count, 1)
-        ratio = f" (x{per / base:.1f} threenines' CPU/vb)" if name != rows[0][0] else ""
+        ratio = f" (x{per / base:.2f} threenines' CPU/vb)" if name != rows[0][0] else ""
         figures = f"{count:>10}{count / wall:>10.0f}{per * 1e6:>11.1f}{1 / per:>11.0f}"
         print(f"{name:<26}{figures}  {note}{ratio}")
 
@@ -213,7 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--interfaces", type=int, default=48)
     ap.add_argument("--seconds", type=float, default=6.0)
     ap.add_argument("--trap-seconds", type=float, default=8.0)
+    ap.add_argument("--pysnmp", action="store_true", help="also threenines through pysnmp")
     args = ap.parse_args(argv)
+    print(f"load average: {_loadavg()}")
     communities = [f"bench-{i}" for i in range(args.devices)]
     netns = os.geteuid() == 0 and args.interfaces > 0
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
@@ -224,13 +238,18 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"polling {args.devices} devices ({where}), {args.seconds:g}s per poller")
         job = (address, port, communities, args.seconds)
-        rows = [("threenines (pysnmp 7)", *asyncio.run(bench_threenines(*job)))]
+        rows = [("threenines (v2c lean BER)", *asyncio.run(bench_threenines(*job)))]
+        if args.pysnmp:
+            rows.append(("threenines (pysnmp 7)", *asyncio.run(bench_threenines(*job, False))))
         rows.append(("net-snmp snmpbulkwalk", *bench_netsnmp(*job)))
         try:
             rows.append(("prometheus-snmp-exporter", *asyncio.run(bench_exporter(*job))))
         except RuntimeError as exc:
             print(f"snmp_exporter skipped: {exc}")
         table(rows)
+    print(f"load average: {_loadavg()}")
+    if args.trap_seconds <= 0:
+        return 0
     print(f"\ntraps: v2c linkDown, {args.trap_seconds:g}s per rate, stored in SQLite")
     keys: tuple[str, ...] = ("rate", "queue", "sent", "accepted", "stored", "queue_full")
     keys = (*keys, "kernel_drops", "drain_s", "cpu_ms_per_trap", "alive")

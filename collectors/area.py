@@ -57,4 +57,8 @@ AREA = Area(
     migrations=Path(__file__).resolve().parent / "migrations",
     cli=_cli,
     setup=_setup,
+    held={
+        "snmp": "the SNMP poller, its devices and the trap receiver's socket are set up from "
+        "this section at start-up"
+    },
 )

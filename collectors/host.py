@@ -175,17 +175,21 @@ class HostCollector:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
         yield GaugeMetricFamily(
-            "host_cpu_percent", "CPU use since the last scrape", value=psutil.cpu_percent()
+            "threenines_host_cpu_utilisation_ratio",
+            "CPU use since the last scrape (0 to 1)",
+            value=psutil.cpu_percent() / 100,
         )
-        cpu = CounterMetricFamily("host_cpu_seconds", "CPU time by mode", labels=["mode"])
+        cpu = CounterMetricFamily(
+            "threenines_host_cpu_seconds", "CPU time by mode", labels=["mode"]
+        )
         for mode, secs in psutil.cpu_times()._asdict().items():
             cpu.add_metric([mode], secs)
         yield cpu
-        load = GaugeMetricFamily("host_load_average", "Load average", labels=["minutes"])
+        load = GaugeMetricFamily("threenines_host_load_average", "Load average", labels=["minutes"])
         for minutes, value in zip(("1", "5", "15"), os.getloadavg(), strict=True):
             load.add_metric([minutes], value)
         yield load
-        mem = GaugeMetricFamily("host_memory_bytes", "Memory", labels=["kind"])
+        mem = GaugeMetricFamily("threenines_host_memory_bytes", "Memory", labels=["kind"])
         vm, sw = psutil.virtual_memory(), psutil.swap_memory()
         for kind, value in (("total", vm.total), ("available", vm.available), ("used", vm.used)):
             mem.add_metric([kind], value)
@@ -197,7 +201,7 @@ class HostCollector:
         if self.processes:
             procs = list(psutil.process_iter(["name", "cmdline"]))
             running = GaugeMetricFamily(
-                "host_process_running", "Matching processes", labels=["name"]
+                "threenines_host_process_running", "Matching processes", labels=["name"]
             )
             for check in self.processes:
                 running.add_metric([check.name], count_processes(check, procs))
@@ -207,7 +211,9 @@ class HostCollector:
         import psutil
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-        space = GaugeMetricFamily("host_disk_bytes", "Filesystem space", labels=["mount", "kind"])
+        space = GaugeMetricFamily(
+            "threenines_host_disk_bytes", "Filesystem space", labels=["mount", "kind"]
+        )
         seen: set[str] = set()
         for part in psutil.disk_partitions(all=False):
             if part.device in seen:
@@ -220,7 +226,9 @@ class HostCollector:
             for kind in ("total", "used", "free"):
                 space.add_metric([part.mountpoint, kind], getattr(usage, kind))
         yield space
-        io = CounterMetricFamily("host_disk_io_bytes", "Disk I/O", labels=["device", "direction"])
+        io = CounterMetricFamily(
+            "threenines_host_disk_io_bytes", "Disk I/O", labels=["device", "direction"]
+        )
         for dev, c in (psutil.disk_io_counters(perdisk=True) or {}).items():
             io.add_metric([dev, "read"], c.read_bytes)
             io.add_metric([dev, "write"], c.write_bytes)
@@ -231,10 +239,12 @@ class HostCollector:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
         traffic = CounterMetricFamily(
-            "host_network_bytes", "Network traffic", labels=["interface", "direction"]
+            "threenines_host_network_bytes", "Network traffic", labels=["interface", "direction"]
         )
         errors = CounterMetricFamily(
-            "host_network_errors", "Network errors and drops", labels=["interface", "kind"]
+            "threenines_host_network_errors",
+            "Network errors and drops",
+            labels=["interface", "kind"],
         )
         for nic, c in psutil.net_io_counters(pernic=True).items():
             traffic.add_metric([nic, "in"], c.bytes_recv)
@@ -243,7 +253,9 @@ class HostCollector:
                 errors.add_metric([nic, kind], getattr(c, kind))
         yield traffic
         yield errors
-        up = GaugeMetricFamily("host_network_up", "Interface is up", labels=["interface"])
+        up = GaugeMetricFamily(
+            "threenines_host_network_up", "Interface is up", labels=["interface"]
+        )
         for nic, st in psutil.net_if_stats().items():
             up.add_metric([nic], 1.0 if st.isup else 0.0)
         yield up

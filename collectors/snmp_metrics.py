@@ -1,7 +1,9 @@
 """Prometheus metrics for the SNMP poller and trap receiver, on a registry passed in.
 
-Every reading is a gauge ``snmp_<metric>{device, site[, ifName|cpu|storage|...]}``. Series a
-device stops reporting (an interface removed, a device that stopped answering) are removed,
+Every reading is a gauge ``threenines_snmp_<metric>{device, site[, interface|cpu|storage|...]}``
+in base units (``export_name``: a profile's ``_percent`` is exported as a ``_ratio``, ``_bps``
+as ``_bytes_per_second``, ``_ps`` as ``_per_second``, minutes as seconds). Series a device
+stops reporting (an interface removed, a device that stopped answering) are removed,
 so a dashboard never shows a stale temperature as if it were current.
 """
 
@@ -14,6 +16,29 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from threenines.collectors.snmp_profiles import PROFILES
 
 BASE = ("device", "site")
+PREFIX = "threenines_snmp_"
+# A reading name's unit suffix -> the exported suffix and the factor to base units.
+UNITS = (
+    ("_percent", "_ratio", 0.01, "as a ratio (0 to 1)"),
+    ("_bps", "_bytes_per_second", 1 / 8, "in bytes per second"),
+    ("_ps", "_per_second", 1.0, ""),
+)
+RENAMED = {"ups_minutes_remaining": ("ups_remaining_seconds", 60.0, "in seconds")}
+LABELS = {"ifName": "interface"}  # Prometheus label names are snake_case (promtool says so)
+
+
+def export_name(metric: str) -> tuple[str, float, str]:
+    """The Prometheus name of reading ``metric``, the factor from its value to base units and
+    what to add to its help text (empty when nothing changes)."""
+    if metric in RENAMED:
+        name, factor, note = RENAMED[metric]
+        return PREFIX + name, factor, note
+    for suffix, unit, factor, note in UNITS:
+        if metric.endswith(suffix):
+            return PREFIX + metric.removesuffix(suffix) + unit, factor, note
+    return PREFIX + metric, 1.0, ""
+
+
 TRAP_OUTCOMES = (
     "accepted",
     "bad_community",
@@ -33,29 +58,33 @@ class SnmpMetrics:
         self.registry = registry
         self.gauges: dict[str, Gauge] = {}
         self._labels: dict[str, str | None] = {}
+        self._factor: dict[str, float] = {}
         for profile in PROFILES.values():
             for spec in profile.metrics:
-                labels = BASE + ((spec.label,) if spec.label else ())
-                self.gauges[spec.name] = Gauge(
-                    f"snmp_{spec.name}", spec.help, labels, registry=registry
-                )
+                labels = BASE + ((LABELS.get(spec.label, spec.label),) if spec.label else ())
+                name, self._factor[spec.name], note = export_name(spec.name)
+                doc = f"{spec.help}, exported {note}" if note else spec.help
+                self.gauges[spec.name] = Gauge(name, doc, labels, registry=registry)
                 self._labels[spec.name] = spec.label
         self._series: dict[str, set[tuple[str, str]]] = {}  # device -> {(metric, subject)}
         self.poll_duration = Histogram(
-            "snmp_poll_duration_seconds",
+            "threenines_snmp_poll_duration_seconds",
             "Time to poll all profiles of a device",
             BASE,
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=registry,
         )
         self.poll_errors = Counter(
-            "snmp_poll_errors_total", "Failed polls by reason", (*BASE, "reason"), registry=registry
+            "threenines_snmp_poll_errors_total",
+            "Failed polls by reason",
+            (*BASE, "reason"),
+            registry=registry,
         )
         self.varbinds = Counter(
-            "snmp_varbinds_total", "Variable bindings received", BASE, registry=registry
+            "threenines_snmp_varbinds_total", "Variable bindings received", BASE, registry=registry
         )
         self.traps = Counter(
-            "snmp_traps_total",
+            "threenines_snmp_traps_total",
             "Datagrams at the trap receiver by outcome",
             ("outcome",),
             registry=registry,
@@ -63,13 +92,18 @@ class SnmpMetrics:
         for outcome in TRAP_OUTCOMES:
             self.traps.labels(outcome)
         self.trap_events = Counter(
-            "snmp_trap_events_total", "Events made from traps", ("kind",), registry=registry
+            "threenines_snmp_trap_events_total",
+            "Events made from traps",
+            ("kind",),
+            registry=registry,
         )
         self.trap_queue = Gauge(
-            "snmp_trap_queue_depth", "Datagrams waiting to be decoded", registry=registry
+            "threenines_snmp_trap_queue_datagrams",
+            "Datagrams waiting to be decoded",
+            registry=registry,
         )
         self.trap_kernel_drops = Gauge(
-            "snmp_trap_socket_drops",
+            "threenines_snmp_trap_socket_dropped_datagrams",
             "Datagrams the kernel dropped on the trap socket (receive buffer full)",
             registry=registry,
         )
@@ -81,6 +115,7 @@ class SnmpMetrics:
             gauge = self.gauges.get(metric)
             if gauge is None:
                 continue
+            value *= self._factor[metric]
             if self._labels[metric]:
                 gauge.labels(device, site, subject).set(value)
             else:

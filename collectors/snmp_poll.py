@@ -205,7 +205,7 @@ class SnmpPoller:
             slot = max(slot + 1, math.ceil((loop.time() - start) / rt.interval))
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Poll every device until ``stop`` is set; then close the engine's socket."""
+        """Poll every device until ``stop`` is set; then close the client's sockets."""
         try:
             async with asyncio.TaskGroup() as tg:
                 for rt in self.devices.values():
@@ -214,6 +214,4 @@ class SnmpPoller:
             self.close()
 
     def close(self) -> None:
-        dispatcher = self.client.engine.transport_dispatcher
-        if dispatcher is not None:
-            dispatcher.close_dispatcher()
+        self.client.close()

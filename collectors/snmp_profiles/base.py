@@ -21,7 +21,8 @@ from threenines.core.results import ProbeResult
 
 @dataclass(frozen=True, slots=True)
 class MetricSpec:
-    """A reading kind: exported as Prometheus gauge ``snmp_<name>`` with ``label`` if any."""
+    """A reading kind: exported as Prometheus gauge ``threenines_snmp_<name>`` (in base
+    units: ``threenines.collectors.snmp_metrics.export_name``) with ``label`` if any."""
 
     name: str
     help: str

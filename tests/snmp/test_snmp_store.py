@@ -93,6 +93,6 @@ async def test_traps_are_stored_with_device_and_site(db_url: str) -> None:
         ("link_down", "depot", "snmp_trap")
     }
     text = generate_latest(registry).decode()
-    assert 'snmp_traps_total{outcome="accepted"} 200.0' in text
-    assert 'snmp_traps_total{outcome="bad_community"} 1.0' in text
+    assert 'threenines_snmp_traps_total{outcome="accepted"} 200.0' in text
+    assert 'threenines_snmp_traps_total{outcome="bad_community"} 1.0' in text
     engine.dispose()
