@@ -6,18 +6,16 @@ import json
 import re
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from threenines.core.cli import err, out
 from threenines.core.results import ProbeResult, Status
 
 # The probe registry's kinds, for --help without importing every probe module (httpx,
 # dnspython, cryptography): tests/test_cli_help.py checks this matches probes.PROBES.
 KINDS_HELP = "http, journey, browser, tcp, dns, icmp, tls, host"
 
-out = Console()
-err = Console(stderr=True)
 
 _HOST_PORT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[^:/\s]+):\d{1,5}$")
 _STYLE = {Status.UP: "green", Status.DEGRADED: "yellow", Status.DOWN: "red"}

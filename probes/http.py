@@ -21,24 +21,22 @@ import asyncio
 import base64
 import functools
 import time
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import httpx
-from pydantic import BeforeValidator, ByteSize, Field, model_validator
+from pydantic import Field, model_validator
 
 from threenines.core.config.base import CheckBase, StrictModel
 from threenines.core.config.secrets import Secret
 from threenines.core.durations import Duration
 from threenines.core.results import ProbeResult
 from threenines.probes import _httpclient as hc
-from threenines.probes._assert import HeaderAssertion, JsonAssertion, check_json
+from threenines.probes._assert import MAX_BODY_LIMIT as MAX_BODY_LIMIT  # README quotes it
+from threenines.probes._assert import ResponseExpectations, judge
 from threenines.probes._common import (
     HttpUrl,
-    Regex,
     SecretHeaders,
-    StatusSpec,
     guarded,
-    status_matches,
 )
 
 Method = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -49,20 +47,12 @@ def _parsed(url: str) -> httpx.URL:
     return httpx.URL(url)  # immutable; parsing it is a tenth of the request's CPU, once is enough
 
 
-HttpVersion = Literal["HTTP/1.0", "HTTP/1.1", "HTTP/2"]
-MAX_BODY_LIMIT = 64 << 20
-
-
-def _version(value: Any) -> Any:
-    return "HTTP/2" if value in ("HTTP/2.0", "h2") else value  # blackbox writes HTTP/2.0
-
-
 class BasicAuth(StrictModel):
     username: str
     password: Secret = Field(description="${ENV_VAR} or file:/path; never echoed")
 
 
-class Config(CheckBase, hc.ClientOptions):
+class Config(CheckBase, hc.ClientOptions, ResponseExpectations):
     type: Literal["http"]
     url: HttpUrl
     method: Method = "GET"
@@ -72,24 +62,6 @@ class Config(CheckBase, hc.ClientOptions):
     body: str | None = None
     basic_auth: BasicAuth | None = None
     bearer_token: Secret | None = Field(None, description="Sent as Authorization: Bearer ...")
-    expect_status: list[StatusSpec] = Field(default_factory=lambda: ["2xx"], min_length=1)
-    valid_http_versions: list[Annotated[HttpVersion, BeforeValidator(_version)]] = Field(
-        default_factory=list, description="e.g. [HTTP/2]: any other version is down"
-    )
-    fail_if_ssl: bool = Field(False, description="Down if the final response came over TLS")
-    fail_if_not_ssl: bool = Field(False, description="Down if it did not")
-    expect_headers: list[HeaderAssertion] = Field(default_factory=list)
-    body_limit: ByteSize = Field(
-        ByteSize(hc.MAX_BODY),
-        gt=0,
-        le=MAX_BODY_LIMIT,
-        description="Body expectations look at this much of the body (e.g. 4MiB); said if hit",
-    )
-    body_contains: str | None = None
-    body_regex: Regex | None = None
-    body_not_contains: str | None = Field(None, description="Down if the body contains this")
-    body_not_regex: Regex | None = Field(None, description="Down if the body matches this")
-    json_: list[JsonAssertion] = Field(default_factory=list, alias="json")
     degraded_after: Duration | None = Field(None, gt=0, description="Slower than this: degraded")
 
     @model_validator(mode="after")
@@ -97,8 +69,6 @@ class Config(CheckBase, hc.ClientOptions):
         auth = {k.lower() for k in self.headers} & {"authorization"}
         if sum((bool(auth), self.basic_auth is not None, self.bearer_token is not None)) > 1:
             raise ValueError("give one of basic_auth, bearer_token, an Authorization header")
-        if self.fail_if_ssl and self.fail_if_not_ssl:
-            raise ValueError("fail_if_ssl and fail_if_not_ssl cannot both be true")
         return self
 
     def target(self) -> str:
@@ -120,22 +90,88 @@ def from_target(target: str, name: str = "adhoc", **options: Any) -> Config:
     return Config.model_validate({"type": "http", "name": name, "url": target, **options})
 
 
+def plain(cfg: Config) -> bool:
+    """Whether the first request may skip httpx's client (see ``_fetch_plain``): no body, no
+    proxy, no HTTP/2. Everything else in the check qualifies."""
+    return cfg.body is None and cfg.proxy is None and not cfg.proxy_from_env and not cfg.http2
+
+
+_BUILDER: httpx.AsyncClient | None = None
+
+
+@functools.lru_cache(maxsize=4096)
+def _request(method: str, url: str, headers: tuple[tuple[str, str], ...]) -> httpx.Request:
+    """The first request as the probe's client would build it (same headers, same order);
+    only read by the transport, so one is shared by every run of the check."""
+    global _BUILDER
+    if _BUILDER is None:  # builds requests only: it never sends, so it holds no connection
+        _BUILDER = hc.make_client(hc.Timings(), hc.ClientOptions(), timeout=1.0,
+                                  transport=httpx.AsyncBaseTransport())  # fmt: skip
+    return _BUILDER.build_request(method, _parsed(url), headers=dict(headers))
+
+
+class _Replay(httpx.AsyncBaseTransport):
+    """The probe's transport, answering the client's first request with the response already
+    fetched: httpx then follows the redirect (cookies, method, headers, limits) itself."""
+
+    def __init__(self, transport: hc.ProbeTransport, first: httpx.Response):
+        self._transport = transport
+        self._first: httpx.Response | None = first
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        first, self._first = self._first, None
+        if first is not None:
+            return first
+        return await self._transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
+
+
+async def _fetch_plain(
+    cfg: Config, timings: hc.Timings, headers: dict[str, str], timeout: float
+) -> hc.Fetched:
+    """The first request straight through the probe's own transport (``probes._transport``,
+    as under httpx), without building an httpx client: on loopback that client was a third
+    of the probe's CPU. A redirect to follow goes back to httpx with the response in hand."""
+    transport = hc.make_transport(timings, cfg, timeout=timeout)
+    try:
+        request = _request(cfg.method, cfg.url, tuple(headers.items()))
+        response = await transport.handle_async_request(request)
+        response.request = request
+        if cfg.follow_redirects and response.has_redirect_location:
+            client = hc.make_client(
+                timings, cfg, timeout=timeout, transport=_Replay(transport, response)
+            )
+            async with client:
+                again = client.build_request(cfg.method, _parsed(cfg.url), headers=headers)
+                return await hc.fetch(client, again, timings, cfg.body_limit)
+        return await hc.read(response, timings, cfg.body_limit)
+    finally:
+        await transport.aclose()
+
+
 @guarded
 async def probe(cfg: Config, *, timeout: float) -> ProbeResult:
     timings = hc.Timings()
     headers = cfg.request_headers()
-    client = hc.make_client(timings, cfg, timeout=timeout)
     start = time.perf_counter()  # after set-up: total is the target's time, not ours
     try:
-        async with client, asyncio.timeout(timeout):
-            request = client.build_request(
-                cfg.method, _parsed(cfg.url), headers=headers, content=cfg.body
-            )
-            got = await hc.fetch(client, request, timings, cfg.body_limit)
+        if plain(cfg):
+            async with asyncio.timeout(timeout):
+                got = await _fetch_plain(cfg, timings, headers, timeout)
+        else:
+            client = hc.make_client(timings, cfg, timeout=timeout)
+            start = time.perf_counter()
+            async with client, asyncio.timeout(timeout):
+                request = client.build_request(
+                    cfg.method, _parsed(cfg.url), headers=headers, content=cfg.body
+                )
+                got = await hc.fetch(client, request, timings, cfg.body_limit)
     except Exception as exc:
         code, reason = hc.classify_error(exc, timings, timeout)
         return _result(None, code, reason, timings, start)
-    failure = _judge(cfg, got)
+    failure = judge(cfg, got)
     if failure is not None:
         return _result(got, *failure, timings, start)
     total = time.perf_counter() - start
@@ -143,34 +179,6 @@ async def probe(cfg: Config, *, timeout: float) -> ProbeResult:
         reason = f"{total * 1000:.0f} ms, above degraded_after {cfg.degraded_after * 1000:g} ms"
         return _result(got, "slow", reason, timings, start, degraded=True)
     return _result(got, None, f"HTTP {got.status} in {total * 1000:.0f} ms", timings, start)
-
-
-def _judge(cfg: Config, got: hc.Fetched) -> tuple[str, str] | None:
-    """The first failed expectation, in blackbox_exporter's order: status, version, TLS,
-    headers, body."""
-    if not status_matches(got.status, cfg.expect_status):
-        return "http_status", f"status {got.status} not in [{', '.join(cfg.expect_status)}]"
-    if cfg.valid_http_versions and got.http_version not in cfg.valid_http_versions:
-        wanted = ", ".join(cfg.valid_http_versions)
-        return "http_version", f"answered in {got.http_version}, not in [{wanted}]"
-    if cfg.fail_if_ssl and got.tls:
-        return "tls_used", f"final response came over TLS ({got.url}) and fail_if_ssl is set"
-    if cfg.fail_if_not_ssl and not got.tls:
-        return "tls_missing", f"final response came without TLS ({got.url}), fail_if_not_ssl"
-    for header in cfg.expect_headers:
-        problem = header.failure(got.headers)
-        if problem is not None:
-            return "expect_mismatch", problem
-    failure = hc.check_body(
-        got,
-        cfg.body_contains,
-        cfg.body_regex,
-        cfg.body_not_contains,
-        cfg.body_not_regex,
-    )
-    if failure is None and cfg.json_:
-        failure = check_json(got.text, cfg.json_)
-    return failure
 
 
 def _result(

@@ -1,7 +1,9 @@
 """Journey probe: a multi-step HTTP user journey sharing one cookie jar.
 
-Typical use: load the login page, ``extract`` its CSRF token, post the login form with
-``{csrf}`` and a secret ``{password}``, then assert the dashboard text. Each step is timed (phase
+Each step has the http check's expectations (``_assert.ResponseExpectations``, judged by
+``_assert.judge``, the http probe's own code). Typical use: load the login page, ``extract`` its
+CSRF token, post the login form with ``{csrf}`` and a secret ``{password}``, then assert the
+dashboard text. Each step is timed (phase
 name = step name) and asserted; the first failing step makes the result ``down`` with a reason
 naming that step. A whole journey slower than ``degraded_after`` is ``degraded``/``slow``.
 
@@ -20,18 +22,18 @@ from typing import Any, Literal
 import httpx
 from pydantic import Field, field_validator, model_validator
 
-from threenines.core.config.base import CheckBase, Name, StrictModel
+from threenines.core.config.base import CheckBase, Name
 from threenines.core.config.loader import LocatedError
 from threenines.core.config.secrets import Secret
 from threenines.core.durations import Duration
 from threenines.core.results import ProbeResult
 from threenines.probes import _httpclient as hc
+from threenines.probes._assert import ResponseExpectations, judge
 from threenines.probes._common import (
     Headers,
     HttpUrl,
     Regex,
     SecretHeaders,
-    StatusSpec,
     guarded,
 )
 
@@ -44,16 +46,15 @@ def render(template: str, variables: dict[str, str]) -> str:
     return _VAR.sub(lambda m: variables.get(m.group(1), m.group(0)), template)
 
 
-class Step(StrictModel):
+class Step(ResponseExpectations):
+    """One request; its expectations are the http check's own (``_assert.judge``)."""
+
     name: Name
     method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
     url: str = Field(description="Absolute, or relative to the journey's base_url; {var} allowed")
     headers: Headers = Field(default_factory=dict)
     form: dict[str, str] | None = Field(None, description="Sent url-encoded; {var} allowed")
     body: str | None = None
-    expect_status: list[StatusSpec] = Field(default_factory=lambda: ["2xx"], min_length=1)
-    body_contains: str | None = None
-    body_regex: Regex | None = None
     extract: dict[str, Regex] = Field(
         default_factory=dict,
         description='variable -> regex, e.g. csrf: \'name="csrf" value="([^"]+)"\'; the value '
@@ -153,7 +154,8 @@ async def probe(cfg: Config, *, timeout: float) -> ProbeResult:
         async with client, asyncio.timeout(timeout):
             for step in cfg.steps:
                 t = time.perf_counter()
-                got = await hc.fetch(client, _request(client, cfg, step, variables), timings)
+                request = _request(client, cfg, step, variables)
+                got = await hc.fetch(client, request, timings, step.body_limit)
                 phases[step.name] = time.perf_counter() - t
                 steps.append({"name": step.name, "status_code": got.status, "url": _bare(got.url)})
                 failure = _assert(step, got, variables)
@@ -188,7 +190,7 @@ def _bare(url: str) -> str:
 
 
 def _assert(step: Step, got: hc.Fetched, variables: dict[str, str]) -> tuple[str, str] | None:
-    failure = hc.check_response(got, step.expect_status, step.body_contains, step.body_regex)
+    failure = judge(step, got)
     if failure is not None:
         return failure
     for name, regex in step.extract.items():

@@ -259,3 +259,15 @@ def full_backlog_port() -> Iterator[int]:
     for c in fill:
         c.close()
     s.close()
+
+
+@pytest.fixture(params=["plain", "httpx"])
+def http_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run an http probe test on both paths (``http.plain``): the first request straight
+    through the probe's transport where the check qualifies, and httpx's client all the way,
+    so the two cannot drift."""
+    if request.param == "httpx":
+        from threenines.probes import http
+
+        monkeypatch.setattr(http, "plain", lambda cfg: False)
+    return str(request.param)

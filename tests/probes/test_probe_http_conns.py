@@ -14,6 +14,9 @@ import pytest
 from threenines.core.results import Status
 from threenines.probes import http, journey
 
+# every test on both paths of the http probe (conftest.http_path)
+pytestmark = pytest.mark.usefixtures("http_path")
+
 
 class CountingServer:
     """Keep-alive HTTP/1.1 on 127.0.0.1 counting connections: ``/go`` redirects to ``/ok``,

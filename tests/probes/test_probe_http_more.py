@@ -17,6 +17,9 @@ from pydantic import ValidationError
 from threenines.core.results import Status
 from threenines.probes import http
 
+# every test on both paths of the http probe (conftest.http_path)
+pytestmark = pytest.mark.usefixtures("http_path")
+
 
 def cfg(url: str, **kw: Any) -> http.Config:
     return http.Config.model_validate({"type": "http", "name": "t", "url": url, **kw})

@@ -117,3 +117,30 @@ def test_relative_url_needs_base_url() -> None:
         journey.Config.model_validate(
             {"type": "journey", "name": "j", "steps": [{"name": "a", "url": "/x"}]}
         )
+
+
+async def test_steps_have_the_http_probes_assertions(http_base: str) -> None:
+    """A step is judged by the http probe's own code: header asserts, must-not-match,
+    body_limit, HTTP version, JSON paths, fail_if_ssl — same codes, same reasons."""
+
+    async def step(**kw: Any) -> Any:
+        steps = [{"name": "only", "url": kw.pop("url", "/ok"), **kw}]
+        return await journey.probe(cfg(http_base, steps), timeout=5)
+
+    r = await step(body_not_contains="hello")
+    assert (r.status, r.error) == (Status.DOWN, "expect_mismatch"), r
+    assert r.reason == "step 'only': body contains 'hello'"
+    r = await step(expect_headers=[{"name": "X-Frame-Options"}])
+    assert r.reason == "step 'only': header X-Frame-Options is missing", r
+    r = await step(url="/big", body_contains="keyword")
+    assert r.reason.endswith("in its first 1 MiB (body_limit reached; the rest was not read)"), r
+    assert (await step(url="/big", body_contains="keyword", body_limit="2MiB")).ok
+    r = await step(valid_http_versions=["HTTP/2"])
+    assert (r.error, r.reason) == (
+        "http_version",
+        "step 'only': answered in HTTP/1.1, not in [HTTP/2]",
+    ), r
+    r = await step(fail_if_not_ssl=True)
+    assert r.error == "tls_missing", r
+    r = await step(url="/json", json=[{"path": "$.status", "equals": "nope"}])
+    assert r.error == "expect_mismatch" and r.reason.startswith("step 'only': JSON $.status"), r
