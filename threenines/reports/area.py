@@ -11,7 +11,9 @@ import typer
 from threenines.core.area import Area, Loc
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
     from pydantic import BaseModel
+    from sqlalchemy import Engine
 
     from threenines.core.config.schema import Config
     from threenines.core.context import ServiceContext
@@ -35,6 +37,18 @@ def _cli(app: typer.Typer) -> None:
     app.add_typer(cli.app, name="report")
 
 
+def _api(app: FastAPI) -> None:
+    from threenines.reports import api
+
+    api.install(app)
+
+
+def _anchors(engine: Engine) -> list[tuple[int, str, str]]:
+    from threenines.reports.issue import anchors
+
+    return anchors(engine)
+
+
 def _setup(ctx: ServiceContext) -> object:
     from threenines.reports import extension
 
@@ -49,5 +63,10 @@ AREA = Area(
     cross_check=_cross_check,
     migrations=Path(__file__).resolve().parent / "migrations",
     cli=_cli,
+    api=_api,
     setup=_setup,
+    anchors=_anchors,
+    held={
+        "reports": "the report sender and its schedules are set up from this section at start-up"
+    },
 )

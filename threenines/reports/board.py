@@ -14,7 +14,12 @@ from zoneinfo import ZoneInfo
 
 from threenines.availability.accounting import RULES, Figures, allowed_downtime, pool
 from threenines.availability.engine import Estate
-from threenines.availability.incidents import Incident, estate_reliability, reliability
+from threenines.availability.incidents import (
+    Incident,
+    estate_reliability,
+    incident_counts,
+    reliabilities,
+)
 from threenines.availability.periods import Period, local_days, local_text
 from threenines.availability.schedule import Exclusion
 from threenines.core.config.devices import PREFIX
@@ -174,7 +179,8 @@ def build(
     a, b = period.start, min(period.end, est.end)
     figs = {n: est.service(n, a, b) for n in est.services}
     past = [{n: est.service(n, p.start, p.end) for n in names} for p in previous]
-    incidents = [i for i in est.incidents(a, b, figs) if any(n in i.parts for n in names)]
+    mine_set = set(names)
+    incidents = [i for i in est.incidents(a, b, figs) if not mine_set.isdisjoint(i.parts)]
     services, sites, overall = _subjects(
         est, names, site, (a, b), figs, list(zip(previous, past, strict=True)), incidents
     )
@@ -232,22 +238,29 @@ def _subjects(
         return [(p.label, _pct(pooled(members, t, p))) for p, t in past]
 
     services = []
+    rels = reliabilities(incidents, {n: figs[n].good for n in names})
     for n in names:
         svc = est.services[n].config
-        rel = reliability(n, incidents, figs[n].good)
+        rel = rels[n]
         services.append(
             _row(n, "service", svc.site, figs[n], incidents=rel.incidents, mttr=rel.mttr,
                  mtbf=rel.mtbf, criticality=svc.criticality, trend=trend([n]))
         )  # fmt: skip
     sites = []
-    for s in [site] if site else [s.name for s in cfg.sites]:
-        members = [n for n in est.site_services(s) if n in names]
+    wanted = set(names)
+    by_site: dict[str, list[str]] = {}  # est.site_services of every site, in one pass
+    for n, svc_ in est.services.items():
+        if n in wanted:
+            by_site.setdefault(svc_.config.site, []).append(n)
+    groups = {s: by_site.get(s, []) for s in ([site] if site else [s.name for s in cfg.sites])}
+    counts = incident_counts(incidents, groups)
+    for s, members in groups.items():
         conf = cfg.site(s)
-        count = sum(1 for i in incidents if any(m in i.parts for m in members))
         kind = conf.kind if conf else "site"
         sites.append(
-            _row(s, kind, s, pooled(members, figs, None), incidents=count, trend=trend(members))
-        )
+            _row(s, kind, s, pooled(members, figs, None), incidents=counts[s],
+                 trend=trend(members))
+        )  # fmt: skip
     rel = estate_reliability(incidents, a, b)
     overall = _row(
         site or cfg.organisation, "estate", site or "", pooled(names, figs, None),

@@ -7,7 +7,8 @@ import hashlib
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import typer
 
@@ -20,13 +21,20 @@ from threenines.core.cli import (
     open_store,
     out,
     print_json,
-    rows_json,
 )
-from threenines.reports.config import reports_config
+from threenines.core.client import (
+    ServerOption,
+    TokenFileOption,
+    WaitJobOption,
+    connect,
+    document,
+    run_job,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from threenines.core.client import Client
     from threenines.core.config.schema import Config
 
 app = typer.Typer(
@@ -48,6 +56,8 @@ def report(
                                "snapshot (figures, bytes, SHA-256), numbered, audited"),
     by: str = typer.Option("", "--by", help="Who issues it (required with --issue)"),
     config: Path = ConfigOption,
+    server: str | None = ServerOption,
+    token_file: Path | None = TokenFileOption,
 ) -> None:  # fmt: skip
     """Render the board report for a period (dates are local to the configured time zone).
 
@@ -68,6 +78,14 @@ def report(
     if issue and not by.strip():
         err.print("--issue needs --by NAME (who issues it is recorded)")
         raise typer.Exit(2)
+    client = connect(server, token_file)
+    if client is not None:
+        if issue:
+            err.print("--issue is not done through --server: issue on the server's host")
+            raise typer.Exit(2)
+        data, name = _remote(client, period, fmt, site)
+        _write(data, name, fmt, out_file)
+        return
     cfg = load_or_exit(config)
     engine = make_engine(cfg.storage.url)
     try:
@@ -81,6 +99,29 @@ def report(
         raise typer.Exit(2) from None
     finally:
         engine.dispose()
+    _write(data, name, fmt, out_file)
+
+
+def _remote(client: Client, period: str, fmt: str, site: str | None) -> tuple[bytes, str]:
+    """The report rendered by the server (``GET /api/v1/reports/{period}``); a period or
+    site the server cannot read is its reason and exit 2, as in the local mode."""
+    from urllib.parse import quote
+
+    from threenines.core.client import ApiError, refused
+
+    try:
+        r = client.call("GET", f"/api/v1/reports/{quote(period, safe='')}",
+                        params={"format": fmt, "site": site}, raw=True)  # fmt: skip
+    except ApiError as exc:
+        if exc.status in (404, 422):
+            err.print(exc.detail, markup=False)
+            raise typer.Exit(2) from None
+        raise refused(exc) from None
+    _, _, name = r.headers.get("content-disposition", "").partition('filename="')
+    return r.content, Path(name.rstrip('"')).name or f"report.{fmt}"
+
+
+def _write(data: bytes, name: str, fmt: str, out_file: Path | None) -> None:
     if out_file is None and fmt != "pdf":
         sys.stdout.buffer.write(data)
         return
@@ -106,7 +147,10 @@ def _issue(cfg: Config, engine: Engine, period: str, fmt: str, site: str | None,
     err.print(f"issued report {iss.label} ({fmt}), SHA-256 "
               f"{hashlib.sha256(data).hexdigest()}", markup=False)  # fmt: skip
     if report.restatements:
-        err.print(f"{len(report.restatements)} figure(s) of earlier issued reports restated")
+        err.print(
+            f"{len(report.restatements)} figure(s) of issued reports restated (see the "
+            "report's restatements: old and new figure, and the records that moved them)"
+        )
     return data, name
 
 
@@ -114,25 +158,28 @@ def _issue(cfg: Config, engine: Engine, period: str, fmt: str, site: str | None,
 def verify(
     file: Path = typer.Argument(..., help="A report file (HTML, PDF, CSV or JSON)"),
     config: Path = ConfigOption,
+    server: str | None = ServerOption,
+    token_file: Path | None = TokenFileOption,
 ) -> None:
     """Check a report file against the issued reports' stored SHA-256: exit 0 if it is
     byte-for-byte an issued report (and its audit row is intact), 1 if not."""
-    from threenines.reports.issue import verify_file
+    import base64
+
+    from threenines.reports.api import verify_document
 
     try:
         data = file.read_bytes()
     except OSError as exc:
         err.print(f"cannot read {file}: {exc.strerror}", markup=False)
         raise typer.Exit(2) from None
-    cfg = load_or_exit(config)
-    engine = open_store(cfg)
-    try:
-        check = verify_file(engine, data, cfg.tz)
-    finally:
-        engine.dispose()
-    for line in check.lines:
-        (out if check.ok else err).print(line, markup=False, soft_wrap=True)
-    if not check.ok:
+    name = str(file)
+    body = {"content": base64.b64encode(data).decode(), "name": name}
+    doc = document(server, token_file, config,
+                   lambda c: c.post("/api/v1/reports/verify", body),
+                   lambda cfg, engine: verify_document(engine, cfg.tz, data, name))  # fmt: skip
+    for line in doc["lines"]:
+        (out if doc["ok"] else err).print(line, markup=False, soft_wrap=True)
+    if not doc["ok"]:
         raise typer.Exit(1)
 
 
@@ -143,43 +190,47 @@ def send(
         None, "--period", "-p", help="2026-10 | 2026-Q4 | 2026 (default: the last one ended)"
     ),
     config: Path = ConfigOption,
+    server: str | None = ServerOption,
+    token_file: Path | None = TokenFileOption,
+    wait: float = WaitJobOption,
 ) -> None:
-    """Send a scheduled report now to its receivers, files attached.
+    """Send a scheduled report now to its receivers, files attached. With --server, the server
+    sends it (an operator token) and this follows its job.
 
     The send is recorded, so the running service does not send that period again. Exit 1 if
     a receiver was not reached (the service retries it)."""
     import asyncio
 
-    from threenines.availability.periods import PeriodError, parse_period
-    from threenines.core.db import make_engine
-    from threenines.reports.schedule import latest_complete
-    from threenines.reports.sender import ReportSender
+    from threenines.reports.api import SendRefused, send_document, send_plan
 
-    cfg = load_or_exit(config)
-    sched = reports_config(cfg).schedule(schedule)
-    if sched is None:
-        names = ", ".join(s.name for s in reports_config(cfg).schedules) or "none configured"
-        err.print(f"unknown schedule {schedule!r} (reports.schedules: {names})", markup=False)
-        raise typer.Exit(2)
-    try:
-        when = parse_period(period, cfg.tz) if period else None
-    except PeriodError as exc:
-        err.print(str(exc), markup=False)
-        raise typer.Exit(2) from None
-    when = when or latest_complete(sched.period, time.time(), cfg.tz)
-    engine = make_engine(cfg.storage.url)
-    try:
-        composition().migrate(engine)
-        outcomes = asyncio.run(ReportSender(cfg, engine).send_now(sched.name, when))
-    finally:
-        engine.dispose()
-    reached = {o.receiver for o in outcomes if o.state == "sent"}
+    client = connect(server, token_file)
+    if client is not None:
+        path = f"/api/v1/reports/schedules/{quote(schedule, safe='')}/send"
+        doc = run_job(client, path, {"period": period}, wait)
+    else:
+        cfg = load_or_exit(config)
+        try:
+            sched, when = send_plan(cfg, schedule, period, time.time())
+        except SendRefused as exc:
+            err.print(str(exc), markup=False)
+            raise typer.Exit(2) from None
+        engine = open_store(cfg)
+        try:
+            doc = asyncio.run(send_document(cfg, engine, sched, when))
+        finally:
+            engine.dispose()
+    _sent(doc)
+
+
+def _sent(doc: dict[str, Any]) -> None:
+    """``send_document``'s lines, one per receiver, and exit 1 unless every one was reached."""
+    name, label, outcomes = doc["schedule"], doc["period"], doc["outcomes"]
     for o in outcomes:
-        note = "sent" if o.state == "sent" else f"{o.state}: {o.error}"
-        err.print(f"{sched.name} {when.label} -> {o.receiver}: {note}", markup=False)
-    for name in sorted(set(sched.receivers) - {o.receiver for o in outcomes}):
-        err.print(f"{sched.name} {when.label} -> {name}: being sent by another instance")
-    if reached != set(sched.receivers):
+        note = "sent" if o["state"] == "sent" else f"{o['state']}: {o['error']}"
+        err.print(f"{name} {label} -> {o['receiver']}: {note}", markup=False)
+    for receiver in sorted(set(doc["receivers"]) - {o["receiver"] for o in outcomes}):
+        err.print(f"{name} {label} -> {receiver}: being sent by another instance", markup=False)
+    if {o["receiver"] for o in outcomes if o["state"] == "sent"} != set(doc["receivers"]):
         raise typer.Exit(1)
 
 
@@ -188,27 +239,27 @@ def deliveries(
     schedule: str | None = typer.Argument(None, help="Only this schedule"),
     config: Path = ConfigOption,
     as_json: bool = JsonOption,
+    server: str | None = ServerOption,
+    token_file: Path | None = TokenFileOption,
 ) -> None:
     """Scheduled report deliveries: one line per schedule, period and receiver."""
-    from threenines.availability.periods import local_text
-    from threenines.core.db import make_engine
-    from threenines.reports.store import ReportDeliveryStore
+    from zoneinfo import ZoneInfo
 
-    cfg = load_or_exit(config)
-    engine = make_engine(cfg.storage.url)
-    try:
-        composition().migrate(engine)
-        rows = ReportDeliveryStore(engine).rows(schedule)
-    finally:
-        engine.dispose()
+    from threenines.availability.periods import local_text
+    from threenines.reports.api import deliveries_document
+
+    doc = document(server, token_file, config,
+                   lambda c: c.get("/api/v1/reports/deliveries", schedule=schedule),
+                   lambda cfg, engine: deliveries_document(engine, cfg, schedule))  # fmt: skip
+    rows, tz = doc["rows"], ZoneInfo(doc["timezone"])
     if as_json:
-        print_json(rows_json(rows))
+        print_json(rows)
         return
     if not rows:
         err.print("no report deliveries recorded")
     for row in rows:
         sent = row["sent_at"]
-        when = local_text(float(sent), cfg.tz) if isinstance(sent, float) else "-"
+        when = local_text(float(sent), tz) if isinstance(sent, (int, float)) else "-"
         error = f"  {row['last_error']}" if row["last_error"] else ""
         print(f"{row['schedule']}\t{row['period']}\t{row['receiver']}\t{row['state']}"
               f"\tattempts={row['attempts']}\tsent={when}{error}")  # fmt: skip

@@ -21,6 +21,7 @@ from threenines.reports.store import ReportDeliveryStore
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from threenines.core.config import Config
     from threenines.core.context import ServiceContext
 
 STATES = ("pending", "sending", "sent", "failed")
@@ -58,5 +59,10 @@ def setup(ctx: ServiceContext) -> ReportSender | None:
         return None
     sender = ReportSender(ctx.config, ctx.engine)
     ctx.add_task("reports", lambda: sender.run(ctx.stopping), singleton=True)
+
+    def reload(cfg: Config) -> None:  # services, sites, maintenance for the next report
+        sender.cfg = cfg  # (the ``reports`` section itself is held: ``area.py``)
+
+    ctx.on_reload(reload)
     ctx.metrics.registry.register(ReportCollector(ctx.engine))
     return sender

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,60 +143,149 @@ def issue(
     raise RuntimeError("report issue: numbering raced too often; try again")
 
 
+def anchors(engine: Engine) -> list[tuple[int, str, str]]:
+    """The audit heads the issued reports saw (one per issue), for ``audit verify``."""
+    q = (sa.select(t.audit_seq, t.audit_hash, t.period, t.scope, t.number)
+         .where(t.audit_seq > 0).distinct().order_by(t.audit_seq))  # fmt: skip
+    with engine.connect() as conn:
+        found = list(conn.execute(q))
+    return [(int(r.audit_seq), str(r.audit_hash), f"issued report {r.period} {r.scope} #{r.number}")
+            for r in found]  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class FileCheck:
     ok: bool
     lines: tuple[str, ...]
 
 
-def verify_file(engine: Engine, data: bytes, tz: Any) -> FileCheck:
-    """Is ``data`` byte-for-byte an issued file, and is its audit row still in the chain?"""
+def verify_file(engine: Engine, data: bytes, tz: Any, name: str = "the file") -> FileCheck:
+    """Is ``data`` byte-for-byte an issued file, and is its audit row still in the chain? The
+    verdict is one line naming ``name``: OK, or FAILED and why (for an edited copy: the issue
+    it claims to be, from its marker, and where it first differs from the issued file)."""
     digest = hashlib.sha256(data).hexdigest()
     with engine.connect() as conn:
         row = conn.execute(sa.select(report_issues).where(t.sha256 == digest).limit(1)).first()
     if row is not None:
         label = f"{row.period} {row.scope} #{row.number}"
-        lines = [f"issued report {label} ({row.format}), issued by {row.issued_by} at "
-                 f"{local_text(row.issued_at, tz)}: SHA-256 {digest} matches"]  # fmt: skip
+        what = (f"issued report {label} ({row.format}), issued by {row.issued_by} at "
+                f"{local_text(row.issued_at, tz)}")  # fmt: skip
         logged = [r for r in audit.rows(engine, f"report:{label}", 1000)
                   if r["detail"].get("sha256") == digest]  # fmt: skip
         chain = audit.verify(engine, [(int(row.audit_seq), str(row.audit_hash), label)]
                              if row.audit_seq else [])  # fmt: skip
+        broken = ""
         if not logged:
-            return FileCheck(False, (*lines, "but its audit-log row is missing"))
-        if not chain.ok:
-            return FileCheck(False, (*lines, *(f"audit log: {p}" for p in chain.problems)))
-        return FileCheck(True, tuple(lines))
-    claim = re.search(rf"{MARKER}: ([^\s\"<]+) ([^\s\"<]+) #(\d+)".encode(), data)
+            broken = "its audit-log row is missing (deleted from the log)"
+        elif not chain.ok:
+            broken = f"the audit log is not intact: {'; '.join(chain.problems)}"
+        if broken:
+            return FileCheck(False, (f"{name}: FAILED: it is {what}, byte for byte, but {broken}",))
+        return FileCheck(True, (f"{name}: OK: {what}: SHA-256 {digest} matches",))
+    claim = _claim(data)
     if claim is None:
-        return FileCheck(False, (f"no issued report has SHA-256 {digest}: not an issued file",))
-    period, scope, number = (x.decode() for x in claim.groups())
+        return FileCheck(False, (f"{name}: FAILED: not an issued file: no issued report has its "
+                                 f"SHA-256 {digest}, and it names no issue",))  # fmt: skip
+    period, scope, number = claim
+    label = f"{period} {scope} #{number}"
+    fmt = _format(data)
     with engine.connect() as conn:
-        orig = conn.execute(sa.select(t.sha256, t.format).where(
-            t.period == period, t.scope == scope, t.number == int(number))).all()  # fmt: skip
-    known = ", ".join(f"{f} {s}" for s, f in orig) or "none stored"
-    return FileCheck(False, (f"the file says it is issued report {period} {scope} #{number}, "
-                             f"but its SHA-256 {digest} is not that issue's ({known}): the "
-                             "file was changed after it was issued",))  # fmt: skip
+        orig = conn.execute(sa.select(t.format, t.sha256, t.content).where(
+            t.period == period, t.scope == scope, t.number == number)).all()  # fmt: skip
+    mine = next((r for r in orig if r.format == fmt), None)
+    if mine is None:
+        known = ", ".join(r.format for r in orig) or "none: no such issue is stored"
+        why = f"that issue has no {fmt} file (its files: {known})"
+    else:
+        why = (f"its SHA-256 is {digest[:16]}..., the issued file's {mine.sha256[:16]}...; "
+               f"{_difference(bytes(mine.content), data, fmt)}")  # fmt: skip
+    return FileCheck(False, (f"{name}: FAILED: changed after it was issued: it says it is "
+                             f"issued report {label} ({fmt}), but {why}",))  # fmt: skip
+
+
+MAX_INFLATE = 64 << 20  # bytes of a PDF's streams inflated to find its marker
+
+
+def _claim(data: bytes) -> tuple[str, str, int] | None:
+    """The issue a file says it is, from its marker (a PDF keeps it in its metadata, which
+    may sit in a compressed object stream)."""
+    pattern = rf"{MARKER}: ([^\s\"<)]+) ([^\s\"<)]+) #(\d+)".encode()
+    found = re.search(pattern, data)
+    if found is None and data.startswith(b"%PDF"):
+        budget = MAX_INFLATE
+        for m in re.finditer(rb"stream\r?\n", data):
+            if budget <= 0:
+                break
+            end = data.find(b"endstream", m.end())
+            z = zlib.decompressobj()
+            try:
+                text = z.decompress(data[m.end() : end if end > 0 else None], budget)
+            except zlib.error:
+                continue
+            budget -= len(text)
+            found = re.search(pattern, text)
+            if found is not None:
+                break
+    if found is None:
+        return None
+    period, scope, number = (x.decode(errors="replace") for x in found.groups())
+    return period, scope, int(number)
+
+
+def _format(data: bytes) -> str:
+    head = data[:200].lstrip()
+    if head.startswith(b"%PDF"):
+        return "pdf"
+    if head[:1] in (b"{", b"["):
+        return "json"
+    if head[:1] == b"<":
+        return "html"
+    return "csv"
+
+
+def _difference(issued: bytes, data: bytes, fmt: str) -> str:
+    """Where ``data`` first departs from the issued file, in words."""
+    if data.startswith(issued):
+        extra = len(data) - len(issued)
+        tail = " (an incremental update: the PDF was edited and saved)" if fmt == "pdf" else ""
+        return f"{extra} bytes were appended after the issued file's end{tail}"
+    at = next((i for i, (x, y) in enumerate(zip(issued, data, strict=False)) if x != y),
+              min(len(issued), len(data)))  # fmt: skip
+    if fmt == "pdf":
+        return f"the bytes differ from byte {at} on (the issued file has {len(issued)})"
+    line = issued.count(b"\n", 0, at) + 1
+    start = max(issued.rfind(b"\n", 0, at) + 1, at - 30)
+
+    def excerpt(b: bytes) -> str:
+        text = b[start : at + 40].split(b"\n", 1)[0].decode("utf-8", errors="replace")
+        return repr(text.strip())
+
+    return f"first change at line {line}: issued {excerpt(issued)}, this file {excerpt(data)}"
 
 
 def restatements(
     engine: Engine, recompute: Any, report: BoardReport, before: float
 ) -> list[dict[str, Any]]:
-    """Figures of earlier issued periods (same scope, ending by ``before``) that moved since
-    they were issued. ``recompute(period_label)`` -> that period's ``BoardReport`` now."""
+    """Figures of issued periods (same scope) that moved since they were issued: earlier
+    periods ending by ``before`` (``recompute(period_label)`` -> that period's ``BoardReport``
+    now) and ``report``'s own period when it was issued after it ended (a second issue then
+    carries the restatement against the first; an issue made while the period ran showed
+    figures "so far", which move as it runs)."""
     q = (sa.select(t.period, t.number, t.issued_at, t.figures)
-         .where(t.scope == report.scope, t.period != report.period)
-         .order_by(t.period, t.number))  # fmt: skip
+         .where(t.scope == report.scope).order_by(t.period, t.number))  # fmt: skip
     with engine.connect() as conn:
         latest: dict[str, Any] = {}
         for r in conn.execute(q):
             latest[str(r.period)] = r
+    own = latest.pop(report.period, None)
+    todo = sorted(latest.items())[-MAX_RESTATED:]
+    if own is not None and own.issued_at >= report.end:
+        todo.append((report.period, own))
     out: list[dict[str, Any]] = []
     recs = None
-    for period, r in sorted(latest.items())[-MAX_RESTATED:]:
-        now = recompute(period)
-        if now is None or now.end > before:
+    for period, r in todo:
+        now = report if period == report.period else recompute(period)
+        if now is None or (now is not report and now.end > before):
             continue
         new = figures(now)
         moved = [(k, old, new[k]) for k, old in r.figures.items()
