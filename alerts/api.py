@@ -22,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, field_validator
 
 from threenines.alerts import silencing
+from threenines.alerts.incident_doc import incident_document
 from threenines.alerts.matching import SILENCE_LABELS
 from threenines.alerts.sendtest import send_test
 from threenines.alerts.store import AlertStore
@@ -140,12 +141,12 @@ async def test_route(
 
 @router.get("/{ref}", responses=responses(404))
 async def show_alert(ref: Key, ctx: ServiceContext = Depends(context)) -> dict[str, Any]:
-    store = _store(ctx)
-    row = await asyncio.to_thread(store.incident, _ref(ref))
-    if row is None:
+    """One incident with its notifications and, for each, its delivery to each receiver (as
+    ``threenines alerts show``). 404: no such incident."""
+    doc = await asyncio.to_thread(incident_document, _store(ctx), _ref(ref))
+    if doc is None:
         raise HTTPException(404, f"no incident {ref!r}")
-    notes = await asyncio.to_thread(store.notifications_for, row["uid"])
-    return {**{k: v for k, v in row.items() if k != "data"}, "notifications": notes}
+    return {k: v for k, v in doc.items() if k != "data"}
 
 
 async def _command(

@@ -62,4 +62,8 @@ AREA = Area(
     cli=_cli,
     api=_api,
     setup=_setup,
+    held={
+        "alerts": "the alert service builds its receivers, routes, outbox sender and policy "
+        "settings from this section at start-up"
+    },
 )

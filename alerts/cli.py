@@ -14,26 +14,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from threenines.core.cli import (
     ConfigOption,
     JsonOption,
     deprecated_alias,
+    err,
     load_or_exit,
     open_store,
+    out,
     print_json,
     rows_json,
 )
+from threenines.core.client import ServerOption, TokenFileOption, connect, note_by
 
 if TYPE_CHECKING:  # imported inside the commands: the CLI's start-up stays fast
     from threenines.alerts.store import AlertStore
     from threenines.core.config import Config
 
 app = typer.Typer(help="Alerts: incidents, acknowledgements, silences, test notifications.")
-out = Console()
-err = Console(stderr=True)
 WaitOption = typer.Option(10.0, "--wait", help="Seconds to wait for the service to apply it")
 RefArgument = typer.Argument(..., help="Incident id, uid or key")
 NoteOption = typer.Option("", "--note", "-n")
@@ -57,10 +57,16 @@ def list_(
     all_: bool = typer.Option(False, "--all", "-a", help="Include resolved incidents"),
     limit: int = typer.Option(100, help="At most this many"),
     as_json: bool = JsonOption,
+    server: str | None = ServerOption,
+    token_file: Path | None = TokenFileOption,
 ) -> None:
     """Incidents, newest first (open and acknowledged unless --all)."""
-    _cfg, store = _store(config)
-    rows = store.incidents(None if all_ else ["open", "acknowledged"], limit)
+    client = connect(server, token_file)
+    if client is not None:
+        rows = client.get("/api/v1/alerts", status="all" if all_ else "active", limit=limit)
+    else:
+        _cfg, store = _store(config)
+        rows = store.incidents(None if all_ else ["open", "acknowledged"], limit)
     if as_json:
         print_json(rows_json(rows))
         return
@@ -80,21 +86,32 @@ def list_(
 
 
 @app.command()
-def show(ref: str = RefArgument, config: Path = ConfigOption, as_json: bool = JsonOption) -> None:
+def show(
+    ref: str = RefArgument,
+    config: Path = ConfigOption,
+    as_json: bool = JsonOption,
+    server: str | None = ServerOption,
+    token_file: Path | None = TokenFileOption,
+) -> None:
     """One incident with its notifications and their delivery to each receiver."""
-    from threenines.alerts.outbox_store import OutboxStore
+    from urllib.parse import quote
 
-    _cfg, store = _store(config)
-    row = store.incident(ref)
-    if row is None:
-        err.print(f"no incident {ref!r}")
-        raise typer.Exit(1)
-    outbox = OutboxStore(store.engine)
+    client = connect(server, token_file)
+    if client is not None:
+        doc = client.get(f"/api/v1/alerts/{quote(ref, safe='')}")
+    else:
+        from threenines.alerts.incident_doc import incident_document
+
+        _cfg, store = _store(config)
+        doc = incident_document(store, ref)
+        if doc is None:
+            err.print(f"no incident {ref!r}", markup=False)
+            raise typer.Exit(2)  # a refused input: as through the server (its 404)
     if as_json:
-        notes = rows_json(store.notifications_for(row["uid"]))
-        for n in notes:
-            n["deliveries"] = rows_json(outbox.deliveries(n["uid"]))
-        print_json({**rows_json([row])[0], "notifications": notes})
+        notes = [{**rows_json([n])[0], "deliveries": rows_json(n["deliveries"])}
+                 for n in doc["notifications"]]  # fmt: skip
+        print_json({**rows_json([{k: v for k, v in doc.items() if k != "notifications"}])[0],
+                    "notifications": notes})  # fmt: skip
         return
     for k in (
         "id",
@@ -110,16 +127,16 @@ def show(ref: str = RefArgument, config: Path = ConfigOption, as_json: bool = Js
         "held",
         "acked_by",
     ):
-        out.print(f"{k:>10}: {row[k] if row[k] not in (None, '') else '-'}", markup=False)
+        out.print(f"{k:>10}: {doc[k] if doc[k] not in (None, '') else '-'}", markup=False)
     for k in ("opened_at", "since", "resolved_at", "acked_at"):
-        out.print(f"{k:>10}: {_when(row[k])}")
-    for n in store.notifications_for(row["uid"]):
+        out.print(f"{k:>10}: {_when(doc[k])}")
+    for n in doc["notifications"]:
         out.print(
             f"\n{_when(n['created_at'])} {n['kind']} via {n['route']}: {n['title']}", markup=False
         )
         if n["held"]:
             out.print(f"  held ({n['held']}): recorded, not sent", markup=False)
-        for d in outbox.deliveries(n["uid"]):
+        for d in n["deliveries"]:
             extra = f" ({d['last_error']})" if d["last_error"] and d["state"] != "sent" else ""
             out.print(
                 f"  {d['receiver']}: {d['state']} after {d['attempts']} attempt(s){extra}",
@@ -143,9 +160,31 @@ def _queue(store: AlertStore, op: str, args: dict[str, object], wait: float) -> 
 
 
 def _incident_command(
-    op: str, ref: str, note: str, who: str | None, config: Path, wait: float
-) -> None:
-    """Queue ``op`` (ack | resolve) for the incident REF names, as WHO (default: you)."""
+    op: str, ref: str, note: str, who: str | None, config: Path, wait: float,
+    server: str | None, token_file: Path | None,
+) -> None:  # fmt: skip
+    """Queue ``op`` (ack | resolve) for the incident REF names, as WHO (default: you); with a
+    server, through its API as the token's name."""
+    client = connect(server, token_file)
+    if client is not None:
+        from urllib.parse import quote
+
+        from threenines.core.client import ApiError, refused
+
+        try:
+            r = client.call("POST", f"/api/v1/alerts/{quote(ref, safe='')}/{op}",
+                            params={"wait": min(wait, 30.0)}, json={"note": note})  # fmt: skip
+        except ApiError as exc:
+            if exc.status == 409:  # the service refused the command: its reason, as locally
+                err.print(exc.detail, markup=False)
+                raise typer.Exit(1) from None
+            raise refused(exc) from None
+        if r["status"] == "done":
+            out.print(f"{op}: done")
+        else:
+            out.print(f"{op}: queued (command {r['command']}); the running service applies it "
+                      "on its next tick")  # fmt: skip
+        return
     _cfg, store = _store(config)
     row = store.incident(ref)
     target = row["uid"] if row is not None else ref
@@ -160,9 +199,11 @@ def ack(
     who: str | None = deprecated_alias("--who"),
     config: Path = ConfigOption,
     wait: float = WaitOption,
+    server: str | None = ServerOption,
+    token_file: Path | None = TokenFileOption,
 ) -> None:
     """Acknowledge an incident: stops escalation and reminders."""
-    _incident_command("ack", ref, note, by or who, config, wait)
+    _incident_command("ack", ref, note, by or who, config, wait, server, token_file)
 
 
 @app.command()
@@ -173,9 +214,11 @@ def resolve(
     who: str | None = deprecated_alias("--who"),
     config: Path = ConfigOption,
     wait: float = WaitOption,
+    server: str | None = ServerOption,
+    token_file: Path | None = TokenFileOption,
 ) -> None:
     """Resolve an incident by hand (it re-opens if the condition recurs)."""
-    _incident_command("resolve", ref, note, by or who, config, wait)
+    _incident_command("resolve", ref, note, by or who, config, wait, server, token_file)
 
 
 @app.command()
@@ -186,13 +229,15 @@ def silence(
     by: str | None = ByOption,
     author: str | None = deprecated_alias("--author"),
     config: Path = ConfigOption,
+    server: str | None = ServerOption,
+    token_file: Path | None = TokenFileOption,
 ) -> None:
     """Silence matching alerts for a while: nothing pages, everything is still recorded."""
     from threenines.alerts.matching import SILENCE_LABELS
     from threenines.alerts.silencing import add_silence
     from threenines.core.durations import parse_duration
 
-    _cfg, store = _store(config)
+    client = connect(server, token_file)
     matchers: dict[str, str] = {}
     for m in match:
         label, sep, glob = m.partition("=")
@@ -205,6 +250,12 @@ def silence(
     except ValueError as exc:
         err.print(str(exc))
         raise typer.Exit(2) from None
+    if client is not None:  # the token's name is the author
+        body = {"matchers": matchers, "duration": duration, "comment": comment}
+        made = client.post("/api/v1/alerts/silences", body)
+        out.print(f"silence {made['id']} until {_when(made['ends_at'])}")
+        return
+    _cfg, store = _store(config)
     who = by or author or getpass.getuser()
     s = add_silence(store, matchers, seconds, who, comment, time.time())
     out.print(f"silence {s.id} until {_when(s.ends_at)}")
@@ -216,10 +267,19 @@ def unsilence(
     config: Path = ConfigOption,
     by: str | None = ByOption,
     who: str | None = deprecated_alias("--who"),
+    server: str | None = ServerOption,
+    token_file: Path | None = TokenFileOption,
 ) -> None:
     """End a silence now."""
+    from urllib.parse import quote
+
     from threenines.alerts.silencing import remove_silence
 
+    client = connect(server, token_file)
+    if client is not None:
+        client.delete(f"/api/v1/alerts/silences/{quote(uid, safe='')}")
+        out.print(f"silence {uid} removed")
+        return
     _cfg, store = _store(config)
     if not remove_silence(store, uid, by or who or getpass.getuser(), time.time()):
         err.print(f"no active silence {uid!r}")
@@ -232,11 +292,17 @@ def silences(
     config: Path = ConfigOption,
     all_: bool = typer.Option(False, "--all", "-a", help="Include ended ones"),
     as_json: bool = JsonOption,
+    server: str | None = ServerOption,
+    token_file: Path | None = TokenFileOption,
 ) -> None:
     """Silences (active unless --all)."""
-    _cfg, store = _store(config)
+    client = connect(server, token_file)
     table = Table("id", "matchers", "until", "author", "comment")
-    rows = store.silences(time.time(), include_expired=all_)
+    if client is not None:
+        rows = client.get("/api/v1/alerts/silences", all=str(all_).lower())
+    else:
+        _cfg, store = _store(config)
+        rows = store.silences(time.time(), include_expired=all_)
     if as_json:
         print_json(rows_json(rows))
         return
@@ -249,19 +315,30 @@ def silences(
 @app.command()
 def test(
     route: str = typer.Argument(..., help="Route name from alerts.routes"),
+    by: str | None = ByOption,
     config: Path = ConfigOption,
+    server: str | None = ServerOption,
+    token_file: Path | None = TokenFileOption,
 ) -> None:
-    """Send a test notification through ROUTE's receivers; exit 1 unless all confirm."""
+    """Send a test notification through ROUTE's receivers; exit 1 unless all confirm. With
+    --server, the server sends it (an operator token), from where the alerts are sent."""
     import asyncio
 
     from threenines.alerts.sendtest import send_test
 
-    cfg, store = _store(config)
-    try:
-        rows = asyncio.run(send_test(cfg, store.engine, route, who=getpass.getuser()))
-    except ValueError as exc:
-        err.print(str(exc), markup=False)
-        raise typer.Exit(2) from None
+    client = connect(server, token_file)
+    if client is not None:
+        from urllib.parse import quote
+
+        note_by(by)
+        rows = client.post(f"/api/v1/alerts/test/{quote(route, safe='')}")
+    else:
+        cfg, store = _store(config)
+        try:
+            rows = asyncio.run(send_test(cfg, store.engine, route, who=by or getpass.getuser()))
+        except ValueError as exc:
+            err.print(str(exc), markup=False)
+            raise typer.Exit(2) from None
     for d in rows:
         extra = f": {d['last_error']}" if d["state"] != "sent" and d["last_error"] else ""
         out.print(

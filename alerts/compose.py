@@ -68,13 +68,20 @@ class FlipComposer:
         return changed
 
     def seed(self, rows: Iterable[OpenRow]) -> None:
-        """The store's open intervals at start-up: the states the composer starts from."""
+        """The store's open intervals at start-up: the states the composer starts from. A
+        service already down or degraded is not taken as known: the first refresh reports it,
+        so that an outage which began while no node did the alerting (a high-availability
+        takeover, a restart) is paged; an incident already open for it is only updated."""
         self._merge(rows)
         for name, spec in self.specs.items():
             keys = spec.keys()
             seen = [self.rows[k].last_seen for k in keys if k in self.rows]
             if seen:
-                self.status[name] = self.state(name, max(seen)).state
+                state = self.state(name, max(seen)).state
+                if state in BAD:
+                    self.due[name] = -math.inf  # reported by the first refresh
+                else:
+                    self.status[name] = state
 
     def refresh(self, rows: Iterable[OpenRow], now: float) -> list[ConditionUpdate]:
         """Newer open intervals from the store (their ``last_seen`` moves on without flips),

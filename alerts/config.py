@@ -43,6 +43,14 @@ class Receiver(StrictModel):
     format: Literal["full", "short"] = Field(
         "full", description="short: the <= 160 character SMS form"
     )
+    max_length: int | None = Field(
+        None,
+        ge=100,
+        le=10_000_000,
+        description="Longest message (characters) this receiver takes; a longer one is sent as "
+        "its summary. Default: what Apprise knows of the service (Discord 2,000, Telegram "
+        "4,096, Slack 35,000, e-mail and JSON 32,768...)",
+    )
 
     @field_validator("url")
     @classmethod
@@ -212,6 +220,12 @@ class Templates(StrictModel):
         None, description="e.g. https://wiki.example.org/runbooks/{{ service or key }}"
     )
     ack_hint: str = "threenines alerts ack {{ uid }} --note '...'"
+    console_url: str | None = Field(
+        None,
+        pattern=r"^https?://\S+$",
+        description="The console's address for people reading a notification (e.g. "
+        "https://threenines.example.gov.uk): a summary links to its incidents list",
+    )
 
     @field_validator("title", "body", "short", "runbook_url", "ack_hint")
     @classmethod

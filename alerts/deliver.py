@@ -3,6 +3,12 @@
 Contract: ``await Deliverer.send(receiver, message)`` returns ``None`` on success or an error
 text; it never raises for a failing receiver, and the error text never contains the receiver's
 URL or any part of it that could be a credential (Apprise URLs embed passwords and tokens).
+
+Size: each receiver takes messages up to its ``max_length``, or else what Apprise knows of its
+service (the plug-in's ``body_maxlen``: Discord 2,000, Telegram 4,096, Slack 35,000, e-mail and
+JSON 32,768, SMS 160). ``fit`` sends the body when it fits, else the notification's summary
+(``render.summarise``), cut at a line if even that is too long: a grouped notification for
+thousands of incidents is never refused, or cut mid-word by the service, for its size.
 """
 
 from __future__ import annotations
@@ -42,6 +48,33 @@ class Message:
     # Receivers whose kind cannot carry files (SMS, chat) get the text only; short-form
     # receivers never get them.
     attach: tuple[Attachment, ...] = ()
+    summary: str = ""  # sent instead of ``body`` to a receiver that cannot take the body
+
+
+CUT = "\n… (cut to fit this receiver)"
+
+
+def fit(body: str, summary: str, limit: int) -> str:
+    """What to send a receiver that takes at most ``limit`` characters: ``body`` if it fits,
+    else ``summary`` (``body`` when there is none), whole lines of it if it is too long."""
+    if len(body) <= limit:
+        return body
+    text = summary or body
+    if len(text) <= limit:
+        return text
+    room = max(0, limit - len(CUT))
+    cut = text.rfind("\n", 0, room + 1)
+    return (text[: cut if cut > 0 else room]) + CUT if room else text[:limit]
+
+
+def limits(obj: apprise.Apprise, max_length: int | None) -> tuple[int, int]:
+    """(body, title) lengths the receiver takes: ``max_length`` when given, else the smallest
+    its Apprise plug-ins declare; a title of 0 means the service has none (Apprise then puts
+    the title in the body, so it counts there)."""
+    bodies = [int(p.body_maxlen) for p in obj if int(getattr(p, "body_maxlen", 0) or 0) > 0]
+    titles = [int(getattr(p, "title_maxlen", 0) or 0) for p in obj]
+    body = max_length or (min(bodies) if bodies else 32_768)
+    return body, min(titles) if titles else 0
 
 
 def secret_parts(url: str) -> list[str]:
@@ -114,12 +147,19 @@ class Deliverer:
         obj = self._apprise(name)
         if isinstance(obj, str):
             return obj
-        short = self._receivers[name].format == "short"
+        receiver = self._receivers[name]
+        short = receiver.format == "short"
+        body_max, title_max = limits(obj, receiver.max_length)
+        title = "" if short else msg.title
+        if title_max > 0 and len(title) > title_max:
+            title = title[: title_max - 1] + "…"
+        room = body_max - (len(title) + 2 if title and title_max == 0 else 0)
+        body = fit(msg.short if short else msg.body, "" if short else msg.summary, room)
         try:
             with _attachments(() if short else msg.attach) as attach:
                 result = obj.notify(
-                    body=msg.short if short else msg.body,
-                    title="" if short else msg.title,
+                    body=body,
+                    title=title,
                     notify_type=msg.notify_type,
                     body_format=apprise.NotifyFormat.TEXT,
                     attach=attach,

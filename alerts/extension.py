@@ -21,6 +21,8 @@ from threenines.availability.schedule import Exclusion, expand_all
 from threenines.availability.store import drill_periods, maintenance_windows
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from sqlalchemy import Engine
 
     from threenines.core.config import Config
@@ -71,6 +73,12 @@ def setup(ctx: ServiceContext) -> AlertService | None:
     feed = MaintenanceFeed(ctx.config, ctx.engine)
     svc = AlertService(ctx.config, ctx.engine, maintenance=feed, active=lambda: ctx.active)
     ctx.subscribe_flips(svc.on_flips, singleton=True)
+
+    def reload(cfg: Config) -> Awaitable[None]:  # the ``alerts`` section itself is held
+        feed.cfg = cfg
+        return svc.reconfigure(cfg)
+
+    ctx.on_reload(reload)
     ctx.add_task("alerts", lambda: svc.run(ctx.stopping), singleton=True)
     register_metrics(ctx.metrics.registry, ctx.engine, svc.sender.stats)
     return svc

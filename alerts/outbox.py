@@ -74,7 +74,9 @@ class OutboxSender:
         started = self.clock()
         failure: Exception | None = None
         try:
-            error = await self.send(c.receiver, Message(c.title, c.body, c.short, c.notify_type))
+            error = await self.send(
+                c.receiver, Message(c.title, c.body, c.short, c.notify_type, summary=c.summary)
+            )
         except Exception as exc:  # the adapter promises not to raise; be safe anyway
             error, failure = f"receiver {c.receiver!r}: {type(exc).__name__}", exc
         finished = self.clock()

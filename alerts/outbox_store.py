@@ -34,6 +34,7 @@ class Claimed:
     body: str
     short: str
     notify_type: str
+    summary: str = ""
 
 
 OUTBOX = Outbox(alert_deliveries)
@@ -60,7 +61,16 @@ class OutboxStore:
                 return None
             n = alert_notifications.c
             row = conn.execute(
-                sa.select(d.id, d.receiver, d.attempts, n.title, n.body, n.short, n.notify_type)
+                sa.select(
+                    d.id,
+                    d.receiver,
+                    d.attempts,
+                    n.title,
+                    n.body,
+                    n.short,
+                    n.notify_type,
+                    n.summary,
+                )
                 .join(alert_notifications, n.id == d.notification_id)
                 .where(d.id == delivery_id)
             ).one()
@@ -72,6 +82,7 @@ class OutboxStore:
             row.body,
             row.short,
             row.notify_type,
+            row.summary or "",
         )
 
     def finish(

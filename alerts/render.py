@@ -1,13 +1,21 @@
-"""Render a notification to text with Jinja2: a title, a body and a short (<= 160 char) SMS form.
+"""Render a notification to text with Jinja2: a title, a body, a short (<= 160 char) SMS form,
+and a bounded summary for receivers that cannot take the whole body.
 
 Template variables: ``n`` (the notification: ``kind``, ``route``, ``group``, ``items``), ``items``
 (each: ``kind``, ``i`` the incident, ``children``, ``runbook``, ``ack``), ``org``, and the
 filters ``when`` (epoch -> local time) and ``ago`` (seconds -> ``1h5m``). Operators can override
 each template in ``alerts.templates``; overrides are compiled when the config loads.
+
+The summary (``summarise``) is what a receiver gets when the body is longer than it accepts
+(``deliver.fit``): the title, the counts by kind, by site and by cause (the ``SUMMARY_TOP``
+largest of each), the first ``SUMMARY_NAMES`` names, and the console's incidents list when
+``alerts.templates.console_url`` is set. 3,000 checks failing behind one WAN link are then a
+message of about a kilobyte, not 190 KB.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -17,10 +25,12 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, StrictUndefined, Template
 
 from threenines.alerts.config import Templates
-from threenines.alerts.model import Item, Notification
+from threenines.alerts.model import Incident, Item, Notification
 from threenines.core.durations import format_duration
 
 SMS_LIMIT = 160
+SUMMARY_NAMES = 10  # a summary names this many incidents, then counts the rest
+SUMMARY_TOP = 5  # and lists this many sites and causes, largest first
 
 TITLE = (
     "{% set first = items[0] %}"
@@ -83,6 +93,7 @@ class Rendered:
     body: str
     short: str
     notify_type: str  # Apprise: info | success | warning | failure
+    summary: str = ""  # for a receiver the body is too long for (``summarise``)
 
 
 @lru_cache(maxsize=8)
@@ -164,4 +175,45 @@ def render(
     short = " ".join(_compile(t.short or SHORT, tz).render(variables).split())
     if len(short) > SMS_LIMIT:
         short = short[: SMS_LIMIT - 1] + "…"
-    return Rendered(title, body, short, _notify_type(n))
+    ack = items[0]["ack"] if len(items) == 1 and n.items[0].kind != "resolved" else ""
+    summary = summarise(n, title, t.console_url, ack)
+    return Rendered(title, body, short, _notify_type(n), summary)
+
+
+def _top(counts: Counter[str], what: str) -> str:
+    shown = " · ".join(f"{name} {n:,}" for name, n in counts.most_common(SUMMARY_TOP))
+    rest = len(counts) - SUMMARY_TOP
+    return f"by {what}: {shown}" + (f" (+{rest:,} more {what}s)" if rest > 0 else "")
+
+
+def summarise(n: Notification, title: str, console_url: str | None = None, ack: str = "") -> str:
+    """``n`` in a few lines whatever its size: counts by kind, site and cause, the first
+    ``SUMMARY_NAMES`` incidents (those behind another are named after it), and where the rest
+    are. Plain text, lines of their own, so ``deliver.fit`` can cut it at a line."""
+    incidents: list[tuple[str, Incident, Incident | None]]
+    incidents = [(it.kind, it.incident, None) for it in n.items]
+    incidents += [(it.kind, c, it.incident) for it in n.items for c in it.children]
+    kinds = Counter(_LABEL.get(it.kind, it.kind.upper()) for it in n.items)
+    sites = Counter(i.site or "no site" for _k, i, _p in incidents)
+    causes = Counter(
+        (f"behind {p.title}" if p is not None else (i.cause or i.condition)).splitlines()[0][:80]
+        for _k, i, p in incidents
+    )
+    lines = [title]
+    counted = ", ".join(f"{v:,} {k}" for k, v in kinds.most_common())
+    behind = len(incidents) - len(n.items)
+    lines.append(f"{len(n.items):,} alert(s): {counted}"
+                 + (f"; {behind:,} more affected behind them" if behind else ""))  # fmt: skip
+    lines += [_top(sites, "site"), _top(causes, "cause")]
+    for _kind, inc, parent in incidents[:SUMMARY_NAMES]:
+        where = f" at {inc.site}" if inc.site else ""
+        lines.append(f"- {inc.title}{where}" + (f" (behind {parent.title})" if parent else ""))
+    rest = len(incidents) - SUMMARY_NAMES
+    link = f"{console_url.rstrip('/')}/incidents" if console_url else ""
+    if rest > 0:
+        lines.append(f"+{rest:,} more" + (f": {link}" if link else " (threenines alerts list)"))
+    elif link:
+        lines.append(link)
+    if ack:
+        lines.insert(1, f"acknowledge: {ack}")
+    return "\n".join(lines)

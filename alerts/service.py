@@ -184,6 +184,26 @@ class AlertService:
             self.sender.wake()
         return decision
 
+    async def reconfigure(self, cfg: Config) -> None:
+        """Take a reloaded config (``threenines.core.reload``): the services, checks, sites,
+        dependencies, organisation and time zone, in place. The ``alerts`` section itself is
+        held (``area.HELD``): receivers, outbox and policy keep their start-up values.
+
+        The composer is built again from the new services and seeded from the store's open
+        intervals, as at start-up, keeping the state last told to the policy for each service
+        that remains (so only a real change of state is an alert)."""
+        topology, composer = from_config(cfg), FlipComposer(cfg)
+        rows = await asyncio.to_thread(self._open_intervals)
+        async with self._lock:
+            composer.seed(rows)
+            old = self.composer
+            if isinstance(old, FlipComposer):
+                composer.status.update({n: s for n, s in old.status.items() if n in composer.specs})
+            self.cfg, self.topology, self.composer = cfg, topology, composer
+            self.tz = self.acfg.timezone or cfg.timezone
+            self._last_states = -1e18  # the new services' states at the next tick
+            self._last_refresh = -1e18  # and the maintenance windows (config ones may change)
+
     # -- life cycle --------------------------------------------------------------------------
 
     async def start(self) -> None:

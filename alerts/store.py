@@ -144,6 +144,7 @@ class AlertStore:
                 title=r.title,
                 body=r.body,
                 short=r.short,
+                summary=r.summary,
                 notify_type=r.notify_type,
                 incidents=uids,
             )

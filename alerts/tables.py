@@ -73,6 +73,7 @@ alert_notifications = Table(
     Column("short", Text, nullable=False),
     Column("notify_type", String(10), nullable=False),
     Column("incidents", JSON, nullable=False),  # uids of the incidents (children included)
+    Column("summary", Text),  # render.summarise; NULL on rows from before alerts_0002
     Index(None, "created_at"),
 )
 

@@ -321,3 +321,28 @@ async def test_unreachable_receiver_error_names_no_credentials() -> None:
     assert error is not None and error.startswith("receiver 'mail': delivery failed")
     assert "Pa55w0rdXYZ" not in error and "robot" not in error and str(port) not in error
     assert await d.send("nobody", Message("t", "b", "s")) == "unknown receiver 'nobody'"
+
+
+async def test_an_outage_begun_before_start_is_paged_once(
+    rx: tuple[JsonReceiver, SmtpReceiver], tmp_path: Path
+) -> None:
+    """A service already down in the store when the alerting starts (it began while no node
+    did the alerting: a high-availability takeover, a restart) is paged; started again with the
+    incident open, nothing more is sent."""
+    from threenines.core.tables import state_intervals
+
+    j, s = rx
+    cfg = _config(tmp_path, j, s, ROUTE, _svc_yaml(["payroll"]))
+    clock = Clock()
+    svc = _service(cfg, tmp_path, clock)
+    with svc.engine.begin() as conn:
+        conn.execute(sa.insert(state_intervals).values(
+            check_id="payroll/tcp", vantage="central", state="down", start=T0 - 30, end=None,
+            last_seen=T0, error="connect_timeout", reason="no answer"))  # fmt: skip
+    await svc.start()
+    await _drive(svc, clock, 10)
+    assert [m["title"] for m in j.messages] == ["[FIRING] service payroll is down"], j.messages
+    again = _service(cfg, tmp_path, clock)
+    await again.start()
+    await _drive(again, clock, 10)
+    assert len(j.messages) == 1 and len(s.mails) == 1, j.messages

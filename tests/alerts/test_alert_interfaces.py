@@ -175,6 +175,7 @@ async def test_metrics_and_extension(setup_cfg: tuple[Path, Config, JsonReceiver
     )
     ctx.subscribe_flips = lambda sub, singleton=False: ctx.flips.append((sub, singleton))
     ctx.add_task = lambda name, factory, singleton=False: ctx.tasks.append((name, singleton))
+    ctx.on_reload = lambda hook: None
     svc = setup(ctx)
     assert svc is not None and ctx.flips == [(svc.on_flips, True)]
     assert ctx.tasks == [("alerts", True)]  # the active node's work only
@@ -202,3 +203,38 @@ def test_maintenance_feed_scopes(setup_cfg: tuple[Path, Config, JsonReceiver]) -
     feed = MaintenanceFeed(cfg, make_engine(cfg.storage.url))
     feed.refresh()
     assert feed(time.time()) == []
+
+
+async def test_a_reloaded_config_reaches_the_alert_service(
+    setup_cfg: tuple[Path, Config, JsonReceiver], tmp_path: Path
+) -> None:
+    """Reload (issue 18): a service and its check added to the config while running; before the
+    reload its flips alert nobody (the service is unknown), after it they open its incident."""
+    from threenines.core.results import Status
+    from threenines.core.store import StateChange
+
+    path, cfg, _j = setup_cfg
+    engine = make_engine(cfg.storage.url)
+    registry = SimpleNamespace(registry=CollectorRegistry())
+    ctx: Any = SimpleNamespace(config=cfg, engine=engine, stopping=asyncio.Event(), reloads=[],
+                               active=True, metrics=registry)  # fmt: skip
+    ctx.subscribe_flips = lambda sub, singleton=False: None
+    ctx.add_task = lambda name, factory, singleton=False: None
+    ctx.on_reload = ctx.reloads.append
+    svc = setup(ctx)
+    assert svc is not None and len(ctx.reloads) == 1
+    now = time.time()
+    flip = StateChange("library/web", "central", now, Status.UP, Status.DOWN, "refused", "r")
+    await svc.on_flips([flip])
+    assert "service:library" not in svc.state.incidents
+    text = path.read_text().replace(
+        "services: [{name: payroll, site: hq}]",
+        "services:\n  - {name: payroll, site: hq}\n  - name: library\n    site: hq\n"
+        "    checks: [{name: web, type: tcp, host: 127.0.0.1, port: 9}]",
+    )
+    path.write_text(text)
+    await ctx.reloads[0](load_config(path))
+    assert svc.cfg.service("library") is not None
+    await svc.on_flips([StateChange("library/web", "central", now + 1, Status.UP, Status.DOWN,
+                                    "refused", "r")])  # fmt: skip
+    assert "service:library" in svc.state.incidents
