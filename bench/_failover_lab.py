@@ -56,8 +56,10 @@ def lab_config(
     confirm_for: float,
     cooldown: float,
     alerts: dict[str, Any] | None = None,
+    rpo: float | None = None,
 ) -> dict[str, Any]:
-    """config/lab.yaml, cut to the portal checks, with ``interval`` probes and test guards."""
+    """config/lab.yaml, cut to the portal checks, with ``interval`` probes and test guards
+    (``rpo``: the plan's pre-flight and drill objective, when not config/lab.yaml's)."""
     cfg = yaml.safe_load((ROOT / "config" / "lab.yaml").read_text())
     cfg["storage"] = {"url": f"sqlite:///{tmp}/lab.db", "flush_interval": "200ms",
                       "spool": str(tmp / "spool.jsonl")}  # fmt: skip
@@ -83,6 +85,8 @@ def lab_config(
     plan["verification"].update(checks=checks, within="30s", interval="500ms")
     for key in ("playbook", "failback"):
         plan[key]["timeout"] = "90s"
+    if rpo is not None:
+        plan["preflight"]["rpo"] = plan["objectives"]["rpo"] = f"{rpo:g}s"
     if alerts is not None:
         cfg["alerts"] = alerts
     return cfg
@@ -167,11 +171,12 @@ def watched(
     confirm_for: float = 3.0,
     cooldown: float = 20.0,
     alerts: dict[str, Any] | None = None,
+    rpo: float | None = None,
 ) -> Iterator[Watched]:
     tmp.mkdir(parents=True, exist_ok=True)
     port = free_lab_port()
     raw = lab_config(tmp, port, interval=interval, confirm_for=confirm_for, cooldown=cooldown,
-                     alerts=alerts)  # fmt: skip
+                     alerts=alerts, rpo=rpo)  # fmt: skip
     path = tmp / "lab-failover.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     cfg = load_config(path)

@@ -18,6 +18,7 @@ import re
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,21 @@ def promote_command() -> list[str]:
     return [ANSIBLE, "-i", inventory, str(ROOT / "playbooks/promote_store.yml")]
 
 
+def sync_command() -> list[str]:
+    """The nodes' ``server.ha.release`` command: release a lost synchronous standby, re-arm it."""
+    inventory = str(ROOT / "playbooks/inventory/lab.yml")
+    return [ANSIBLE, "-i", inventory, str(ROOT / "playbooks/store_sync.yml")]
+
+
+# The mirror node asks for the promotion PROMOTE_AFTER seconds into an outage of its store, and
+# the playbook waits up to GUARD_WAIT for the standby's guards (its WAL receiver's 5 s timeout,
+# the replicated lease running out): Ansible's own start-up overlaps that wait. A release of a
+# lost synchronous standby comes only after RELEASE_AFTER seconds of a renewal waiting, which is
+# above the promotion's limit on the standby's replay age (REPLAY_AGE, in the inventory) plus the
+# promotion's own run: of "promote the standby" and "release the primary", one only can pass.
+PROMOTE_AFTER, GUARD_WAIT, RELEASE_AFTER = 2.0, 10.0, 20.0
+
+
 def pair_configs(
     tmp: Path, *, interval: float, confirm_for: float, cooldown: float, lease: float,
     heartbeat: float, alerts: dict[str, Any] | None,
@@ -72,13 +88,20 @@ def pair_configs(
     out = {}
     for node, dc in NODES.items():
         cfg = yaml.safe_load(yaml.safe_dump(base))
-        cfg["storage"] = {"url": database.store_url(lab.ESTATE), "flush_interval": "200ms",
-                          "spool": str(tmp / f"{node}-spool.db")}  # fmt: skip
-        ha: dict[str, Any] = {"lease": f"{lease:g}s", "heartbeat": f"{heartbeat:g}s"}
+        cfg["storage"] = {
+            "url": database.store_url(lab.ESTATE, first=dc),
+            "flush_interval": "200ms",
+            "spool": str(tmp / f"{node}-spool.db"),
+        }
+        ha: dict[str, Any] = {
+            "lease": f"{lease:g}s", "heartbeat": f"{heartbeat:g}s",
+            "release": {"command": sync_command(), "after": f"{RELEASE_AFTER:g}s",
+                        "timeout": "60s"},
+        }  # fmt: skip
         if dc != database.primary(lab.ESTATE).name:
             ha["promote"] = {
-                "command": promote_command(),
-                "after": f"{lease:g}s",
+                "command": [*promote_command(), "-e", f"pg_promote_guard_wait={GUARD_WAIT:g}"],
+                "after": f"{PROMOTE_AFTER:g}s",
                 "timeout": "90s",
             }
         address = lab.ESTATE.node(dc).address
@@ -174,8 +197,13 @@ def cut_dc_main(pair: Pair, limit: float = 150.0) -> Cut:
     fault = lab.fault_add("dc-cut", "dc-main", state=pair.state)
     t0 = fault.created
     until("the mirror node active", lambda: pair.role("central-mirror") == "active", limit=limit)
-    run = until("the failover run", lambda: [r for r in pair.runs() if r.state != "running"],
-                limit=limit)[0]  # fmt: skip
+    try:
+        run = until("the failover run", lambda: [r for r in pair.runs() if r.state != "running"],
+                    limit=limit)[0]  # fmt: skip
+    except TimeoutError as exc:  # what the mirror node was doing instead, for the report
+        seen = [(round(e.ts - t0, 1), e.message) for e in pair.decided()][-5:]
+        tasks = (pair.health("central-mirror") or {}).get("tasks")
+        raise TimeoutError(f"{exc}; runs {pair.runs()}; decisions {seen}; tasks {tasks}") from None
     decided = [e for e in pair.decided() if e.details["action"] == "fail_over"]
     lease = pair.lease()
     assert lease is not None and decided, (lease, decided)
@@ -241,9 +269,10 @@ def ha_pair(
             ], state=state)  # fmt: skip
         until("every vantage point to see both data centres up", pair.all_up, limit=120)
         yield pair
-    finally:
-        for site in SITES:
-            lab.stop(site, agent, state=state)
-        for node in NODES:
-            lab.stop(NODES[node], PROC, state=state)
+    finally:  # all at once: each may take its grace period (a node cut off, mid-renewal)
+        procs = [(site, agent) for site in SITES] + [(NODES[n], PROC) for n in NODES]
+        with ThreadPoolExecutor(len(procs)) as pool:
+            list(pool.map(lambda p: lab.stop(p[0], p[1], state=state), procs))
+        for node in NODES:  # kept beside the configs: the lab's logs go with the lab
+            (tmp / f"{node}.log").write_text(pair.log(node))
         engine.dispose()

@@ -59,4 +59,8 @@ AREA = Area(
     cli=_cli,
     api=_api,
     setup=_setup,
+    held={
+        "failover": "each plan's evaluation loop and its runner are started from this "
+        "section at start-up"
+    },
 )

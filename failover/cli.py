@@ -8,28 +8,36 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from threenines.core.cli import (
     ConfigOption,
     JsonOption,
     composition,
+    err,
     load_or_exit,
+    out,
     print_json,
     rows_json,
+)
+from threenines.core.client import (
+    Client,
+    ServerOption,
+    TokenFileOption,
+    WaitJobOption,
+    connect,
+    follow_job,
+    note_by,
 )
 from threenines.failover.config import failover_config
 
 if TYPE_CHECKING:  # imported inside the commands: the CLI's start-up stays fast
-    from threenines.failover.decide import FailoverDecision
-    from threenines.failover.orchestrator import Orchestrator, RunOutcome
+    from threenines.failover.orchestrator import Orchestrator
 
 app = typer.Typer(help="Fail over to the mirror data centre (Ansible), and fail back.")
-out = Console()
-err = Console(stderr=True)
 PlanArg = typer.Argument(..., help="Failover plan name (failover.plans[].name)")
 ByOption = typer.Option(None, "--by", help="Who is acting (default: USER@host)")
 
@@ -65,61 +73,67 @@ def _ts(value: float | None) -> str:
     return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _report(result: RunOutcome | FailoverDecision | None) -> None:
-    from threenines.failover.decide import FailoverDecision
+def _report(doc: dict[str, Any]) -> None:
+    """Print ``outcome_doc``'s document (local or from the server's job) and exit with it."""
+    from threenines.failover.orchestrator import SUCCEEDED
 
-    if result is None:
-        out.print("another instance holds this plan's lease or has just run it; nothing done")
+    if doc["outcome"] == "not_run":
+        out.print(doc["why"], markup=False)
         raise typer.Exit(1)
-    if isinstance(result, FailoverDecision):
-        out.print(f"[bold]{result.action}[/]: {result.reason}: {result.message}")
-        raise typer.Exit(0 if result.action == "wait" else 1)
-    pb = result.playbook
-    out.print(f"run {result.run_id}: [bold]{result.state}[/] ({pb.changed} change(s), rc {pb.rc})")
-    if pb.error:
-        out.print(f"  {pb.error}", markup=False)
-    if result.verification and not result.verification.ok:
-        for check, why in result.verification.last_error.items():
-            out.print(f"  not verified: {check}: {why}", markup=False)
-    raise typer.Exit(0 if result.state in ("verified", "succeeded") else 1)
+    if doc["outcome"] == "decision":
+        out.print(f"[bold]{doc['action']}[/]: {doc['reason']}: {doc['message']}")
+        raise typer.Exit(0 if doc["action"] == "wait" else 1)
+    out.print(f"run {doc['run_id']}: [bold]{doc['state']}[/] ({doc['changed']} change(s), "
+              f"rc {doc['rc']})")  # fmt: skip
+    if doc["error"]:
+        out.print(f"  {doc['error']}", markup=False)
+    for check, why in doc["not_verified"].items():
+        out.print(f"  not verified: {check}: {why}", markup=False)
+    raise typer.Exit(0 if doc["state"] in SUCCEEDED else 1)
+
+
+def _through_server(client: Client, path: str, body: dict[str, Any], wait: float) -> None:
+    """Start the run on the server (a job), follow it until it ends, report it."""
+    job = client.post(path, body)
+    err.print(f"job {job['id']}: {job['kind']} {job['key']} started on the server", markup=False)
+    doc = follow_job(client, job, wait)
+    if doc["state"] == "failed":
+        err.print(f"job {doc['id']} failed: {doc['error']}", markup=False)
+        raise typer.Exit(1)
+    _report(doc["result"])
 
 
 @app.command()
-def status(config: Path = ConfigOption, as_json: bool = JsonOption) -> None:
+def status(
+    config: Path = ConfigOption,
+    as_json: bool = JsonOption,
+    server: str | None = ServerOption,
+    token_file: Path | None = TokenFileOption,
+) -> None:
     """Each plan's current decision, last run and lease (evaluates; never acts)."""
-    from threenines.failover.lease import holder
+    client = connect(server, token_file)
+    if client is not None:
+        shown: list[dict[str, Any]] = client.get("/api/v1/failover")
+    else:
+        from threenines.failover.api import plan_status
 
-    orch = _orch(config)
-    table = Table("plan", "mode", "decision", "last run", "lease")
-    shown: list[dict[str, Any]] = []
-    for plan in failover_config(orch.cfg).plans:
-        d = orch.decide_now(plan)
-        rows = orch.ledger.run_rows(plan.name, limit=1)
-        if as_json:
-            lease = holder(orch.engine, f"plan:{plan.name}")
-            shown.append({
-                "plan": plan.name, "mode": plan.guards.mode,
-                "decision": {"action": d.action, "reason": d.reason, "message": d.message},
-                "last_run": _run_json(rows[0]) if rows else None,
-                "lease": {"owner": lease.owner, "expires_at": lease.expires_at} if lease else None,
-            })  # fmt: skip
-            continue
-        last = (
-            f"{rows[0].id} {rows[0].kind} {rows[0].state} {_ts(rows[0].started)}" if rows else "-"
-        )
-        lease = holder(orch.engine, f"plan:{plan.name}")
-        held = f"{lease.owner} until {_ts(lease.expires_at)}" if lease else "free"
-        table.add_row(plan.name, plan.guards.mode, f"{d.action}: {d.reason}", last, held)
+        shown = plan_status(_orch(config))
     if as_json:
         print_json(shown)
         return
+    table = Table("plan", "mode", "decision", "last run", "lease")
+    for p in shown:
+        d, r, lease = p["decision"], p["last_run"], p["lease"]
+        last = f"{r['id']} {r['kind']} {r['state']} {_ts(r['started'])}" if r else "-"
+        held = f"{lease['owner']} until {_ts(lease['expires_at'])}" if lease else "free"
+        table.add_row(p["plan"], p["mode"], f"{d['action']}: {d['reason']}", last, held)
     out.print(table)
-    if not failover_config(orch.cfg).plans:
+    if not shown:
         out.print("no failover plans configured (failover.plans)")
 
 
 @app.command("plan")
-def show_plan(name: str = PlanArg, config: Path = ConfigOption) -> None:
+def show_plan(name: str = PlanArg, config: Path = ConfigOption, as_json: bool = JsonOption) -> None:
     """Explain a plan: what triggers it, what is checked, what would run, and the decision now."""
     orch = _orch(config)
     _plan_or_exit(orch, name)
@@ -127,6 +141,24 @@ def show_plan(name: str = PlanArg, config: Path = ConfigOption) -> None:
     subjects = orch.subjects(plan)
     project = Path(failover_config(orch.cfg).project_dir)
     t = plan.trigger
+    if as_json:
+        d = orch.decide_now(plan)
+        print_json({
+            "plan": plan.name, "primary": plan.primary, "mirror": plan.mirror,
+            "mode": plan.guards.mode,
+            "trigger": {"require": t.require, "subjects": list(subjects.trigger),
+                        "quorum": t.quorum, "confirm_for": t.confirm_for},
+            "mirror_subjects": list(subjects.mirror),
+            "min_vantage_points": plan.preflight.min_vantage_points,
+            "guards": {"cooldown": plan.guards.cooldown,
+                       "max_runs_per_day": plan.guards.max_runs_per_day},
+            "playbook": str(project / plan.playbook.path),
+            "failback": str(project / plan.failback.path),
+            "verify": {"checks": list(plan.verification.checks),
+                       "within": plan.verification.within},
+            "decision": {"action": d.action, "reason": d.reason, "message": d.message},
+        })  # fmt: skip
+        return
     out.print(f"[bold]{plan.name}[/]: {plan.primary} -> {plan.mirror}  ({plan.guards.mode} mode)")
     out.print(f"  trigger:  {t.require} of {', '.join(subjects.trigger) or '-'} down")
     out.print("            by the state rule (each check's quorum, combine, devices)")
@@ -151,14 +183,27 @@ def run(
     force: bool = typer.Option(False, "--force", help="Skip pre-flight checks and the daily limit"),
     by: str | None = ByOption,
     config: Path = ConfigOption,
+    server: str | None = ServerOption,
+    token_file: Path | None = TokenFileOption,
+    wait: float = WaitJobOption,
 ) -> None:
-    """Fail over now (an operator's decision: trigger, mode and cooldown do not apply)."""
+    """Fail over now (an operator's decision: trigger, mode and cooldown do not apply). With
+    --server, the server runs it (an operator token; --force an admin one) and this follows."""
     import asyncio
 
+    from threenines.failover.orchestrator import outcome_doc
+
+    client = connect(server, token_file)
+    if client is not None:
+        note_by(by)
+        path = f"/api/v1/failover/{quote(name, safe='')}/run" + ("/forced" if force else "")
+        _through_server(client, path, {"dry_run": dry_run}, wait)
+        return
     orch = _orch(config)
     _plan_or_exit(orch, name)
     orch.recover()
-    _report(asyncio.run(orch.run_manual(name, by=_who(by), check=dry_run, force=force)))
+    result = asyncio.run(orch.run_manual(name, by=_who(by), check=dry_run, force=force))
+    _report(outcome_doc(result))
 
 
 @app.command()
@@ -167,8 +212,17 @@ def approve(
     by: str | None = ByOption,
     note: str = typer.Option("", "--note", help="Why (kept in the audit log)"),
     config: Path = ConfigOption,
+    server: str | None = ServerOption,
+    token_file: Path | None = TokenFileOption,
 ) -> None:
-    """Approve a failover for a plan in approve mode (the approval expires)."""
+    """Approve a failover for a plan in approve mode (the approval expires). With --server,
+    through the API with an operator token (the token's name is who approved)."""
+    client = connect(server, token_file)
+    if client is not None:
+        note_by(by)
+        made = client.post(f"/api/v1/failover/{quote(name, safe='')}/approve", {"note": note})
+        out.print(f"approval {made['approval']} for {name}, valid for {made['valid_for']:g}s")
+        return
     orch = _orch(config)
     _plan_or_exit(orch, name)
     approval = orch.approve(name, _who(by), note)
@@ -179,10 +233,22 @@ def approve(
 @app.command()
 def cancel(
     name: str | None = typer.Argument(None, help="Plan (default: every running run)"),
+    by: str | None = ByOption,
     config: Path = ConfigOption,
+    server: str | None = ServerOption,
+    token_file: Path | None = TokenFileOption,
 ) -> None:
-    """Cancel running failover runs (from any instance); the playbook is stopped."""
-    ids = _orch(config).cancel(name, by=_who(None))
+    """Cancel running failover runs (from any instance); the playbook is stopped. With
+    --server, one plan's runs, through the API with an operator token."""
+    client = connect(server, token_file)
+    if client is not None:
+        if name is None:
+            err.print("with --server, name the plan whose runs to cancel", style="red")
+            raise typer.Exit(2)
+        note_by(by)
+        ids = client.post(f"/api/v1/failover/{quote(name, safe='')}/cancel")["canceled"]
+    else:
+        ids = _orch(config).cancel(name, by=_who(by))
     out.print(f"cancel requested for run(s) {', '.join(map(str, ids))}" if ids else "nothing runs")
 
 
@@ -192,14 +258,26 @@ def failback(
     dry_run: bool = typer.Option(False, "--dry-run", help="Ansible check mode: change nothing"),
     by: str | None = ByOption,
     config: Path = ConfigOption,
+    server: str | None = ServerOption,
+    token_file: Path | None = TokenFileOption,
+    wait: float = WaitJobOption,
 ) -> None:
-    """Fail back to the primary (never automatic)."""
+    """Fail back to the primary (never automatic). With --server, the server runs it (an
+    operator token) and this follows."""
     import asyncio
 
+    from threenines.failover.orchestrator import outcome_doc
+
+    client = connect(server, token_file)
+    if client is not None:
+        note_by(by)
+        path = f"/api/v1/failover/{quote(name, safe='')}/failback"
+        _through_server(client, path, {"dry_run": dry_run}, wait)
+        return
     orch = _orch(config)
     _plan_or_exit(orch, name)
     orch.recover()
-    _report(asyncio.run(orch.failback(name, by=_who(by), check=dry_run)))
+    _report(outcome_doc(asyncio.run(orch.failback(name, by=_who(by), check=dry_run))))
 
 
 @app.command()
@@ -208,18 +286,25 @@ def history(
     limit: int = typer.Option(20, "--limit", "-n"),
     config: Path = ConfigOption,
     as_json: bool = JsonOption,
+    server: str | None = ServerOption,
+    token_file: Path | None = TokenFileOption,
 ) -> None:
     """Past runs, newest first."""
-    orch = _orch(config)
+    client = connect(server, token_file)
+    if client is not None:
+        rows: list[dict[str, Any]] = client.get("/api/v1/failover/history", plan=name,
+                                                limit=limit)  # fmt: skip
+    else:
+        rows = [_run_json(r) for r in _orch(config).ledger.run_rows(name, limit=limit)]
     if as_json:
-        print_json([_run_json(r) for r in orch.ledger.run_rows(name, limit=limit)])
+        print_json(rows)
         return
     table = Table("run", "plan", "kind", "trigger", "state", "started", "took", "error")
-    for r in orch.ledger.run_rows(name, limit=limit):
-        took = f"{r.finished - r.started:.1f}s" if r.finished else "-"
-        kind = r.kind + (" (check)" if r.check_mode else "")
-        table.add_row(str(r.id), r.plan, kind, r.trigger, r.state, _ts(r.started), took,
-                      (r.error or "")[:60])  # fmt: skip
+    for r in rows:
+        took = f"{r['finished'] - r['started']:.1f}s" if r["finished"] else "-"
+        kind = r["kind"] + (" (check)" if r["check_mode"] else "")
+        table.add_row(str(r["id"]), r["plan"], kind, r["trigger"], r["state"], _ts(r["started"]),
+                      took, (r["error"] or "")[:60])  # fmt: skip
     out.print(table)
 
 

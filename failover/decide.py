@@ -182,7 +182,7 @@ def _guard_rules(
             "interrupted",
             f"run {latest.id} was interrupted; check the estate, then run it by hand",
         )
-    if not manual and _failed_over(runs):
+    if not manual and failed_over(runs):
         return _wait("failed_over", "already failed over to the mirror; fail back by hand")
     if not manual and latest is not None:
         since = latest.finished if latest.finished is not None else latest.started
@@ -201,7 +201,7 @@ def _guard_rules(
     return None
 
 
-def _failed_over(runs: Sequence[RunRecord]) -> bool:
+def failed_over(runs: Sequence[RunRecord]) -> bool:
     """True when the latest completed switch was a failover, not a failback."""
     done = [r for r in runs if r.state in FINISHED_OK]
     latest = max(done, key=lambda r: r.started, default=None)

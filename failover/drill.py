@@ -5,7 +5,9 @@ Scenarios: ``dc-cut`` and ``service-stop`` inject a real fault (``failover.fault
 faults when the lab is up, otherwise the plan's fault playbooks); ``tabletop`` injects nothing
 and runs the failover and failback playbooks in check mode. Drill events carry the ``drill`` tag
 (alerts send them to the drill route; on-call is not paged) and the period is written to the
-availability engine's ``drill_periods`` so it is excluded from SLA figures.
+availability engine's ``drill_periods`` so it is excluded from SLA figures: append-only, as
+maintenance (``availability.history``): the drill's end is a new record, not an update.
+A finished drill is signed off (``sign_off``: one name per role, an audit-chain row).
 
 The real detection and decision do the work: when ``threenines run`` is up its failover loop
 sees the drill (``Ledger.active_drill``) and its run is the drill's; without a service the drill
@@ -22,23 +24,29 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from threenines.availability.history import end_drill_period
 from threenines.availability.schedule import Exclusion
-from threenines.availability.store import add_drill, drill_periods
+from threenines.availability.store import add_drill
 from threenines.core.tables import results
 from threenines.failover import observe, preflight
 from threenines.failover.config import Plan
 from threenines.failover.decide import FailoverDecision
+from threenines.failover.drill_facts import SIGN_ROLES
 from threenines.failover.faults import Faults
 from threenines.failover.orchestrator import Orchestrator, RunOutcome
 from threenines.failover.quorum import evaluate_trigger
-from threenines.failover.store import drill_marks, drills, failover_runs
+from threenines.failover.store import drill_marks, drill_signoffs, drills, failover_runs
 from threenines.failover.timeline import MARKS, Mark, summarise
 
 SCENARIOS = ("dc-cut", "service-stop", "tabletop")
 # Refusals worth waiting out during a drill (the rest end it, as a problem in the report).
 _TRANSIENT = frozenset({"quorum_not_met", "needs_approval"})
 
-__all__ = ["SCENARIOS", "DrillRunner", "Faults", "load_marks"]
+__all__ = ["SCENARIOS", "DrillRunner", "Faults", "SignOffError", "load_marks", "sign_off"]
+
+
+class SignOffError(ValueError):
+    """A refused sign-off, in words for the user."""
 
 
 class DrillRunner:
@@ -298,16 +306,69 @@ class DrillRunner:
                     summary={"period_id": period, **summary.as_dict()},
                 )
             )
-            if period is not None:
-                conn.execute(
-                    drill_periods.update().where(drill_periods.c.id == period).values(end=now)
-                )
+            if period is not None:  # a new record ends the period: the first one stays as written
+                end_drill_period(
+                    conn, int(period), end=now, now=now, by=str(row.actor),
+                    reason=f"DR drill {drill_id} finished: its period ends when it did",
+                )  # fmt: skip
         rto = f"RTO {summary.rto:.1f}s" if summary.rto is not None else "RTO not reached"
         outcome = "; ".join(summary.problems) or "no problems"
         self.orch.ledger.stage(
             now, plan.name, "drill_finished", f"DR drill {drill_id} finished: {rto}; {outcome}",
             severity="major", drill_id=drill_id,
         )  # fmt: skip
+
+
+def drill_outcome(engine: sa.Engine, drill_id: int) -> dict[str, Any] | None:
+    """A drill's outcome as ``drill run`` prints it and the API's drill job holds it: state,
+    objectives (measured, target, met) and problems; None if there is no such drill."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(drills).where(drills.c.id == drill_id)).first()
+    if row is None:
+        return None
+    summary = row.summary or {}
+    return {
+        "drill_id": drill_id,
+        "plan": row.plan,
+        "state": row.state,
+        "objectives": list(summary.get("objectives", [])),
+        "problems": list(summary.get("problems", [])),
+    }
+
+
+def sign_off(
+    engine: sa.Engine, drill_id: int, *, role: str, by: str, now: float, note: str = ""
+) -> int:
+    """Record ``by``'s sign-off of finished drill ``drill_id`` as ``role`` (one per role, never
+    changed) and its row in the hash-chained audit log, in one transaction; returns its id."""
+    from sqlalchemy.exc import IntegrityError
+
+    from threenines.core import audit
+
+    if role not in SIGN_ROLES:
+        raise SignOffError(f"unknown role {role!r} (one of: {', '.join(SIGN_ROLES)})")
+    if not by.strip():
+        raise SignOffError("a sign-off needs --by NAME")
+    s = drill_signoffs.c
+    with engine.begin() as conn:
+        row = conn.execute(sa.select(drills.c.state).where(drills.c.id == drill_id)).first()
+        if row is None:
+            raise LookupError(f"no drill {drill_id}")
+        if row.state == "running":
+            raise SignOffError(f"drill {drill_id} is still running: sign it off once it ends")
+        try:
+            with conn.begin_nested():
+                res = conn.execute(drill_signoffs.insert().values(
+                    drill_id=drill_id, role=role, name=by, signed_at=now, note=note))  # fmt: skip
+        except IntegrityError:
+            name = conn.execute(sa.select(s.name).where(s.drill_id == drill_id, s.role == role)
+                                ).scalar()  # fmt: skip
+            raise SignOffError(f"drill {drill_id} was signed off as {role} by {name}: a "
+                               "sign-off is never changed") from None  # fmt: skip
+        audit.append(conn, ts=now, actor=by[:64], action="drill_signed",
+                     subject=f"drill-signoff:{drill_id}",
+                     detail={"drill": drill_id, "role": role, "note": note})  # fmt: skip
+        return int(res.inserted_primary_key[0])  # type: ignore[index]
 
 
 def load_marks(engine: sa.Engine, drill_id: int) -> list[Mark]:

@@ -3,7 +3,8 @@
 ``gather`` returns ``DrillFacts``: the plan's objectives and description, the drill's runs (kind,
 trigger, check mode, state) with the tasks each changed or, in check mode, would change, who
 took part (the drill's actor, the runs' approvers and owners), the drill period excluded from
-SLA figures (if any), and the previous drill of the same plan for comparison. Blocking.
+SLA figures (if any) with its records (the period is append-only: ``availability.history``),
+the sign-offs, and the previous drill of the same plan for comparison. Blocking.
 """
 
 from __future__ import annotations
@@ -14,11 +15,27 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from threenines.availability.history import DRILLS, WindowRecord, effective, window_records
 from threenines.availability.store import drill_periods
 from threenines.failover.config import Plan
-from threenines.failover.store import drills, failover_approvals, failover_run_events, failover_runs
+from threenines.failover.store import (
+    drill_signoffs,
+    drills,
+    failover_approvals,
+    failover_run_events,
+    failover_runs,
+)
 
 MAX_TASKS = 200  # changed tasks listed per run
+SIGN_ROLES = ("DR lead", "Service owner", "Witness")  # who signs a drill report
+
+
+@dataclass(frozen=True, slots=True)
+class SignOff:
+    role: str
+    name: str
+    signed_at: float
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +55,9 @@ class DrillFacts:
     plan: Plan | None
     runs: tuple[RunFacts, ...] = ()
     participants: tuple[str, ...] = ()
-    excluded: tuple[float, float] | None = None  # the drill period, if one was recorded
+    excluded: tuple[float, float] | None = None  # the drill period in effect, if recorded
+    period_records: tuple[WindowRecord, ...] = ()  # its records, oldest first
+    signoffs: tuple[SignOff, ...] = ()
     previous: Mapping[str, Any] | None = None  # the plan's drill before this one
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -66,19 +85,26 @@ def gather(engine: sa.Engine, plans: list[Plan], drill: Mapping[str, Any]) -> Dr
         if ids:  # whoever approved one of the drill's runs took part
             q = sa.select(a.by).where(a.used_by_run.in_(ids))
             people += [str(x) for x in conn.execute(q).scalars()]
-        period_id = (drill.get("summary") or {}).get("period_id")
-        excluded = None
-        if period_id is not None:
-            row = conn.execute(sa.select(drill_periods.c.start, drill_periods.c.end)
-                               .where(drill_periods.c.id == period_id)).first()  # fmt: skip
-            excluded = None if row is None else (float(row.start), float(row.end))
+        s = drill_signoffs.c
+        signed = [SignOff(str(r.role), str(r.name), float(r.signed_at), str(r.note or ""))
+                  for r in conn.execute(sa.select(drill_signoffs).where(s.drill_id == drill["id"])
+                                        .order_by(s.id))]  # fmt: skip
         d = drills.c
         prev = conn.execute(sa.select(drills).where(d.plan == drill["plan"], d.id < drill["id"])
                             .order_by(d.id.desc()).limit(1)).first()  # fmt: skip
+    period_id = (drill.get("summary") or {}).get("period_id")
+    history: list[WindowRecord] = []
+    excluded = None
+    if period_id is not None:
+        history = window_records(engine, drill_periods, int(period_id))
+        live = effective(history, DRILLS).get(int(period_id))
+        excluded = None if live is None else (live.window.start, live.window.end)
     return DrillFacts(
         plan=plan,
         runs=tuple(runs),
         participants=tuple(dict.fromkeys(people)),
         excluded=excluded,
+        period_records=tuple(history),
+        signoffs=tuple(signed),
         previous=None if prev is None else dict(prev._mapping),
     )

@@ -21,7 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from threenines.failover.drill_facts import DrillFacts, RunFacts, gather
+from threenines.failover.drill_facts import SIGN_ROLES, DrillFacts, RunFacts, gather
 from threenines.failover.timeline import MARKS, Mark
 
 CSS = """
@@ -181,6 +181,38 @@ def _exclusion(drill: Mapping[str, Any], facts: DrillFacts, tz: tzinfo) -> str:
             "excluded from the SLA figures.")  # fmt: skip
 
 
+def _period_history(facts: DrillFacts, tz: tzinfo) -> str:
+    """The drill period's records as stored (append-only): who made each, when and why."""
+    if not facts.period_records:
+        return ""
+    verbs = {"add": "added", "change": "changed", "remove": "removed"}
+    rows = "".join(
+        f"<tr class='record'><td>{r.id}</td><td>{verbs.get(r.action, r.action)} by "
+        f"{escape(r.created_by or 'unknown')}</td><td>{_time(r.created_at, tz)}</td>"
+        f"<td>{_time(r.window.start, tz)} to {_time(r.window.end, tz)}</td>"
+        f"<td>{escape(r.window.reason)}</td></tr>"
+        for r in facts.period_records
+    )
+    return ("<h2>Exclusion records</h2><p class='muted'>The drill period as recorded: records "
+            "are only added, never changed; the last one is in effect.</p><table><tr><th>Record"
+            "</th><th>Action</th><th>Recorded</th><th>Period</th><th>Why</th></tr>"
+            f"{rows}</table>")  # fmt: skip
+
+
+def _signoffs(facts: DrillFacts, tz: tzinfo) -> str:
+    """One line per role: the name, note and date signed, or empty to sign on paper."""
+    done = {s.role: s for s in facts.signoffs}
+    out = []
+    for role in SIGN_ROLES:
+        s = done.get(role)
+        if s is None:
+            out.append(f"<tr><th>{role}</th><td></td><td></td><td></td></tr>")
+        else:
+            out.append(f"<tr><th>{role}</th><td>{escape(s.name)}</td><td>{escape(s.note)}</td>"
+                       f"<td>{_time(s.signed_at, tz)}</td></tr>")  # fmt: skip
+    return "".join(out)
+
+
 def render_html(
     drill: Mapping[str, Any],
     marks: Sequence[Mark],
@@ -205,8 +237,7 @@ def render_html(
     about = escape(plan.description) if plan is not None and plan.description else ""
     where = f"{escape(plan.primary)} to {escape(plan.mirror)}" if plan is not None else ""
     people = ", ".join(escape(p) for p in facts.participants) or escape(drill["actor"])
-    sign = "".join(f"<tr><th>{r}</th><td></td><td></td><td></td></tr>"
-                   for r in ("DR lead", "Service owner", "Witness"))  # fmt: skip
+    sign = _signoffs(facts, tz)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>DR drill {drill["id"]}: {escape(drill["plan"])}</title><style>{CSS}</style></head><body>
@@ -214,6 +245,7 @@ def render_html(
 <p class="muted">{escape(organisation)} &middot; started {_time(drill["started"], tz)} by
 {escape(drill["actor"])} &middot; {f"took {took:.0f}s" if took is not None else "unfinished"}
 &middot; outcome: <b>{escape(drill["state"])}</b>. {_exclusion(drill, facts, tz)}</p>
+{_period_history(facts, tz)}
 <h2>Scenario</h2><p>{escape(SCENARIO_TEXT.get(drill["scenario"], drill["scenario"]))}
 {f"Failover from {where}." if where else ""} {about}</p>
 <p>Participants: {people}.</p>
@@ -229,7 +261,8 @@ def render_html(
 <h2>Compared with the previous drill</h2>
 {_compare(drill, facts.previous, tz)}
 <h2>Sign-off</h2>
-<table class="sign"><tr><th>Role</th><th>Name</th><th>Signature</th><th>Date</th></tr>{sign}</table>
+<table class="sign"><tr><th>Role</th><th>Name</th><th>Signature or note</th><th>Date</th></tr>
+{sign}</table>
 </body></html>
 """
 

@@ -14,17 +14,25 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from threenines.core.quarantine import Quarantine
+from threenines.failover import metrics
 from threenines.failover.config import failover_config
 from threenines.failover.orchestrator import Orchestrator
 
 if TYPE_CHECKING:
+    from threenines.core.config import Config
     from threenines.core.context import ServiceContext
 
 
 def setup(ctx: ServiceContext) -> Orchestrator | None:
     if not failover_config(ctx.config).plans:
         return None
+    metrics.register(ctx.metrics.registry, ctx.engine, failover_config(ctx.config))
     quarantine = Quarantine(ctx.engine, registry=ctx.metrics.registry)
     orch = Orchestrator(ctx.config, ctx.engine, quarantine=quarantine)
     ctx.add_task("failover", lambda: orch.serve(ctx.stopping), singleton=True)
+
+    def reload(cfg: Config) -> None:  # plans resolve their services from it at each decision
+        orch.cfg = cfg  # (the ``failover`` section itself is held: ``area.py``)
+
+    ctx.on_reload(reload)
     return orch

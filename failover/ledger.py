@@ -24,7 +24,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
+from threenines.availability.history import DRILLS, windows
 from threenines.availability.store import drill_periods
+from threenines.core import audit as chain
 from threenines.core.clean import clean_row
 from threenines.core.quarantine import Quarantine, write_isolating
 from threenines.core.tables import events
@@ -56,9 +58,15 @@ class Ledger:
             raise out.outage
 
     def _insert_all(self, rows: list[tuple[str, sa.Table, dict[str, Any]]]) -> None:
+        """One transaction; each failover audit row is also a row of the core's hash-chained
+        audit log (``audit verify``), committed with it or not at all."""
         with self.engine.begin() as conn:
             for table, group in groupby(rows, key=lambda r: r[1]):
-                conn.execute(table.insert(), [clean_row(table, row) for _s, _t, row in group])
+                clean = [clean_row(table, row) for _s, _t, row in group]
+                conn.execute(table.insert(), clean)
+                if table is failover_audit:
+                    for row in clean:
+                        _chain(conn, row)
 
     # -- stage events and audit -----------------------------------------------------------
 
@@ -223,23 +231,16 @@ class Ledger:
             return list(conn.execute(q))
 
     def active_drill(self, plan: str, now: float) -> int | None:
-        """The drill of ``plan`` under way now: still running and inside its tagged period
-        (so a drill whose runner died stops claiming runs when its period ends)."""
-        q = (
-            sa.select(drills.c.id)
-            .select_from(
-                drills.join(
-                    drill_periods, drill_periods.c.name == sa.literal("drill-") + _text(drills.c.id)
-                )
-            )
-            .where(drills.c.plan == plan, drills.c.state == "running")
-            .where(drill_periods.c.start <= now, drill_periods.c.end > now)
-            .order_by(drills.c.id.desc())
-            .limit(1)
-        )
+        """The drill of ``plan`` under way now: still running and inside its tagged period as
+        in effect (so a drill whose runner died stops claiming runs when its period ends)."""
+        q = (sa.select(drills.c.id).where(drills.c.plan == plan, drills.c.state == "running")
+             .order_by(drills.c.id.desc()))  # fmt: skip
         with self.engine.connect() as conn:
-            found = conn.execute(q).scalar()
-        return int(found) if found is not None else None
+            running = [int(x) for x in conn.execute(q).scalars()]
+        if not running:
+            return None
+        live = {w.name for w in windows(self.engine, drill_periods, DRILLS, now) if w.start <= now}
+        return next((d for d in running if f"drill-{d}" in live), None)
 
     # -- approvals ---------------------------------------------------------------------------
 
@@ -288,5 +289,14 @@ def _subject(
     return "/".join(parts)[:200]
 
 
-def _text(column: Any) -> Any:
-    return sa.cast(column, sa.String)
+def _chain(conn: sa.Connection, row: Mapping[str, Any]) -> None:
+    """A failover audit row as a row of the hash-chained audit log (the same transaction)."""
+    details = dict(row.get("details") or {})
+    subject = f"failover:{row['plan']}"
+    if row.get("run_id") is not None:
+        subject += f"/run-{row['run_id']}"
+    if details.get("drill_id") is not None:
+        subject += f"/drill-{details['drill_id']}"
+    chain.append(conn, ts=float(row["ts"]), actor=str(row["actor"])[:64],
+                 action=f"failover_{row['action']}"[:64], subject=subject[:200],
+                 detail={"message": row.get("message", ""), "details": details})  # fmt: skip

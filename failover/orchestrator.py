@@ -55,6 +55,30 @@ class RunOutcome:
     verification: VerifyResult | None = None
 
 
+NOT_RUN = "another instance holds this plan's lease or has just run it; nothing done"
+SUCCEEDED = ("verified", "succeeded")  # a run's states that are success (exit 0)
+
+
+def outcome_doc(result: RunOutcome | FailoverDecision | None) -> dict[str, Any]:
+    """What a run, failback or decision came to, as the CLI prints it and the API's job holds
+    it: ``outcome`` is ``run``, ``decision`` (nothing was run, and why) or ``not_run``."""
+    if result is None:
+        return {"outcome": "not_run", "why": NOT_RUN}
+    if isinstance(result, FailoverDecision):
+        return {"outcome": "decision", "action": result.action, "reason": result.reason,
+                "message": result.message}  # fmt: skip
+    pb, v = result.playbook, result.verification
+    return {
+        "outcome": "run",
+        "run_id": result.run_id,
+        "state": result.state,
+        "changed": pb.changed,
+        "rc": pb.rc,
+        "error": pb.error,
+        "not_verified": dict(v.last_error) if v is not None and not v.ok else {},
+    }
+
+
 def default_actor() -> str:
     return f"threenines@{socket.gethostname()}:{os.getpid()}"
 

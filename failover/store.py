@@ -1,13 +1,17 @@
-"""Failover tables: runs, their Ansible task events, approvals, leases, the audit log, drills.
+"""Failover tables: runs, their Ansible task events, approvals, leases, the audit log, drills
+and their sign-offs.
 
-All on the shared ``metadata``; migration branch ``failover`` (failover_0001). Times are UTC
-epoch seconds. The lease table is the single-flight guard between threenines instances: see
-``failover.lease``.
+All on the shared ``metadata``; migration branch ``failover`` (failover_0001, failover_0002).
+Times are UTC epoch seconds. The lease table is the single-flight guard between threenines
+instances: see ``failover.lease``.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, Float, Index, Integer, String, Table, Text
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import JSON, Boolean, Column, Engine, Float, Index, Integer, String, Table, Text
 
 from threenines.core.tables import Id, metadata
 
@@ -117,3 +121,33 @@ drill_marks = Table(
     Column("details", JSON, nullable=False, default=dict),
     Index(None, "drill_id", "ts"),
 )
+
+# A finished drill's sign-off, one name per role (failover_0002); never updated.
+drill_signoffs = Table(
+    "drill_signoffs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("drill_id", Integer, nullable=False),
+    Column("role", String(32), nullable=False),  # drill_facts.SIGN_ROLES
+    Column("name", String(128), nullable=False),
+    Column("signed_at", Float, nullable=False),
+    Column("note", Text, nullable=False, default=""),
+    Index(None, "drill_id", "role", unique=True),
+)
+
+
+DRILLS_SHOWN = 50  # ``drill list`` and ``GET /api/v1/failover/drills``: the newest this many
+
+
+def drill_rows(engine: Engine, limit: int = DRILLS_SHOWN) -> list[dict[str, Any]]:
+    """Past drills, newest first, each with ``signed_off``: the roles that signed it off, in
+    order (``threenines drill list``, locally and through the API)."""
+    with engine.connect() as conn:
+        newest = sa.select(drills).order_by(drills.c.id.desc()).limit(limit)
+        rows = [dict(r._mapping) for r in conn.execute(newest)]
+        s = drill_signoffs.c
+        signed: dict[int, list[str]] = {}
+        q = sa.select(s.drill_id, s.role).where(s.drill_id.in_([r["id"] for r in rows]))
+        for drill_id, role in conn.execute(q.order_by(s.id)):
+            signed.setdefault(int(drill_id), []).append(str(role))
+    return [{**r, "signed_off": signed.get(int(r["id"]), [])} for r in rows]

@@ -48,7 +48,7 @@ def test_failover_help(cmd: str):
     assert code == 0 and "Usage" in text
 
 
-@pytest.mark.parametrize("cmd", ["run", "report", "list"])
+@pytest.mark.parametrize("cmd", ["run", "report", "list", "sign"])
 def test_drill_help(cmd: str):
     code, text = invoke("drill", cmd, "--help")
     assert code == 0 and "Usage" in text

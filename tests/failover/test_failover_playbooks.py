@@ -67,7 +67,15 @@ def test_ansible_lint_passes() -> None:
     exe = Path(venv_bin()) / "ansible-lint"
     require(exe.exists(), "needs ansible-lint (pip install -e '.[dev]')")
     out = subprocess.run(
-        [str(exe), "failover.yml", "failback.yml", "promote_store.yml", "roles", "inventory"],
+        [
+            str(exe),
+            "failover.yml",
+            "failback.yml",
+            "promote_store.yml",
+            "store_sync.yml",
+            "roles",
+            "inventory",
+        ],
         cwd=PLAYBOOKS,
         env=env(),
         capture_output=True,
