@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -24,6 +25,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Column, Engine, Float, Index, String, Table
 
 from threenines.agents.tokens import role_allows
+from threenines.core import audit
 from threenines.core.tables import metadata
 
 ROLES = ("viewer", "operator", "admin")
@@ -91,7 +93,9 @@ class UserStore:
     def __init__(self, engine: Engine):
         self.engine = engine
 
-    def add(self, name: str, role: str, password: str, *, now: float) -> None:
+    def add(self, name: str, role: str, password: str, *, now: float, by: str) -> None:
+        """Add an account; ``by`` (who added it) goes into the audit log in the same
+        transaction."""
         if role not in ROLES:
             raise UserError(f"--role: {role!r} is not one of {', '.join(ROLES)}")
         if not name or len(name) > NAME_MAX or not name.isprintable() or name != name.strip():
@@ -104,6 +108,32 @@ class UserStore:
                 raise UserError(f"user {name!r} exists already")
             conn.execute(console_users.insert().values(
                 name=name, role=role, hash=_HASHER.hash(password), created=now))  # fmt: skip
+            audit.append(conn, ts=now, actor=by[:64], action="user_added",
+                         subject=f"user:{name}", detail={"role": role})  # fmt: skip
+
+    def users(self) -> list[dict[str, Any]]:
+        """Every account (never its hash), oldest first."""
+        c = console_users.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(c.name, c.role, c.created, c.disabled)
+                                .order_by(c.created, c.name)).all()  # fmt: skip
+        return [dict(r._mapping) for r in rows]
+
+    def disable(self, name: str, *, now: float, by: str) -> bool:
+        """Refuse the account's sign-ins from now on and end its (local) sessions; False if there is
+        no enabled account ``name``. Audited as ``by`` in the same transaction."""
+        c = console_users.c
+        with self.engine.begin() as conn:
+            res = conn.execute(console_users.update().where(c.name == name, c.disabled.is_(None))
+                               .values(disabled=now))  # fmt: skip
+            if res.rowcount:
+                s = console_sessions.c
+                ended = conn.execute(
+                    console_sessions.delete().where(s.user == name, s.provider == "local")
+                ).rowcount
+                audit.append(conn, ts=now, actor=by[:64], action="user_disabled",
+                             subject=f"user:{name}", detail={"sessions_ended": ended})  # fmt: skip
+        return bool(res.rowcount)
 
     def verify(self, name: str, password: str) -> Identity | None:
         """The user's identity if ``password`` is theirs (and the account is enabled)."""
