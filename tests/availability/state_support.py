@@ -21,6 +21,7 @@ from threenines.availability.load import load_estate
 from threenines.availability.state import grace, specs
 from threenines.availability.status import latest_intervals, service_states
 from threenines.availability.timeline import NO_DATA, state_at
+from threenines.console.views import overview
 from threenines.core.results import ProbeResult
 from threenines.core.store import ResultRecord, ResultStore, StateChange
 from threenines.core.tables import results, state_intervals
@@ -106,6 +107,7 @@ class Seen:
     status: str
     alerts: str
     failover: str
+    console: str  # the web console's overview
     figures: dict[str, float]
     paged: bool  # the composer sent a down/degraded condition at some point
     trigger: str  # the failover trigger's status
@@ -123,6 +125,8 @@ def consumers(cfg, engine: sa.Engine, flips: Sequence[StateChange], now: float) 
     updates += composer.refresh(_open_rows(engine), now)
     paged = {u.service for u in updates if u.status in BAD}
     all_specs = specs(cfg)
+    board = {line.name: line.state for site in overview(engine, cfg, now).sites
+             for line in site.services}  # fmt: skip
     out = {}
     for name, spec in all_specs.items():
         seg = state_at(est.services[name].timeline, now - 1e-3)
@@ -136,6 +140,7 @@ def consumers(cfg, engine: sa.Engine, flips: Sequence[StateChange], now: float) 
             status=status[name].state,
             alerts=composer.status.get(name, NO_DATA),
             failover=trig.services[0].state,
+            console=board.get(name, NO_DATA),
             figures={k: round(getattr(f, k), 6) for k in FIGURES},
             paged=name in paged,
             trigger=trig.status,

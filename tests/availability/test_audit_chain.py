@@ -44,7 +44,8 @@ def test_an_edited_or_deleted_row_is_found(db_url, tmp_path) -> None:
         conn.execute(audit_log.delete().where(c.seq == 5))  # and the newest
     check = verify(engine, [anchor])
     assert "rows 2..2 are missing (deleted)" in check.problems
-    assert "row 5, recorded by report 2026-10, is missing or changed" in check.problems
+    assert ("1 row(s) after row 4 are missing: report 2026-10 saw the log at row 5 (deleted "
+            "from the end)") in check.problems  # fmt: skip
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(audit_log)).scalar() == 3
     engine.dispose()
@@ -73,4 +74,49 @@ def test_concurrent_appends_keep_one_chain(db_url) -> None:
     assert not errors and not any(t.is_alive() for t in threads)
     check = verify(engine)
     assert check.ok and check.rows == 45, check.problems
+    engine.dispose()
+
+
+def test_rows_deleted_from_the_end_are_found_by_audit_verify_alone(db_url, tmp_path) -> None:
+    """Tail truncation leaves no gap in ``seq``: the head record (written with each row, in
+    its transaction) still says how far the log reached."""
+    engine = make_engine(db_url)
+    migrate(engine)
+    _fill(engine, 6)
+    path = tmp_path / "c.yaml"
+    path.write_text(f'storage: {{url: "{db_url}"}}\n')
+    c = audit_log.c
+    with engine.begin() as conn:  # the two newest rows go
+        conn.execute(audit_log.delete().where(c.seq >= 5))
+    bad = CliRunner().invoke(app, ["audit", "verify", "-c", str(path)])
+    assert bad.exit_code == 1, bad.output
+    assert ("audit log: 2 row(s) after row 4 are missing: the head record says the log "
+            "reached row 6 (deleted from the end)") in bad.stderr  # fmt: skip
+
+    from threenines.core.audit import audit_head
+
+    with engine.begin() as conn:  # ... and the head record with them
+        conn.execute(audit_head.delete())
+    bad = CliRunner().invoke(app, ["audit", "verify", "-c", str(path)])
+    assert bad.exit_code == 1
+    assert "the head record is missing (4 rows in the log)" in bad.stderr
+    engine.dispose()
+
+
+def test_the_head_record_is_set_from_an_existing_log_by_the_migration(db_url) -> None:
+    """A store made before audit_0002 keeps its rows; the upgrade starts the head at them."""
+    from threenines.core.audit import audit_head, recorded_head
+
+    engine = make_engine(db_url)
+    migrate(engine)
+    _fill(engine, 3)
+    with engine.begin() as conn:
+        conn.execute(audit_head.delete())
+        conn.execute(sa.text("DROP TABLE audit_head"))
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = 'audit_0001' "
+                             "WHERE version_num = 'audit_0002'"))  # fmt: skip
+    migrate(engine)
+    with engine.connect() as conn:
+        assert recorded_head(conn) == (3, head(conn)[1], 3)
+    assert verify(engine).ok
     engine.dispose()

@@ -216,6 +216,7 @@ def test_metrics_gauges_include_device_downtime(db_url: str) -> None:
     engine.dispose()
     assert est.service("payments").down == 600
     value = registry.get_sample_value(
-        "availability_ratio", {"service": "payments", "site": "dc-main", "window": "30d"}
+        "threenines_service_availability_ratio",
+        {"service": "payments", "site": "dc-main", "window": "30d"},
     )
     assert value == pytest.approx(3000 / 3600)

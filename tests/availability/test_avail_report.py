@@ -148,13 +148,15 @@ def test_prometheus_gauges(estate_db):
     est = load_estate(engine, cfg, end - 30 * 86400, end, end)
     publish(gauges, est)
     labels = {"service": "payments", "site": "dc-main", "window": "30d"}
-    ratio = registry.get_sample_value("availability_ratio", labels)
+    ratio = registry.get_sample_value("threenines_service_availability_ratio", labels)
     assert ratio == pytest.approx(est.service("payments", end - 30 * 86400, end).availability)
-    left = registry.get_sample_value("availability_error_budget_remaining_seconds", labels)
+    left = registry.get_sample_value("threenines_service_error_budget_remaining_seconds", labels)
     assert left < 0
-    burn = registry.get_sample_value("availability_burn_rate", {**labels, "window": "1d"})
+    burn = registry.get_sample_value(
+        "threenines_service_error_budget_burn_rate", {**labels, "window": "1d"}
+    )
     assert burn == 0
     site = registry.get_sample_value(
-        "availability_site_ratio", {"site": "library", "window": "30d"}
+        "threenines_site_availability_ratio", {"site": "library", "window": "30d"}
     )
     assert 0 < site < 1

@@ -1,5 +1,6 @@
 """One state rule, every consumer: results written through the real write path, then read by
-availability, ``threenines status``, the alert composer and the failover trigger, which must
+availability, ``threenines status``, the alert composer, the failover trigger and the web
+console's overview, which must
 all say the same thing about each service (issue 11).
 
 The first three cases are the ones measured before the rule was shared: a ``combine: any``
@@ -107,7 +108,10 @@ def test_every_consumer_agrees(case: Case, db_url: str) -> None:
         engine.dispose()
     for name, (state, seconds) in case.expect.items():
         s = seen[name]
-        assert (s.availability, s.status, s.alerts, s.failover) == (state,) * 4, (name, s)
+        assert (s.availability, s.status, s.alerts, s.failover, s.console) == (state,) * 5, (
+            name,
+            s,
+        )
         assert {k: s.figures[k] for k in seconds} == seconds, (name, s.figures)
         assert s.paged == (state in ("down", "degraded")), (name, s)
         assert (s.trigger == "confirmed") == (state == "down"), (name, s)
@@ -174,7 +178,7 @@ def test_any_history_gives_one_state_everywhere(shared_db, history) -> None:
     flips = write(engine, recs)
     now = (recs[-1].ts if recs else T0) + STEP + after
     s = consumers(cfg, engine, flips, now)[name]
-    assert s.availability == s.status == s.alerts == s.failover, s
+    assert s.availability == s.status == s.alerts == s.failover == s.console, s
     if s.trigger == "confirmed":
         assert s.availability == "down"
     assert sum(s.figures.values()) == pytest.approx(now - T0)  # every second in one column

@@ -31,10 +31,11 @@ def _cross_check(cfg: Config) -> list[tuple[Loc, str]]:
 
 
 def _cli(app: typer.Typer) -> None:
-    from threenines.availability import cli, status_cli
+    from threenines.availability import cli, rules_cli, status_cli
 
     status_cli.register(app)
     app.add_typer(cli.app, name="availability")
+    app.add_typer(rules_cli.app, name="rules")
     app.add_typer(cli.maintenance_app, name="maintenance")
 
 

@@ -35,6 +35,11 @@ if TYPE_CHECKING:
 BURN_WINDOWS = {"1h": 3600.0, "6h": 6 * 3600.0, "1d": 86400.0, "3d": 3 * 86400.0}
 
 
+def target_for(cfg: Config, svc: Service) -> float:
+    """A service's availability target in percent: its own, else the configuration's default."""
+    return svc.availability_target or cfg.target
+
+
 @dataclass(frozen=True)
 class Inputs:
     """Everything loaded from the store for a span.
@@ -123,7 +128,7 @@ class Estate:
     # -- figures --------------------------------------------------------------------------
 
     def target(self, service: str) -> float:
-        return self.services[service].config.availability_target or self.cfg.target
+        return target_for(self.cfg, self.services[service].config)
 
     def _window(self, start: float | None, end: float | None) -> tuple[float, float]:
         a = self.start if start is None else max(start, self.start)

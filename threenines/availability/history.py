@@ -10,6 +10,9 @@ Rules (one place; the CLI, the API and the reports call these):
   ``retroactive: second_admin`` (the default) it takes effect only once a second person, an
   admin and not its author, approves it; until then the version before it stays in effect.
   A ``remove`` only gives excluded time back to the counted side, so it takes effect at once.
+- Drill periods follow the same rule: the failover runner adds one as a drill starts and
+  ends it with a ``change`` record when the drill finishes (``end_drill_period``); they need
+  no approval (``DRILLS``).
 - The windows in effect *as of* a time use the records and approvals made by then: an issued
   report's figures can be recomputed as they were, and a restatement names what came after.
 """
@@ -26,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from threenines.availability.config import ExclusionsConfig, exclusions_config
 from threenines.availability.intervals import subtract, total
 from threenines.availability.schedule import Exclusion
-from threenines.availability.store import maintenance_approvals, maintenance_windows
+from threenines.availability.store import drill_periods, maintenance_approvals, maintenance_windows
 from threenines.core import audit
 
 ADMIN = "admin"
@@ -231,6 +234,25 @@ def remove_window(
         win = replace(cur.window, reason=reason)
         return _insert(conn, maintenance_windows, win, now=now, by=by, action="remove",
                        revision_of=window_id, retroactive=False)  # fmt: skip
+
+
+def end_drill_period(
+    conn: Connection, period_id: int, *, end: float, now: float, by: str, reason: str
+) -> int:
+    """In ``conn``'s transaction: a ``change`` record ending drill period ``period_id`` at
+    ``end`` (the period's first record stays as written); returns the record's id."""
+    recs = [r for r in _records(conn, drill_periods) if r.window_id == period_id]
+    live = effective(recs, DRILLS).get(period_id)
+    if live is None:
+        raise HistoryError(f"no drill period {period_id} in effect")
+    win = replace(live.window, end=max(end, live.window.start), reason=reason)
+    return _insert(conn, drill_periods, win, now=now, by=by, action="change",
+                   revision_of=period_id, retroactive=False)  # fmt: skip
+
+
+def window_records(engine: Engine, table: Table, window_id: int) -> list[WindowRecord]:
+    """The records of one window, oldest first (its history)."""
+    return [r for r in records(engine, table) if r.window_id == window_id]
 
 
 def approve(

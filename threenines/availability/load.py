@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from threenines.availability import devices
 from threenines.availability.engine import Estate, Inputs
 from threenines.availability.history import DRILLS, exclusions_config, windows
+from threenines.availability.incidents import incident_counts
 from threenines.availability.periods import local_days, local_midnight
 from threenines.availability.store import (
     DailySummary,
@@ -93,9 +94,9 @@ def summarise_days(engine: Engine, cfg: Config, first: date, last: date, now: fl
             continue
         figs = {n: est.service(n, a, b) for n in est.services}
         incidents = est.incidents(a, b, figs)
+        counts = incident_counts(incidents, {name: [name] for name in est.services})
         for name, svc in est.services.items():
-            count = sum(1 for i in incidents if name in i.parts)
-            out.append(_summary("service", name, day, figs[name], count))
+            out.append(_summary("service", name, day, figs[name], counts[name]))
             for check in svc.checks:
                 f = est.check(name, check, a, b)
                 out.append(_summary("check", f"{name}/{check}", day, f, 0))

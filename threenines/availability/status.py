@@ -202,3 +202,23 @@ def overlay(checks: Iterable[CheckStatus], agents: Iterable[AgentStatus], now: f
         out.append(replace(c, state="unknown", since=a.last_heard, error=None,
                            reason=f"{a.describe(now)} (last state: {c.state})"))  # fmt: skip
     return out
+
+
+def status_document(engine: Engine, cfg: Config, now: float) -> dict[str, Any]:
+    """What ``status --json`` prints and ``GET /api/v1/status`` answers: every service by the
+    state rule, every configured check at every vantage point, and the agents."""
+    from threenines.agents.status import read_agents
+
+    rows = latest_intervals(engine)
+    agents = read_agents(engine, cfg, now)  # a silent agent's checks become "unknown"
+    checks = overlay(compose_status(configured_checks(cfg), rows, now), agents, now)
+    services = service_states(cfg, rows, now)
+    sites = {s.name: s.site for s in cfg.services}
+    return {
+        "generated": now,
+        "organisation": cfg.organisation,
+        "timezone": cfg.timezone,
+        "services": [{**service_dict(s), "site": sites.get(s.name)} for s in services.values()],
+        "checks": [c.to_dict() for c in checks],
+        "agents": [a.to_dict() for a in agents],
+    }

@@ -8,6 +8,7 @@ for years, so multi-year trends do not need every state interval.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -103,7 +104,8 @@ _COLS = (
     state_intervals.c.error,
     state_intervals.c.reason,
 )
-PER_KEY_LIMIT = 64  # above this many keys, one scan beats per-key index seeks
+PER_KEY_LIMIT = 64  # above this many keys, keys go to the database in chunks
+KEY_CHUNK = 500  # keys per statement (3 bind parameters each: well under every backend's limit)
 
 
 def load_intervals(
@@ -111,25 +113,22 @@ def load_intervals(
 ) -> dict[tuple[str, str], list[IntervalRow]]:
     """Interval rows of ``keys`` (check_id, vantage) that may overlap ``[start, end)``.
 
-    Few keys (one service): per key, an index range on ``(check_id, vantage, start)`` for the
-    rows starting inside the window plus one index seek for the latest row starting before
-    it (a key's intervals never overlap, so only that one can cover the window's start).
-    Many keys (the whole estate): one pass over ``start < end`` on the ``start`` index, keeping
-    rows still open or ending after ``start`` -- cheaper than a thousand round trips.
+    Per key: the rows starting inside the window (an index range on ``(check_id, vantage,
+    start)``) and the latest row starting before it if it is still open or ends after the
+    window's start (a key's intervals never overlap, so only that one can cover the start).
+    Few keys (one service): two statements per key. Many keys (the whole estate): the rows
+    starting inside the window in one range read on the ``start`` index (the table is written
+    in time order, so that read is sequential), and the latest earlier row of ``KEY_CHUNK``
+    keys at a time (the keys joined as a ``VALUES`` list, one index seek each): the work is
+    the window's rows and one seek per key, never the history before the window.
     """
     wanted = list(dict.fromkeys(keys))
     out: dict[tuple[str, str], list[IntervalRow]] = {k: [] for k in wanted}
-    si = state_intervals.c
     with engine.connect() as conn:
         if len(wanted) > PER_KEY_LIMIT:
-            q = sa.select(*_COLS).where(si.start < end, sa.or_(si.end.is_(None), si.end > start))
-            for cid, vantage, *rest in conn.execute(q):
-                rows = out.get((cid, vantage))
-                if rows is not None:
-                    rows.append(IntervalRow(*rest))
-            for rows in out.values():
-                rows.sort(key=lambda r: r.start)
+            _load_many(conn, wanted, start, end, out)
             return out
+        si = state_intervals.c
         before = (
             sa.select(*_COLS)
             .where(si.check_id == sa.bindparam("c"), si.vantage == sa.bindparam("v"))
@@ -151,6 +150,43 @@ def load_intervals(
                     out[key].append(row)
             out[key] += [IntervalRow(*rest) for _c, _v, *rest in conn.execute(inside, params)]
     return out
+
+
+@functools.cache
+def _before_sql(n: int) -> sa.TextClause:
+    """For ``n`` keys ``:c<i>``/``:v<i>``: each key's latest row starting before ``:a`` if it
+    is open or ends after ``:a``, as ``(i, state, start, end, last_seen, error, reason)``. Text,
+    not a ``VALUES`` construct: SQLAlchemy would compile one statement per chunk of keys."""
+    keys = ", ".join(f"({i}, :c{i}, :v{i})" for i in range(n))
+    return sa.text(
+        f"WITH k (i, c, v) AS (VALUES {keys}) "
+        'SELECT k.i, si.state, si.start, si."end", si.last_seen, si.error, si.reason '
+        f"FROM k JOIN {state_intervals.name} si ON si.id = ("
+        f"SELECT x.id FROM {state_intervals.name} x WHERE x.check_id = k.c AND x.vantage = k.v "
+        "AND x.start < :a ORDER BY x.start DESC LIMIT 1) "
+        'WHERE si."end" IS NULL OR si."end" > :a'
+    )
+
+
+def _load_many(
+    conn: sa.Connection, wanted: list[tuple[str, str]], start: float, end: float,
+    out: dict[tuple[str, str], list[IntervalRow]],
+) -> None:  # fmt: skip
+    """``load_intervals`` for many keys: the same rows as the per-key reads, in start order."""
+    si = state_intervals.c
+    for i in range(0, len(wanted), KEY_CHUNK):
+        chunk = wanted[i : i + KEY_CHUNK]
+        params: dict[str, object] = {"a": start}
+        for n, (c, v) in enumerate(chunk):
+            params[f"c{n}"], params[f"v{n}"] = c, v
+        for n, *rest in conn.execute(_before_sql(len(chunk)), params):
+            out[chunk[n]].append(IntervalRow(*rest))
+    inside = sa.select(*_COLS).where(si.start >= start, si.start < end).order_by(si.start)
+    make = tuple.__new__  # IntervalRow(*row[2:]) without the argument parsing, per row
+    for row in conn.execute(inside):
+        rows = out.get(row[:2])
+        if rows is not None:
+            rows.append(make(IntervalRow, row[2:]))
 
 
 # -- daily summaries ----------------------------------------------------------------------

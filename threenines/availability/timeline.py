@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from threenines.availability.intervals import IntervalSet, normalise
@@ -37,9 +36,11 @@ Timeline = list[Seg]
 Combiner = Callable[[Sequence[Seg | None]], tuple[str, str] | None]
 
 
-@dataclass(frozen=True, slots=True)
-class IntervalRow:
-    """A ``state_intervals`` row as the engine needs it (see threenines/store/results.py)."""
+class IntervalRow(NamedTuple):
+    """A ``state_intervals`` row as the engine needs it (see threenines/store/results.py).
+
+    A named tuple, not a frozen dataclass: the board report builds one per row of the estate's
+    window (hundreds of thousands), and a tuple is several times cheaper to make."""
 
     state: str
     start: float
@@ -63,17 +64,28 @@ def from_rows(rows: Iterable[IntervalRow], now: float, grace: float) -> Timeline
     first row wins.
     """
     out: Timeline = []
-    for row in sorted(rows, key=lambda r: r.start):
-        end = min(holds_until(row, grace), now)
-        start = max(row.start, out[-1].end) if out else row.start
-        if row.state not in KNOWN or end <= start:
+    last: Seg | None = None
+    for row in sorted(rows, key=_start):
+        end = row.end if row.end is not None else row.last_seen + grace  # holds_until
+        if end > now:
+            end = now
+        start = row.start
+        if last is not None and last.end > start:
+            start = last.end
+        state = row.state
+        if state not in KNOWN or end <= start:
             continue
-        reason = f"{row.error}: {row.reason}" if row.error else row.reason
-        if out and out[-1].state == row.state and out[-1].end == start:
-            out[-1] = out[-1]._replace(end=end)
+        if last is not None and last.state == state and last.end == start:
+            last = out[-1] = last._replace(end=end)
         else:
-            out.append(Seg(start, end, row.state, reason))
+            reason = f"{row.error}: {row.reason}" if row.error else row.reason
+            last = Seg(start, end, state, reason)
+            out.append(last)
     return out
+
+
+def _start(row: IntervalRow) -> float:
+    return row.start
 
 
 def clip(tl: Timeline, start: float, end: float) -> Timeline:
@@ -87,29 +99,91 @@ def clip(tl: Timeline, start: float, end: float) -> Timeline:
 def intervals(tl: Timeline, *states: str) -> IntervalSet:
     """Where ``tl`` is in one of ``states`` (all known states when none are given)."""
     wanted = states or KNOWN
-    return normalise((s.start, s.end) for s in tl if s.state in wanted)
+    out: IntervalSet = []
+    for seg in tl:  # a timeline is sorted: merge as ``normalise`` does, without its sort
+        if seg.state not in wanted:
+            continue
+        start, end = seg.start, seg.end
+        if end <= start:
+            continue
+        if out:
+            prev = out[-1]
+            if start < prev[0]:  # not sorted after all: the general way
+                return normalise((s.start, s.end) for s in tl if s.state in wanted)
+            if start <= prev[1]:
+                if end > prev[1]:
+                    out[-1] = (prev[0], end)
+                continue
+        out.append((start, end))
+    return out
 
 
 def sweep(timelines: Sequence[Timeline], combine: Combiner) -> Timeline:
     """Combine timelines slice by slice; adjacent slices in the same state are merged."""
+    if len(timelines) == 1:
+        one = _sweep_one(timelines[0], combine)
+        if one is not None:
+            return one
     points = sorted({p for tl in timelines for seg in tl for p in (seg.start, seg.end)})
     pos = [0] * len(timelines)
+    sizes = [len(tl) for tl in timelines]
     out: Timeline = []
     current: list[Seg | None] = [None] * len(timelines)
+    last: Seg | None = None
     for a, b in itertools.pairwise(points):
         for i, tl in enumerate(timelines):
             j = pos[i]
-            while j < len(tl) and tl[j].end <= a:
+            n = sizes[i]
+            while j < n and tl[j].end <= a:
                 j += 1
             pos[i] = j
-            current[i] = tl[j] if j < len(tl) and tl[j].start <= a else None
+            current[i] = tl[j] if j < n and tl[j].start <= a else None
         res = combine(current)
         if res is None:
             continue
-        if out and out[-1].state == res[0] and out[-1].end == a:
-            out[-1] = out[-1]._replace(end=b)
+        if last is not None and last.state == res[0] and last.end == a:
+            last = out[-1] = last._replace(end=b)
         else:
-            out.append(Seg(a, b, res[0], res[1]))
+            last = Seg(a, b, res[0], res[1])
+            out.append(last)
+    return out
+
+
+def _sweep_one(tl: Timeline, combine: Combiner) -> Timeline | None:
+    """``sweep`` of one sorted, non-overlapping timeline: its slices are its segments and the
+    gaps between them (no data), so no boundary set is built. None if ``tl`` is not sorted
+    and disjoint (``sweep`` then takes the general way)."""
+    out: Timeline = []
+    last: Seg | None = None
+    gap: tuple[str, str] | None = None
+    gap_known = False
+    prev_end: float | None = None
+
+    def emit(a: float, b: float, res: tuple[str, str]) -> None:
+        nonlocal last
+        if last is not None and last.state == res[0] and last.end == a:
+            last = out[-1] = last._replace(end=b)
+        else:
+            last = Seg(a, b, res[0], res[1])
+            out.append(last)
+
+    for seg in tl:
+        if seg.end <= seg.start:  # no slice of its own (a boundary inside a slice changes nothing)
+            if prev_end is not None and seg.start < prev_end:
+                return None
+            continue
+        if prev_end is not None:
+            if seg.start < prev_end:
+                return None
+            if seg.start > prev_end:
+                if not gap_known:
+                    gap, gap_known = combine([None]), True
+                if gap is not None:
+                    emit(prev_end, seg.start, gap)
+        res = combine([seg])
+        if res is not None:
+            emit(seg.start, seg.end, res)
+        prev_end = seg.end
     return out
 
 

@@ -22,7 +22,7 @@ turns into up or down by itself. ``depends_on`` never changes a state; it attrib
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from threenines.availability.timeline import (
     DEGRADED,
@@ -161,10 +161,29 @@ def require_parts(own: Vote, parts: Mapping[str, Vote], *, measured: bool = True
 # -- the same rule over timelines ----------------------------------------------------------
 
 
+def _rule_sweep(
+    timelines: Sequence[Timeline], decide: Callable[[Sequence[Vote]], Verdict]
+) -> Timeline:
+    """``sweep`` with a rule that reads only its inputs' states and reasons (every rule here):
+    its verdict is computed once per distinct combination of (state, reason), not per slice.
+    """
+    seen: dict[tuple[tuple[str, ...] | None, ...], Verdict] = {}
+
+    def once(segs: Sequence[Vote]) -> Verdict:
+        key = tuple([None if s is None else s[2:] for s in segs])  # (state, reason)
+        try:
+            return seen[key]
+        except KeyError:
+            seen[key] = verdict = decide(segs)
+            return verdict
+
+    return sweep(timelines, once)
+
+
 def quorum(vantages: Mapping[str, Timeline], k: int) -> Timeline:
     """A check's timeline from its vantage points' timelines (rule 1, slice by slice)."""
     names = sorted(vantages)
-    return sweep(
+    return _rule_sweep(
         [vantages[n] for n in names],
         lambda segs: check_state(dict(zip(names, segs, strict=True)), k),
     )
@@ -178,7 +197,7 @@ def combine_checks(
 ) -> Timeline:
     """A service's timeline from its checks' timelines (rule 2, slice by slice)."""
     names = sorted(checks)
-    return sweep(
+    return _rule_sweep(
         [checks[n] for n in names],
         lambda segs: combine(dict(zip(names, segs, strict=True)), mode, weights, threshold),
     )
@@ -187,7 +206,7 @@ def combine_checks(
 def require(service: Timeline, parts: Mapping[str, Timeline], *, measured: bool = True) -> Timeline:
     """A service's timeline with its devices and uplinks (rule 3, slice by slice)."""
     names = sorted(parts)
-    return sweep(
+    return _rule_sweep(
         [service, *(parts[n] for n in names)],
         lambda segs: require_parts(
             segs[0], dict(zip(names, segs[1:], strict=True)), measured=measured
