@@ -93,6 +93,35 @@ async def healthy(url: str) -> bool:
         return False
 
 
+class HealthEndpoint:
+    """The agent's own ``/healthz`` and ``/metrics`` (``--listen``) on a free loopback port."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.listen = f"127.0.0.1:{self.port}"
+
+    async def get(self, path: str) -> httpx.Response | None:
+        try:
+            async with httpx.AsyncClient() as c:
+                return await c.get(f"http://{self.listen}{path}", timeout=5.0)
+        except httpx.HTTPError:
+            return None
+
+    async def healthz(self) -> tuple[int, dict[str, Any]]:
+        r = await self.get("/healthz")
+        assert r is not None
+        return r.status_code, r.json()
+
+    async def answers(self, code: int) -> bool:
+        r = await self.get("/healthz")
+        return r is not None and r.status_code == code
+
+    async def metrics(self) -> str:
+        r = await self.get("/metrics")
+        assert r is not None and r.status_code == 200
+        return r.text
+
+
 def count(db: Path, sql: str = "select count(*) from results", *args: Any) -> int:
     if not db.exists():
         return 0
@@ -231,10 +260,12 @@ class TcpTarget:
 
 
 class HttpTarget:
-    """An HTTP server on loopback answering 200, or 500 while ``failing`` (a real outage)."""
+    """An HTTP server on loopback answering 200, or 500 while ``failing`` (a real outage),
+    after ``delay`` seconds (a slow server: probes that take a while)."""
 
     def __init__(self) -> None:
         self.failing = False
+        self.delay = 0.0
         self.port = 0
         self.served = 0
         self._server: asyncio.Server | None = None
@@ -244,6 +275,8 @@ class HttpTarget:
             while await r.readline() not in (b"\r\n", b"\n", b""):
                 pass
             self.served += 1
+            if self.delay:
+                await asyncio.sleep(self.delay)
             code = b"500 Internal Server Error" if self.failing else b"200 OK"
             w.write(b"HTTP/1.1 " + code + b"\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
             await w.drain()

@@ -40,12 +40,28 @@ async def test_ingest_stores_through_the_writer_and_records_heartbeat(tmp_path: 
             _, viewer = token(ctx, "viewer")  # anonymous callers get the public view only
             st = (await c.get("/api/v1/status", headers=_auth(viewer))).json()
             metrics = (await c.get("/metrics")).text
-        assert 'check="b",check_state="down",service="web",site="dc1",type="tcp",vantage="v1"' in (
+        assert 'check="b",service="web",site="dc1",state="down",type="tcp",vantage="v1"' in (
             metrics
         )
         states = {(x["check"], x["vantage"]): x["state"] for x in st["checks"]}
         assert states[("b", "v1")] == "down" and states[("a", "v1")] == "up"
         assert {a["vantage"]: a["silent"] for a in st["agents"]} == {"v1": False, "v2": True}
+
+
+async def test_a_batch_sent_again_is_acknowledged_and_stored_once(tmp_path: Path) -> None:
+    """An agent killed after the server committed, before the reply, sends the batch again:
+    200 again, one row per (check, vantage, ts); a batch that overlaps stores only its news."""
+    async with Listener() as target, service(_cfg(tmp_path, target.port)) as (ctx, url):
+        _, tok = token(ctx, "agent", "v1")
+        now = time.time()
+        first = [result("web/a", now - 3), result("web/a", now - 2)]
+        async with httpx.AsyncClient(base_url=url) as c:
+            for batch in (first, first, [*first, result("web/a", now - 1)]):
+                body = {"vantage": "v1", "results": batch}
+                r = await c.post("/api/v1/ingest", json=body, headers=_auth(tok))
+                assert r.status_code == 200, r.text
+    stamps = [x[3] for x in rows(tmp_path / "server.db", "v1")]
+    assert sorted(stamps) == pytest.approx([now - 3, now - 2, now - 1])
 
 
 async def test_agent_config_etag_secrets_and_vantage_binding(tmp_path: Path, monkeypatch) -> None:
@@ -198,6 +214,6 @@ def test_token_cli_create_list_revoke(tmp_path: Path) -> None:
     assert "duty" in listed.output and "operator" in listed.output and plain not in listed.output
     tid = TokenStore(make_engine(f"sqlite:///{tmp_path}/server.db")).list()[0]["id"]
     assert run(app, ["token", "revoke", tid, "-c", str(cfg)]).exit_code == 0
-    assert run(app, ["token", "revoke", tid, "-c", str(cfg)]).exit_code == 1
+    assert run(app, ["token", "revoke", tid, "-c", str(cfg)]).exit_code == 2  # as via --server
     for cmd in (["agent"], ["token"], ["token", "create"], ["token", "list"], ["token", "revoke"]):
         assert run(app, [*cmd, "--help"]).exit_code == 0, cmd

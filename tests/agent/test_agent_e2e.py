@@ -76,7 +76,7 @@ async def test_server_restart_loses_nothing_and_config_refresh(tmp_path: Path) -
     cfg, db, queue = tmp_path / "server.yaml", tmp_path / "server.db", tmp_path / "q.sqlite"
     async with Listener() as target:
         cfg.write_text(config_yaml(tmp_path, target.port, {"a": ["v1"], "c": ["central"]},
-                                   listen=port))  # fmt: skip
+                                   listen=port, interval="100ms"))  # fmt: skip
         made = CliRunner().invoke(app, ["token", "create", "--role", "agent", "--vantage", "v1",
                                         "-c", str(cfg)])  # fmt: skip
         assert made.exit_code == 0, made.output
@@ -106,8 +106,8 @@ async def test_server_restart_loses_nothing_and_config_refresh(tmp_path: Path) -
             await until("results queued during the outage", lambda: queued(queue) >= 15)
 
             # the server comes back with one more check for v1
-            cfg.write_text(config_yaml(tmp_path, target.port,
-                           {"a": ["v1"], "b": ["v1"], "c": ["central"]}, listen=port))  # fmt: skip
+            cfg.write_text(config_yaml(tmp_path, target.port, {"a": ["v1"], "b": ["v1"],
+                           "c": ["central"]}, listen=port, interval="100ms"))  # fmt: skip
             async with proc("run", "-c", str(cfg)) as server2:
                 await until("the new check's results from v1",
                             lambda: any(r[1] == "web/b" for r in rows(db, "v1")))  # fmt: skip

@@ -88,6 +88,9 @@ def test_one_site_cut_off_is_seen_only_there_and_loses_nothing(lab_estate, tmp_p
                 sys.executable, EXE, "agent", "--server", f"http://{topology.HOST_ADDR}:{port}",
                 "--vantage", site, "--token-file", str(tmp_path / f"{site}.token"), "--queue",
                 str(tmp_path / f"{site}.queue"), "--refresh", "2s",
+                # a send across the cut fails within the cut (by default it may wait 30 s and
+                # go through once the link is back, and then nothing says it was cut off)
+                "--timeout", "2s",
             ], state=lab_estate)  # fmt: skip
         every = ("central", *SITES)
         _until("up results from every vantage point", lambda: all(

@@ -154,6 +154,34 @@ def test_the_clock_follows_the_server_not_the_host() -> None:
     assert host.date(4820.0) == 4820.0 and not host.anchored
 
 
+def test_a_clock_step_while_a_probe_runs_moves_no_result() -> None:
+    """The host clock is stepped between a probe's start (its wall time) and its result: the
+    result is dated by its age on the server's clock, never minutes off (a result 240 s in the
+    server's future held every later one back: the clock test's flake under load)."""
+    mono, wall = [100.0], [5000.0]  # 240 s fast
+    clock = ServerClock(mono=lambda: mono[0], wall=lambda: wall[0])
+    assert clock.observe(4760.0, sent=100.0, received=100.0)
+    mono[0], wall[0] = 100.7, 4760.7  # NTP steps it back while a probe started at 5000.5 runs
+    assert clock.date(5000.5, max_age=2.0, fallback_age=0.2) == pytest.approx(4760.5)
+    mono[0], wall[0] = 101.0, 5001.0  # and forward again while one started at 4760.9 runs
+    assert clock.date(4760.9, max_age=2.0, fallback_age=0.1) == pytest.approx(4760.9)
+    assert clock.date(5000.5, max_age=2.0) == pytest.approx(4760.5)  # no step: as measured
+    assert clock.date(4996.0, max_age=2.0) == pytest.approx(4756.0)  # slow but plausible age
+
+
+def test_a_slow_first_answer_anchors_and_a_quick_one_refines_it() -> None:
+    """No anchor yet: a slow answer (a loaded server's first) is better than a host clock
+    minutes off; a quick answer later narrows it."""
+    mono, wall = [100.0], [5000.0]
+    clock = ServerClock(mono=lambda: mono[0], wall=lambda: wall[0])
+    assert clock.observe(4759.0, sent=97.0, received=100.0)  # 3 s: uncertain by 1.5 s
+    assert clock.anchored and clock.date(5000.0) == pytest.approx(4760.5)
+    mono[0], wall[0] = 101.0, 5001.0
+    assert clock.observe(4760.3, sent=100.98, received=101.0)  # consistent, far more precise
+    assert clock.date(5001.0) == pytest.approx(4760.31)
+    assert not clock.observe(4760.3, sent=100.0, received=101.0)  # less precise: kept
+
+
 def test_reports_are_read_leniently() -> None:
     r = parse("1000.5", '{"queue": 5, "memory": -3, "queue_error": "full", "clock": "x"}', 1000)
     assert r.skew == 0.5 and r.state == {"queue": 5, "memory": 0, "queue_error": "full"}

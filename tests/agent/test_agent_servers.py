@@ -94,17 +94,18 @@ async def test_first_server_stopped_every_result_arrives_once_via_the_second(
     tmp_path: Path,
 ) -> None:
     async with TcpTarget() as target:
-        est = Estate(tmp_path, tcp_check("a", target.port))
+        est = Estate(tmp_path, tcp_check("a", target.port, "100ms"))
         port_b = free_port()
         url_b = f"http://127.0.0.1:{port_b}"
         cfg_b = tmp_path / "server-b.yaml"  # the same database file, its own port and spool
         cfg_b.write_text(est.cfg.read_text().replace(f"127.0.0.1:{est.port}", f"127.0.0.1:"
                          f"{port_b}").replace("spool.jsonl", "spool-b.jsonl"))  # fmt: skip
         server_a = await est.up(est.server())
+        # B starts (on the database A has migrated) while the agent starts and delivers via A
         server_b = await Proc(["run", "-c", str(cfg_b)], tmp_path / "server-b.log").start()
-        await until("server B's /healthz", lambda: healthy(url_b))
         agent = await est.agent(tmp_path / "q.sqlite", "--server", url_b).start()
         try:
+            await until("server B's /healthz", lambda: healthy(url_b))
             await until("results via A", lambda: count(est.db) >= 20)
             log_a = await server_a.stop()
             stopped = count(est.db)

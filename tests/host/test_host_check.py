@@ -105,13 +105,13 @@ def test_host_metrics() -> None:
     host.register_host_metrics(registry, [host.ProcessCheck(name="no-such-process-xyz")])
     text = generate_latest(registry).decode()
     for name in (
-        "host_cpu_percent",
-        'host_memory_bytes{kind="total"}',
-        'host_disk_bytes{kind="total",mount="/"}',
-        "host_disk_io_bytes_total",
-        'host_network_bytes_total{direction="in",interface="lo"}',
-        'host_network_up{interface="lo"} 1.0',
-        'host_process_running{name="no-such-process-xyz"} 0.0',
-        'host_load_average{minutes="1"}',
+        "threenines_host_cpu_utilisation_ratio",
+        'threenines_host_memory_bytes{kind="total"}',
+        'threenines_host_disk_bytes{kind="total",mount="/"}',
+        "threenines_host_disk_io_bytes_total",
+        'threenines_host_network_bytes_total{direction="in",interface="lo"}',
+        'threenines_host_network_up{interface="lo"} 1.0',
+        'threenines_host_process_running{name="no-such-process-xyz"} 0.0',
+        'threenines_host_load_average{minutes="1"}',
     ):
-        assert name in text, name
+        assert "\n" + name in text, name

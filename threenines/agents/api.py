@@ -42,6 +42,7 @@ from threenines.agents.config import agents_config
 from threenines.agents.reporting import HealthRecorder, server_time
 from threenines.agents.tokens import HeartbeatStore, Principal
 from threenines.core.api import body_limit
+from threenines.core.config import Config
 from threenines.core.context import ServiceContext
 from threenines.core.deps import Key, context, responses
 from threenines.core.metrics import CheckLabels
@@ -74,6 +75,15 @@ class AgentPlane:
         self._beats: dict[str, tuple[float, int]] = {}
         self.health = HealthRecorder(ctx)
         ctx.writer.on_written.append(self._written)
+        ctx.on_reload(self._reloaded)
+
+    def _reloaded(self, cfg: Config) -> None:
+        """A reloaded config (``threenines.core.reload``): each vantage's checks and the
+        document its agent fetches are built again on next use (labels stay: a batch in
+        flight may still carry a removed check's results)."""
+        self._known.clear()
+        self._docs.clear()
+        self.health.sites = {v.name: v.site for v in cfg.vantage_points}
 
     def _written(self, records: Sequence[ResultRecord], stored: bool) -> None:
         for rec in records:
@@ -277,6 +287,10 @@ async def agents(ctx: ServiceContext = Depends(context)) -> list[dict[str, Any]]
 
 
 def install(app: FastAPI) -> None:
-    """Add the agents' routes; ingest bodies may be up to ``agents.max_body`` bytes."""
+    """Add the agents' and the tokens' routes; ingest bodies may be up to ``agents.max_body``
+    bytes."""
+    from threenines.agents import tokens_api
+
     app.include_router(router)
+    app.include_router(tokens_api.router)
     body_limit(app, INGEST, agents_config(app.state.ctx.config).max_body)

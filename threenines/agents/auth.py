@@ -6,6 +6,10 @@ no token, a wrong or a revoked one -> 401; a valid token whose role does not sat
 ``"agent"`` (agent endpoints), and nothing else accepts them. Refusals are logged with the
 token's short id or fingerprint, never the token.
 
+A request without a token may be a signed-in console user's read (GET/HEAD): the core's seam
+``deps.session_identity`` (backed by the console area) names them and their role; writes
+always need a token.
+
 ``install(app)`` puts the token check in front of the areas written with the injectable
 ``deps.require_operator`` (alerts, security): their reads need a viewer token, their decisions
 an operator token whose name goes into the audit trail.
@@ -50,7 +54,12 @@ async def authenticate(request: Request, ctx: ServiceContext) -> Principal:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise _refuse(request, 401, "no bearer token", "a bearer token is required")
+        signed_in = await deps.session_identity(request)  # a console session, on reads only
+        if signed_in is None:
+            raise _refuse(request, 401, "no bearer token", "a bearer token is required")
+        name, role = signed_in
+        request.state.principal = Principal("session", name, role, None)
+        return request.state.principal
     if len(token) > MAX_TOKEN:
         raise _refuse(request, 401, "oversized token", "invalid or revoked token")
     try:

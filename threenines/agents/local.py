@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import h11
 from prometheus_client import generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
@@ -88,29 +88,31 @@ class AgentCollector(Collector):
     def __init__(self, agent: Agent):
         self.agent = agent
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         code, doc = health(self.agent)
         q, d = doc["queue"], doc["delivery"]
-        yield _gauge("agent_up", "1 if the agent's /healthz says ok", 1 if code == 200 else 0)
-        yield _gauge("agent_queue_depth", "Results in the disk queue", q["depth"])
-        yield _gauge("agent_memory_results", "Results held in memory (queue not writable)",
+        p = "threenines_agent_"
+        yield _gauge(p + "up", "1 if the agent's /healthz says ok", 1 if code == 200 else 0)
+        yield _gauge(p + "queue_results", "Results in the disk queue", q["depth"])
+        yield _gauge(p + "memory_results", "Results held in memory (queue not writable)",
                      q["memory"])  # fmt: skip
-        yield _gauge("agent_queue_oldest_age_seconds", "Age of the oldest undelivered result",
+        yield _gauge(p + "queue_oldest_age_seconds", "Age of the oldest undelivered result",
                      q["oldest_age"] or 0.0)  # fmt: skip
-        yield _gauge("agent_queue_writable", "1 if the queue can be written",
+        yield _gauge(p + "queue_writable", "1 if the queue can be written",
                      0 if q["error"] else 1)  # fmt: skip
-        yield _gauge("agent_delivered", "Results delivered since the start", d["delivered"])
+        yield CounterMetricFamily(p + "results_delivered", "Results delivered since the start",
+                                  value=d["delivered"])  # fmt: skip
         if d["last_ok_age"] is not None:
             yield _gauge(
-                "agent_last_delivery_age_seconds",
+                p + "last_delivery_age_seconds",
                 "Seconds since the server last acknowledged a batch",
                 d["last_ok_age"],
             )
         if doc["clock"]["skew"] is not None:
-            yield _gauge("agent_clock_skew_seconds", "This host's clock minus the server's",
+            yield _gauge(p + "clock_skew_seconds", "This host's clock minus the server's",
                          doc["clock"]["skew"])  # fmt: skip
-        deaths = GaugeMetricFamily("agent_task_deaths", "Deaths of each supervised task",
-                                   labels=["task"])  # fmt: skip
+        deaths = CounterMetricFamily(p + "task_deaths", "Deaths of each supervised task",
+                                     labels=["task"])  # fmt: skip
         for name, t in doc["tasks"].items():
             deaths.add_metric([name], t["deaths"])
         yield deaths

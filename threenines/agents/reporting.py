@@ -35,7 +35,7 @@ class HealthRecorder:
     def __init__(self, ctx: ServiceContext):
         self.ctx = ctx
         self._last: dict[str, tuple[float, tuple[bool, bool], bool]] = {}
-        self._sites = {v.name: v.site for v in ctx.config.vantage_points}
+        self.sites = {v.name: v.site for v in ctx.config.vantage_points}
 
     async def note(self, vantage: str, request: Request, now: float) -> Report:
         """Read the agent's clock and state from ``request``'s headers; keep them if due."""
@@ -48,7 +48,7 @@ class HealthRecorder:
         self._last[vantage] = (now, report.key, skewed)
         try:
             store = HealthStore(self.ctx.engine)
-            site = self._sites.get(vantage)
+            site = self.sites.get(vantage)
             kind = await asyncio.to_thread(store.record, vantage, report, now=now, bound=bound,
                                            site=site)  # fmt: skip
         except Exception as exc:  # a report is never worth failing a request for

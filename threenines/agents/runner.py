@@ -1,7 +1,8 @@
 """The agent process: fetch the checks for this vantage point, run them, deliver the results.
 
 The checks run on ``threenines.core.scheduler.Scheduler``, the server's own scheduler, with a sink
-instead of the writer: each counted result, dated by the server's clock (``agents.clock``), is
+instead of the writer: each counted result, dated by the server's clock (``agents.clock``; a
+host clock stepped while the probe ran does not move it), is
 held in memory until the disk queue has it (``ResultBuffer``, flushed every ``FLUSH_EVERY``:
 all an agent killed with SIGKILL can lose; SIGTERM loses nothing, and a queue that cannot be
 written loses nothing either), and ``Delivery`` sends the queue in order. The flusher, the
@@ -35,7 +36,7 @@ from threenines.core.config.schema import Config
 from threenines.core.metrics import CheckLabels, Metrics
 from threenines.core.queue import DiskQueue, QueueError
 from threenines.core.results import ProbeResult, Status
-from threenines.core.scheduler import Job, Scheduler, jitter_offset, jobs_for
+from threenines.core.scheduler import TIMEOUT_SLACK, Job, Scheduler, jitter_offset, jobs_for
 from threenines.core.store import ResultRecord
 
 log = logging.getLogger("threenines.agent")
@@ -103,9 +104,12 @@ class Agent:
     def _refetch(self) -> None:
         self._refresh_now.set()
 
-    def _sink(self, rec: ResultRecord, _job: Job) -> None:
+    def _sink(self, rec: ResultRecord, job: Job) -> None:
         result = WireResult.from_record(rec)
-        result["ts"] = self.client.clock.date(rec.ts)
+        c = job.check  # the longest the counted result can have taken, retries included
+        longest = (c.timeout + TIMEOUT_SLACK) * (c.retries + 1) + c.retry_interval * c.retries
+        result["ts"] = self.client.clock.date(rec.ts, max_age=longest,
+                                              fallback_age=rec.result.duration)  # fmt: skip
         self.buffer.add(result)
         self.produced += 1
 
@@ -127,11 +131,20 @@ class Agent:
             await self._flush()
 
     async def _start(self, doc: dict[str, Any]) -> None:
-        """Run ``doc``'s checks (after the previous scheduler's probes have finished)."""
+        """Run ``doc``'s checks: a running scheduler takes them in place (``Scheduler.update``:
+        unchanged checks keep their slots, so a server's reload leaves no gap here either)."""
         cfg, unusable = payload.load(doc, self.vantage, self.root)
         for u in unusable:
             log.error("%s: %s; reporting it as unknown", u.check_id, u.reason)
         jobs = jobs_for(cfg, self.vantage) + [_unusable_job(u, self.vantage) for u in unusable]
+        if self.scheduler is not None and self._sched_task is not None:
+            if not self._sched_task.done():
+                c = self.scheduler.update(jobs, cfg.scheduler)
+                self.version = str(doc["version"])
+                log.info("config %s: %d check(s) from vantage %r (%d added, %d removed, "
+                         "%d changed)", self.version[:12], len(jobs), self.vantage,
+                         len(c.added), len(c.removed), len(c.changed))  # fmt: skip
+                return
         await self._stop_scheduler()
         self.scheduler = Scheduler(jobs, cfg.scheduler, vantage=self.vantage,
                                    on_result=[self._sink], metrics=self.metrics)  # fmt: skip

@@ -13,13 +13,16 @@ from rich.table import Table
 from threenines.core.cli import (
     ConfigOption,
     JsonOption,
+    LocalByOption,
     err,
     load_or_exit,
+    local_actor,
     open_store,
     out,
     print_json,
     rows_json,
 )
+from threenines.core.client import ServerOption, TokenFileOption, connect, note_by
 
 if TYPE_CHECKING:  # SQLAlchemy only for the commands that use it: --help stays fast
     from threenines.agents.tokens import TokenStore
@@ -41,18 +44,32 @@ def create(
     role: str = typer.Option(..., "--role", help=f"One of: {ROLE_HELP}"),
     vantage: str | None = typer.Option(None, "--vantage", help="Vantage point (agent tokens)"),
     name: str = typer.Option("", "--name", help="Who or what holds it (shown in audit trails)"),
+    by: str | None = LocalByOption,
     config: Path = ConfigOption,
+    server: str | None = ServerOption,
+    token_file: Path | None = TokenFileOption,
 ) -> None:
-    """Create a token and print it once (only its hash is stored)."""
+    """Create a token and print it once (only its hash is stored). With --server, through
+    the API with an admin token."""
     from threenines.agents.tokens import TokenError
 
+    client = connect(server, token_file)
+    if client is not None:
+        note_by(by)
+        made = client.post("/api/v1/tokens", {"role": role, "name": name, "vantage": vantage})
+        err.print(f"created {role} token id={made['id']}" + (f" for {vantage}" if vantage else ""))
+        err.print("store it now: it is not shown again", style="bold")
+        print(made["token"])
+        return
     cfg = load_or_exit(config)
     known = {v.name for v in cfg.vantage_points} | {cfg.server.vantage}
     if vantage is not None and vantage not in known:
         err.print(f"--vantage: {vantage!r} is not a vantage point in {config}", style="red")
         raise typer.Exit(2)
     try:
-        principal, plain = _store(config).create(role, now=time.time(), vantage=vantage, name=name)
+        principal, plain = _store(config).create(
+            role, now=time.time(), vantage=vantage, name=name, by=local_actor(by)
+        )
     except TokenError as exc:
         err.print(str(exc), style="red", markup=False)
         raise typer.Exit(2) from None
@@ -66,9 +83,15 @@ def _when(ts: float | None) -> str:
 
 
 @app.command("list")
-def list_(config: Path = ConfigOption, as_json: bool = JsonOption) -> None:
+def list_(
+    config: Path = ConfigOption,
+    as_json: bool = JsonOption,
+    server: str | None = ServerOption,
+    token_file: Path | None = TokenFileOption,
+) -> None:
     """List tokens (never their values)."""
-    rows = _store(config).list()
+    client = connect(server, token_file)
+    rows = client.get("/api/v1/tokens") if client is not None else _store(config).list()
     if as_json:
         print_json(rows_json(rows))
         return
@@ -82,10 +105,23 @@ def list_(config: Path = ConfigOption, as_json: bool = JsonOption) -> None:
 
 
 @app.command()
-def revoke(token_id: str = typer.Argument(..., help="The token's id"),
-           config: Path = ConfigOption) -> None:  # fmt: skip
+def revoke(
+    token_id: str = typer.Argument(..., help="The token's id"),
+    by: str | None = LocalByOption,
+    config: Path = ConfigOption,
+    server: str | None = ServerOption,
+    token_file: Path | None = TokenFileOption,
+) -> None:
     """Revoke a token: every request with it is refused (401) from now on."""
-    if not _store(config).revoke(token_id, now=time.time()):
-        err.print(f"no active token with id {token_id!r}", style="red")
-        raise typer.Exit(1)
+    client = connect(server, token_file)
+    if client is not None:
+        from urllib.parse import quote
+
+        note_by(by)
+        client.delete(f"/api/v1/tokens/{quote(token_id, safe='')}")
+        out.print(f"revoked {token_id}")
+        return
+    if not _store(config).revoke(token_id, now=time.time(), by=local_actor(by)):
+        err.print(f"no active token with id {token_id!r}", style="red", markup=False)
+        raise typer.Exit(2)  # a refused input: as through the server (its 404)
     out.print(f"revoked {token_id}")

@@ -19,10 +19,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Column, Engine, Float, Index, Integer, String, Table
 
+from threenines.core import audit
 from threenines.core.tables import metadata
 
 ROLES = ("agent", "viewer", "operator", "admin")
 RANK = {"viewer": 1, "operator": 2, "admin": 3}  # agent has no rank: it satisfies only "agent"
+SYSTEM = "system"  # the audit log's actor for tokens made by threenines itself (demo, tests)
 TOUCH_EVERY = 60.0  # last_used is updated at most this often per token (no write per request)
 
 api_tokens = Table(
@@ -93,9 +95,16 @@ class TokenStore:
         self.engine = engine
 
     def create(
-        self, role: str, *, now: float, vantage: str | None = None, name: str = ""
+        self,
+        role: str,
+        *,
+        now: float,
+        vantage: str | None = None,
+        name: str = "",
+        by: str = SYSTEM,
     ) -> tuple[Principal, str]:
-        """Create a token; return it with its plaintext (the only time it exists)."""
+        """Create a token; return it with its plaintext (the only time it exists). ``by``
+        (who created it) goes into the audit log in the same transaction."""
         if role not in ROLES:
             raise TokenError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
         if role == "agent" and not vantage:
@@ -111,6 +120,9 @@ class TokenStore:
                     created=now, last_used=None, revoked=None,
                 )
             )  # fmt: skip
+            audit.append(conn, ts=now, actor=by[:64], action="token_created",
+                         subject=f"token:{tid}",
+                         detail={"role": role, "name": name, "vantage": vantage})  # fmt: skip
         return Principal(tid, name, role, vantage), plain
 
     def list(self) -> list[dict[str, Any]]:
@@ -119,13 +131,17 @@ class TokenStore:
             rows = conn.execute(sa.select(*cols).order_by(api_tokens.c.created)).all()
         return [dict(r._mapping) for r in rows]
 
-    def revoke(self, tid: str, *, now: float) -> bool:
+    def revoke(self, tid: str, *, now: float, by: str = SYSTEM) -> bool:
+        """Revoke an active token (False if there is none with ``tid``); audited as ``by``."""
         with self.engine.begin() as conn:
             res = conn.execute(
                 api_tokens.update()
                 .where(api_tokens.c.id == tid, api_tokens.c.revoked.is_(None))
                 .values(revoked=now)
             )
+            if res.rowcount:
+                audit.append(conn, ts=now, actor=by[:64], action="token_revoked",
+                             subject=f"token:{tid}"[:200], detail={})  # fmt: skip
         return bool(res.rowcount)
 
     def verify(self, token: str, *, now: float) -> tuple[Principal | None, str]:
