@@ -122,3 +122,57 @@ def test_mac_at_two_ips_is_two_findings_and_monitor_is_never_reported() -> None:
         f"unknown_device/s1/{mac}/198.18.1.77",
         f"unknown_device/s1/{mac}/198.18.1.78",
     ]
+
+
+async def test_running_monitor_reopens_an_expired_acceptance_at_its_time(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service's loop (not the next scan) announces the expiry, within its tick."""
+    import asyncio
+
+    from threenines.security import runner
+
+    monkeypatch.setattr(runner, "EXPIRY_TICK", 0.05)
+    clock = [100.0]
+    mon = SecurityMonitor(SecurityConfig.model_validate({}), engine, clock=lambda: clock[0])
+    mon.store.record(run(HostScan(frozenset({23}), frozenset({22}), seen=True), range(22, 24),
+                         frozenset()), now=100)  # fmt: skip
+    (row,) = mon.store.find(now=100)
+    assert mon.store.accept(row["id"], by="alice", reason="window", until=150, now=110)
+    stop = asyncio.Event()
+    task = asyncio.create_task(mon.run_forever(stop))
+    try:
+        await asyncio.sleep(0.2)
+        assert expired(engine) == 0  # not due yet: still accepted
+        clock[0] = 151.0  # its time comes; no scan runs (no scans configured)
+        for _ in range(100):  # bounded: a few ticks
+            if expired(engine):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    assert expired(engine) == 1  # announced once
+    assert mon.store.get(row["id"], now=151)["status"] == "open"
+
+
+def expired(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(events.c.details)).all()
+    return sum(r.details.get("change") == "acceptance_expired" for r in rows)
+
+
+def test_a_host_alive_but_answering_no_scanned_port_is_a_blind_scan(engine: sa.Engine) -> None:
+    """ARP (or ping) answers but every scanned port is filtered: the scan saw nothing of the
+    ports (a firewall dropping the scanner), so the host reads unreachable and nothing clears."""
+    alive = HostScan(seen=True)  # no port open or closed
+    (blind,) = compare(H, range(20, 30), alive, {22}, CHECK)
+    assert (blind.kind, blind.key) == ("host_unreachable", f"host_unreachable/{H}")
+    assert "no scanned port answered" in blind.message and blind.evidence["alive"] is True
+    assert unobserved(H, range(20, 30), alive) == unobserved(H, range(20, 30), HostScan())
+    store = SecurityStore(engine)
+    up = HostScan(frozenset({23}), frozenset(set(range(20, 30)) - {23}), seen=True)
+    store.record(run(up), now=100)
+    store.record(run(alive), now=200)
+    assert {r["key"] for r in store.find("open", now=200)} == {
+        f"port_opened/{H}/23", f"port_closed/{H}/22", f"host_unreachable/{H}"}  # fmt: skip

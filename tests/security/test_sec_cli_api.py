@@ -79,7 +79,7 @@ def test_scan_findings_accept_resolve(cfg_file: Path) -> None:
         app,
         ["security", "accept", str(fid), "-c", str(cfg_file), "--by", "bob", "--reason", "again"],
     )
-    assert bad.exit_code == 1 and "not open" in bad.output
+    assert bad.exit_code == 2 and "not open" in bad.output
     assert "accepted" in cli("security", "findings", "-c", str(cfg_file), "--status", "accepted")
     cli(
         "security",
@@ -143,7 +143,7 @@ def test_baseline_show_accept_reject(cfg_file: Path) -> None:
             "x",
         ],
     )
-    assert again.exit_code == 1
+    assert again.exit_code == 2
     data = json.loads(
         cli("security", "baseline", "show", "-c", str(cfg_file), "--state", "all", "--json")
     )

@@ -1,5 +1,6 @@
-"""Issue 19, live: a scanned host that goes dark, and a firewall that drops or rejects, in
-namespaces this module creates (198.19.x, root only; removed afterwards)."""
+"""Issue 19, live: a scanned host that goes dark, a firewall that drops or rejects some ports,
+and one that drops every port (the host still answers ARP), in namespaces this module creates
+(198.19.x, root only; removed afterwards)."""
 
 from __future__ import annotations
 
@@ -43,8 +44,9 @@ def engine(tmp_path) -> Iterator[sa.Engine]:
     eng.dispose()
 
 
-def in_ns(net: TestNet, *argv: str) -> None:
-    subprocess.run(["ip", "netns", "exec", net.hosts["srv"], *argv], check=True, timeout=20)
+def in_ns(net: TestNet, *argv: str, check: bool = True) -> None:
+    subprocess.run(["ip", "netns", "exec", net.hosts["srv"], *argv], check=check, timeout=20,
+                   capture_output=not check)  # fmt: skip
 
 
 def event_kinds(engine: sa.Engine) -> list[tuple[str, str]]:
@@ -60,7 +62,9 @@ async def test_host_gone_dark_keeps_findings_then_comes_back(
     host = net.addr(10)
     try:
         await asyncio.sleep(0.5)
-        mon = SecurityMonitor(config(net), engine)
+        # every connect to a dark host waits out its 1 s timeout: 400 at a time (fds stay well
+        # below a 1024 ulimit)
+        mon = SecurityMonitor(config(net, concurrency=400), engine)
         scan = mon.cfg.scans[0]
         first = await mon.scan(scan)
         assert first.error is None and set(first.facts["open"][host]) == {22, 23}
@@ -100,6 +104,7 @@ async def test_dropped_and_rejected_ports_are_filtered_not_closed(
         ["-p", "tcp", "--dport", "80", "-j", "DROP"],
         ["-p", "tcp", "--dport", "81", "-j", "REJECT", "--reject-with", "icmp-port-unreachable"],
     ]
+    drop_all = ["-p", "tcp", "-j", "DROP"]
     for rule in rules:
         in_ns(net, "iptables", "-A", "INPUT", *rule)
     try:
@@ -114,6 +119,14 @@ async def test_dropped_and_rejected_ports_are_filtered_not_closed(
         run = await mon.scan(mon.cfg.scans[0].model_copy(update={"method": "connect"}))
         assert run.error is None and run.facts["filtered"] == {host: 1}
         assert f"port_closed:{host}:80" not in open_findings(mon)
+        # every TCP packet dropped, ARP still answered: up, yet the scan saw no port
+        before = set(open_findings(mon))
+        in_ns(net, "iptables", "-I", "INPUT", "1", *drop_all)
+        run = await mon.scan(mon.cfg.scans[0].model_copy(update={"method": "syn"}))
+        assert run.facts["unreachable"] == [host] and run.facts["filtered"] == {host: 1024}
+        found = open_findings(mon)
+        assert set(found) == before | {f"host_unreachable:{host}"}  # kept, none cleared
+        assert found[f"host_unreachable:{host}"]["evidence"]["alive"] is True
     finally:
-        for rule in rules:
-            in_ns(net, "iptables", "-D", "INPUT", *rule)
+        for rule in [*rules, drop_all]:
+            in_ns(net, "iptables", "-D", "INPUT", *rule, check=False)

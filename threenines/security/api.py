@@ -15,8 +15,9 @@ import time
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, HTTPException
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, field_validator
 
 from threenines.core.context import ServiceContext
 from threenines.core.deps import (
@@ -27,8 +28,10 @@ from threenines.core.deps import (
     context,
     require_operator,
     responses,
+    start_job,
 )
 from threenines.security.config import security_config
+from threenines.security.runner import PARTS
 from threenines.security.store import SecurityStore
 from threenines.security.store_baselines import BaselineStore, changes
 
@@ -176,3 +179,39 @@ async def summary(
 
     result = await asyncio.to_thread(security_summary, ctx.engine, start, end or time.time())
     return result.to_dict()
+
+
+class ScanRequest(BaseModel):
+    parts: list[Key] = Field(
+        default_factory=lambda: list(PARTS), min_length=1, max_length=len(PARTS),
+        description=f"Which checks to run: any of {', '.join(PARTS)} (default all)",
+    )  # fmt: skip
+
+    @field_validator("parts")
+    @classmethod
+    def _known(cls, parts: list[str]) -> list[str]:
+        bad = [p for p in parts if p not in PARTS]
+        if bad:
+            raise ValueError(f"unknown part(s) {bad}; choose from {list(PARTS)}")
+        return parts
+
+
+@router.post("/scan", status_code=202, responses=responses(409, 413, 429)
+             | {202: {"description": "Started: the job, to poll"}})  # fmt: skip
+async def scan(
+    request: Request,
+    body: ScanRequest | None = None,
+    operator: str = Depends(require_operator),
+    ctx: ServiceContext = Depends(context),
+) -> JSONResponse:
+    """Run the configured security checks once, as ``threenines security scan``, recording
+    what they find: 202 with a job (``/api/v1/jobs/{id}``) whose result is each check's run."""
+    from threenines.security.runner import SecurityMonitor, scan_doc
+
+    parts = tuple(dict.fromkeys((body or ScanRequest()).parts))
+
+    async def work() -> dict[str, Any]:
+        monitor = SecurityMonitor(security_config(ctx.config), ctx.engine)
+        return {"parts": list(parts), "runs": scan_doc(await monitor.run_once(parts))}
+
+    return start_job(request, "security.scan", ",".join(parts), operator, work)

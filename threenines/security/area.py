@@ -62,4 +62,8 @@ AREA = Area(
     cli=_cli,
     api=_api,
     setup=_setup,
+    held={
+        "security": "the security monitor (its sites, scans, posture checks and baselines) "
+        "is built from this section at start-up"
+    },
 )

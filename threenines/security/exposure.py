@@ -5,11 +5,13 @@
 completed connect) is open, a RST is closed, no reply or an ICMP unreachable is filtered. A
 host from which nothing at all came back (no TCP reply, no ICMP, no ARP reply) was not seen.
 
-``compare`` is the pure part: for a seen host, open ports outside the baseline are
-``port_opened`` findings and allowed ports that answered closed are ``port_closed`` findings; a
-filtered port is never called closed. A host that was not seen gets one ``host_unreachable``
-finding, and ``unobserved`` names the keys whose state the run could not see, so the store
-neither resolves nor closes them: blocking the scanner never clears an exposure alert.
+``compare`` is the pure part: for a host whose ports answered, open ports outside the baseline
+are ``port_opened`` findings and allowed ports that answered closed are ``port_closed``
+findings; a filtered port is never called closed. A host that did not answer the scan gets one
+``host_unreachable`` finding: not seen at all, or alive (ARP, ping, an ICMP message) with
+every scanned port filtered (a firewall dropping the scanner is as blind as a cut link). And
+``unobserved`` names the keys whose state the run could not see, so the store neither resolves
+nor closes them: blocking the scanner never clears an exposure alert.
 """
 
 from __future__ import annotations
@@ -46,6 +48,11 @@ class HostScan:
     closed: frozenset[int] = frozenset()
     seen: bool = False
 
+    @property
+    def answered(self) -> bool:
+        """Did any scanned port answer (open or closed)? If not, the scan saw no port."""
+        return bool(self.open or self.closed)
+
     def state(self, port: int) -> str:
         return "open" if port in self.open else "closed" if port in self.closed else "filtered"
 
@@ -59,8 +66,13 @@ def compare(
     site: str | None = None,
 ) -> list[Finding]:
     """Findings for ``host``: newly open ports (not allowed), allowed ports that answered
-    closed, or ``host_unreachable`` when nothing came back from it."""
-    if not result.seen:
+    closed, or ``host_unreachable`` when no scanned port answered."""
+    if not result.answered:
+        why = (
+            "is up but no scanned port answered (all filtered: a firewall may block the scanner)"
+            if result.seen
+            else "did not answer the exposure scan"
+        )
         return [
             Finding.make(
                 "host_unreachable",
@@ -68,8 +80,8 @@ def compare(
                 "major",
                 check,
                 host,
-                f"{host} did not answer the exposure scan; its port findings are kept as they were",
-                {"host": host},
+                f"{host} {why}; its port findings are kept as they were",
+                {"host": host, "alive": result.seen},
                 site=site,
             )
         ]
@@ -108,8 +120,9 @@ def compare(
 
 def unobserved(host: str, scanned: Iterable[int], result: HostScan) -> frozenset[str]:
     """Finding keys (or key prefixes ending in "/") whose state this scan did not see: every
-    port finding of a host that was not seen, and the filtered ports of one that was."""
-    if not result.seen:
+    port finding of a host whose ports did not answer, and the filtered ports of one whose
+    ports did."""
+    if not result.answered:
         return frozenset(f"{k}/{host}/" for k in PORT_KINDS)
     hidden = set(scanned) - result.open - result.closed
     return frozenset(f"{k}/{host}/{p}" for p in hidden for k in PORT_KINDS)

@@ -28,6 +28,22 @@ PARTS = ("arp", "exposure", "posture", "snmp_auth")
 EXPIRY_TICK = 30.0  # seconds between acceptance-expiry passes
 
 
+def scan_doc(runs: list[RunResult]) -> list[dict[str, Any]]:
+    """A pass's runs as ``security scan`` prints them and the API's scan job holds them."""
+    return [
+        {
+            "check": r.check,
+            "complete": r.complete,
+            "error": r.error,
+            "facts": r.facts,
+            "findings": [
+                {"key": f.key, "severity": f.severity, "message": f.message} for f in r.findings
+            ],
+        }
+        for r in runs
+    ]
+
+
 class SecurityMonitor:
     def __init__(
         self,
@@ -179,10 +195,10 @@ class SecurityMonitor:
             )
             drift = exposure.compare(host, ports, seen, allowed, check, scan.site)
             hidden |= exposure.unobserved(host, ports, seen)
-            if seen.seen:  # baseline proposals only from what the host actually said
+            if seen.answered:  # baseline proposals only from what the host actually said
                 await self._propose(host, scan, drift, set(seen.open | seen.closed))
             out += drift
-        quiet = sorted(h for h in hosts if not found[h].seen)
+        quiet = sorted(h for h in hosts if not found[h].answered)
         facts = {
             "method": method,
             "open": {h: sorted(r.open) for h, r in found.items() if r.open},
