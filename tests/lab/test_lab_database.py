@@ -148,3 +148,20 @@ def test_a_stopped_standby_is_an_unknown_lag_and_comes_back(db: Any) -> None:
     assert "exited" in error and "Connection refused" in error, error
     lab.fault_clear(fault.id, state=db)
     eventually("the standby streaming again", lag_below(3.0), 30.0)
+
+
+def test_an_unreadable_user_list_is_said_in_words(tmp_path: Path) -> None:
+    passwd = tmp_path / "passwd"
+    passwd.write_text("postgres:x:101:101::/var/lib/postgresql:/bin/sh\n")
+    passwd.chmod(0o644)
+    database._users_readable(passwd)
+    passwd.chmod(0o600)
+    with pytest.raises(LabError, match=r"not readable by other users \(mode 600\).*chmod 644"):
+        database._users_readable(passwd)
+
+
+def test_the_lab_tests_share_one_worker_under_xdist(request: pytest.FixtureRequest) -> None:
+    """make test's --dist loadgroup keeps the lab's tests on one worker (their module fixtures
+    hold the one lab); pytest 9.2 silently broke that grouping once (pytest-xdist#1386)."""
+    if getattr(request.config.option, "loadgroup", False):
+        assert request.node.nodeid.endswith("@lab"), request.node.nodeid

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,21 @@ def assert_nothing_left(pids: list[int]) -> None:
     assert lab_postgres_left() == []
 
 
+def lose_while_running(root: Path) -> None:
+    """Remove a directory that live processes are still writing in.
+
+    The lab's PostgreSQL keeps writing in its data directory (a standby's WAL, postmaster.pid), so
+    a file listed a moment ago can be gone or a new one can appear: what is gone is gone, and the
+    removal is tried again (at most 20 times) until the directory is.
+    """
+    for _ in range(20):
+        shutil.rmtree(root, ignore_errors=True)
+        if not root.exists():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{root} could not be removed while the lab ran")
+
+
 def test_down_after_a_crash_finds_everything_by_name(exclusive_lab: lab.State) -> None:
     lab.up(exclusive_lab)
     lab.fault_add("latency", "depot", "20ms", state=exclusive_lab)  # a wanem process in core
@@ -80,7 +96,7 @@ def test_down_after_a_crash_finds_everything_by_name(exclusive_lab: lab.State) -
     assert agent.pid in pids and len(pids) == 9 + database_procs
     assert rogue in netns.namespaces()
     # the crash: the state directory (pidfiles, fault records) is lost
-    shutil.rmtree(exclusive_lab.root)
+    lose_while_running(exclusive_lab.root)
     removed = lab.down(exclusive_lab)
     assert removed["namespaces"] == 11  # 10 of the estate + the rogue host
     assert removed["processes"] >= 9

@@ -1,10 +1,13 @@
 """Loopback targets for ``make demo``: a small citizen portal and friends, on 127.0.0.1 only.
 
-- HTTP  127.0.0.1:18080  /, /slow (degraded), /flaky (fails 1 in 4: retries hide it),
-                         /outage (503 for 90 s in every 5 min: a real incident), /login journey
+- HTTP  127.0.0.1:18080  /, /slow (degraded), /flaky (every 3rd request fails, never two in a
+                         row: a blip one retry hides), /outage (503 from 12 s to 32 s after the
+                         start, again every 5 minutes: a real incident), /login journey
 - HTTPS 127.0.0.1:18443  a certificate from a demo CA that expires in 10 days (TLS "degraded")
 - TCP   127.0.0.1:18025  an SMTP-like banner
 - DNS   127.0.0.1:18053  portal.demo.test A 127.0.0.1
+- HTTP  127.0.0.1:18099  the on-call receiver: alerts sent to ``json://127.0.0.1:18099/NAME``
+                         are printed and appended to ``STATE_DIR/alerts.jsonl``
 
 Run as ``python -m threenines.demo.targets STATE_DIR``; it stops on SIGTERM.
 """
@@ -15,7 +18,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import ipaddress
-import random
+import json
 import secrets
 import signal
 import ssl
@@ -38,8 +41,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-HTTP_PORT, HTTPS_PORT, TCP_PORT, DNS_PORT = 18080, 18443, 18025, 18053
+HTTP_PORT, HTTPS_PORT, TCP_PORT, DNS_PORT, RECEIVER_PORT = 18080, 18443, 18025, 18053, 18099
+#: /outage answers 503 from OUTAGE_START to OUTAGE_END seconds after the start, in every CYCLE
+OUTAGE_START, OUTAGE_END, OUTAGE_CYCLE = 12.0, 32.0, 300.0
+#: every FLAKY_EVERY-th request to /flaky fails (never two in a row: one retry hides it)
+FLAKY_EVERY = 3
 STARTED = time.monotonic()
+FLAKY_COUNT = 0
 SESSIONS: set[str] = set()
 CSRF: set[str] = set()
 
@@ -54,14 +62,23 @@ async def slow(_: Request) -> Response:
 
 
 async def flaky(_: Request) -> Response:
-    if random.random() < 0.25:
+    # A blip: one request in FLAKY_EVERY fails, the next one succeeds (a confirmation retry
+    # hides it, and retries are never downtime).
+    global FLAKY_COUNT
+    FLAKY_COUNT += 1
+    if FLAKY_COUNT % FLAKY_EVERY == 0:
         return PlainTextResponse("busy", status_code=503)
     return HTMLResponse("<p>Welcome</p>")
 
 
+def outage_now(elapsed: float) -> bool:
+    """Whether /outage is down ``elapsed`` seconds after the start."""
+    return OUTAGE_START <= elapsed % OUTAGE_CYCLE < OUTAGE_END
+
+
 async def outage(_: Request) -> Response:
-    # Down for the first 90 s of every 5 minutes: a short, real incident the demo shows.
-    if (time.monotonic() - STARTED) % 300 < 90:
+    # Up at first, then a short, real incident the demo shows (it starts, is alerted, ends).
+    if outage_now(time.monotonic() - STARTED):
         return PlainTextResponse("maintenance gone wrong", status_code=503)
     return JSONResponse({"status": "ok"})
 
@@ -82,6 +99,27 @@ async def login(request: Request) -> Response:
     response = HTMLResponse("<p>Your account: council tax, bins, library loans</p>")
     response.set_cookie("session", session, httponly=True)
     return response
+
+
+def _receiver_app(log: Path) -> Starlette:
+    """The on-call receiver: Apprise's ``json://`` posts {title, message, type}; each is printed
+    as it arrives (the demo's story) and kept, one JSON line each, in ``log``."""
+
+    async def receive(request: Request) -> Response:
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return PlainTextResponse("not JSON", status_code=400)
+        name = request.path_params["name"]
+        when = dt.datetime.now().strftime("%H:%M:%S")
+        first = str(body.get("message", "")).strip().splitlines()[:1]
+        print(f"{when} >>> ALERT to {name} [{body.get('type', '')}] {body.get('title', '')}"
+              + (f" | {first[0]}" if first else ""), flush=True)  # fmt: skip
+        with log.open("a", encoding="utf-8") as f:
+            f.write(json.dumps({"receiver": name, "received": time.time(), **body}) + "\n")
+        return PlainTextResponse("ok")
+
+    return Starlette(routes=[Route("/{name}", receive, methods=["POST"])])
 
 
 APP = Starlette(
@@ -175,6 +213,7 @@ class _Server(uvicorn.Server):
 
 
 async def serve(state: Path) -> None:
+    global STARTED
     _ca, cert, key = make_certificate(state)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -194,9 +233,26 @@ async def serve(state: Path) -> None:
             )
         ),
     ]
+    received = state / "alerts.jsonl"
+    received.unlink(missing_ok=True)
+    servers.append(
+        _Server(
+            uvicorn.Config(
+                _receiver_app(received), host="127.0.0.1", port=RECEIVER_PORT, log_level="warning"
+            )
+        )
+    )
     tasks = [asyncio.create_task(s.serve()) for s in servers]
     tcp = await asyncio.start_server(_banner, "127.0.0.1", TCP_PORT)
     udp, _ = await loop.create_datagram_endpoint(_Dns, local_addr=("127.0.0.1", DNS_PORT))
+    for _ in range(200):  # bounded: 10 s for the HTTP servers to listen
+        if all(s.started for s in servers) or any(t.done() for t in tasks):
+            break
+        await asyncio.sleep(0.05)
+    if not all(s.started for s in servers):
+        raise SystemExit(f"demo targets: an HTTP port of {HTTP_PORT}, {HTTPS_PORT}, "
+                         f"{RECEIVER_PORT} is taken")  # fmt: skip
+    STARTED = time.monotonic()  # the outage's timeline counts from here
     (state / "ready").write_text("ok")
     await stop.wait()
     for s in servers:

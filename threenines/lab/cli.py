@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from threenines import lab
+from threenines.core.cli import err, out
 
 # lab.state.DEFAULT_DIR and lab.faults.KINDS, spelt out so that --help does not import the lab
 # package (namespaces, servers): tests/test_cli_help.py checks they agree.
@@ -28,8 +28,6 @@ app = typer.Typer(help="A council estate in network namespaces: up, down, status
 fault_app = typer.Typer(help="Inject, list and clear faults (link down, loss, latency, ...).")
 app.add_typer(fault_app, name="fault")
 
-out = Console()
-err = Console(stderr=True, soft_wrap=True, highlight=False)  # one error, one line
 StateDir = typer.Option(DEFAULT_DIR, "--state-dir", help="Lab state directory (pidfiles, faults)")
 T = TypeVar("T")
 
@@ -144,9 +142,16 @@ def fault_add(
 
 
 @fault_app.command("list")
-def fault_list(state_dir: Path = StateDir) -> None:
+def fault_list(
+    state_dir: Path = StateDir,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (for scripts) instead"),
+) -> None:
     """Active faults."""
-    _print_faults([asdict(f) for f in _lab().fault_list(state_dir)])
+    faults = [asdict(f) for f in _lab().fault_list(state_dir)]
+    if as_json:
+        print(json.dumps(faults, indent=2, default=str))
+        return
+    _print_faults(faults)
 
 
 @fault_app.command("clear")

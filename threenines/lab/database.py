@@ -45,12 +45,15 @@ PORT = 5432
 DATABASE = "portal"
 STORE = "threenines"  # the monitor's own store (an HA pair's), on the same clusters
 NAMES = ("postgres", "heartbeat")  # the lab services this module provides
-# Seconds since the newest transaction the standby has replayed; 0 on a primary. NULL (an
-# empty line from psql, "not a number" to failover's pre-flight) while a freshly started
-# standby has replayed nothing yet: unknown, never zero.
+# Seconds since the newest transaction the standby has replayed (config/lab.yaml's plan runs
+# the same query). NULL (an empty line from psql, "not a number" to failover's pre-flight)
+# while a freshly started standby has replayed nothing yet: unknown, never zero. On a promoted
+# standby the age it had at the promotion (playbooks/roles/pg_promote keeps it in the data
+# directory): the data the promotion may have lost; 0 on a primary that was never a standby.
 LAG_SQL = (
     "select case when pg_is_in_recovery() "
-    "then extract(epoch from now() - pg_last_xact_replay_timestamp()) else 0 end"
+    "then extract(epoch from now() - pg_last_xact_replay_timestamp()) "
+    "else coalesce(pg_read_file('promoted_replay_age', 0, 64, true)::float8, 0) end"
 )
 MISSING = (
     f"no PostgreSQL binaries under {BINARIES} (apt-get install postgresql): "
@@ -156,13 +159,33 @@ def _write_hba(data: Path) -> None:
     shutil.chown(hba, USER, USER)
 
 
-def _initdb(state: State, node: Node) -> None:
+def _users_readable(passwd: Path = Path("/etc/passwd")) -> None:
+    """initdb and postgres run as the postgres user and look that user up: with the user list
+    unreadable to others they stop with "could not look up effective user ID". Said first, in
+    words that name the cause."""
+    try:
+        mode = passwd.stat().st_mode
+    except OSError:
+        return
+    if not mode & 0o004:
+        raise LabError(
+            f"{passwd} is not readable by other users (mode {mode & 0o777:o}): the lab's "
+            f"PostgreSQL runs as {USER!r} and cannot look itself up; Debian's mode is 644 "
+            f"(chmod 644 {passwd})"
+        )
+
+
+def _initdb(state: State, topo: Topology, node: Node) -> None:
     data = datadir(state, node)
     if (data / "PG_VERSION").exists():
         return
+    _users_readable()
     work = _fresh(state, node)
     init = [_bin("initdb"), "-D", str(work), "-U", USER, "-A", "trust", "-E", "UTF8"]
     _as_postgres([*init, "--no-locale", "--no-sync", "--no-instructions"], cwd=work.parent)
+    names = sync_names(topo)
+    if names:  # in postgresql.auto.conf, not on the command line: ALTER SYSTEM may change it
+        _auto_conf(work, "synchronous_standby_names", names)
     shutil.rmtree(data, ignore_errors=True)
     work.rename(data)
 
@@ -181,6 +204,7 @@ def _basebackup(state: State, topo: Topology, node: Node) -> None:
     source = conninfo(main, "postgres") + f" application_name={node.name}"
     backup = [_bin("pg_basebackup"), "-D", str(work), "-R", "-X", "stream", "-c", "fast"]
     _as_postgres([*backup, "--no-sync", "-d", source], ns=node.ns, cwd=work.parent)
+    _auto_conf(work, "synchronous_standby_names", None)  # the primary's, copied: not a standby's
     shutil.rmtree(data, ignore_errors=True)
     work.rename(data)
 
@@ -190,7 +214,7 @@ def server(state: State, topo: Topology, node: Node) -> list[str]:
     if is_replica(topo, node):
         _basebackup(state, topo, node)
     else:
-        _initdb(state, node)
+        _initdb(state, topo, node)
     _write_hba(datadir(state, node))
     settings = {
         "listen_addresses": node.address,
@@ -210,15 +234,31 @@ def server(state: State, topo: Topology, node: Node) -> list[str]:
         "log_line_prefix": "%m [%p] ",
         "synchronous_commit": "local",  # only what asks for more waits for a standby
     }
-    standbys = [n.name for n in topo.by_role("dc") if is_replica(topo, n)]
-    if not is_replica(topo, node) and standbys:
-        # the standby's application name: pg_basebackup's (node name) or its cluster name
-        names = ", ".join(f'"{p}{n}"' for n in standbys for p in ("", "tn-"))
-        settings["synchronous_standby_names"] = f"ANY 1 ({names})"
     argv = [_bin("postgres"), "-D", str(datadir(state, node))]
     for key, value in settings.items():
         argv += ["-c", f"{key}={value}"]
     return argv
+
+
+def sync_names(topo: Topology) -> str:
+    """The primary's ``synchronous_standby_names``: any one of the standbys, by either of its
+    application names (pg_basebackup's, the node's name, or its cluster name). Written once into
+    the primary's ``postgresql.auto.conf`` (playbooks/store_sync.yml releases and re-arms it
+    with ALTER SYSTEM, which a command-line setting would override)."""
+    standbys = [n.name for n in topo.by_role("dc") if is_replica(topo, n)]
+    names = ", ".join(f'"{p}{n}"' for n in standbys for p in ("", "tn-"))
+    return f"ANY 1 ({names})" if standbys else ""
+
+
+def _auto_conf(data: Path, key: str, value: str | None) -> None:
+    """Set (or, with None, remove) ``key`` in a stopped server's ``postgresql.auto.conf``."""
+    path = data / "postgresql.auto.conf"
+    lines = path.read_text().splitlines() if path.exists() else []
+    kept = [ln for ln in lines if ln.split("=", 1)[0].strip() != key]
+    if value is not None:
+        kept.append(f"{key} = '{value.replace(chr(39), chr(39) * 2)}'")
+    path.write_text("\n".join(kept) + "\n")
+    shutil.chown(path, USER, USER)
 
 
 def heartbeat(state: State, topo: Topology, node: Node) -> list[str]:
@@ -227,15 +267,17 @@ def heartbeat(state: State, topo: Topology, node: Node) -> list[str]:
             "--create", STORE]  # fmt: skip
 
 
-def store_url(topo: Topology) -> str:
+def store_url(topo: Topology, first: str | None = None) -> str:
     """The HA store's SQLAlchemy URL: every data centre's server, the writable one chosen
     (``target_session_attrs=read-write``), with TCP timeouts so that a connection across a cut
-    link fails in seconds instead of hanging until the kernel gives up (minutes)."""
-    dcs = topo.by_role("dc")
+    link fails in seconds instead of hanging until the kernel gives up (minutes). ``first``:
+    the data centre tried first (a node's own: once its standby is promoted, the node finds it
+    at once instead of after a connect timeout on the lost primary)."""
+    dcs = sorted(topo.by_role("dc"), key=lambda n: n.name != first)
     hosts = "&".join(f"host={n.address}:{PORT}" for n in dcs)
     return (
         f"postgresql+psycopg://{USER}@/{STORE}?{hosts}&target_session_attrs=read-write"
-        "&connect_timeout=2&tcp_user_timeout=3000&keepalives_idle=2&keepalives_interval=1"
+        "&connect_timeout=2&tcp_user_timeout=2000&keepalives_idle=2&keepalives_interval=1"
         "&keepalives_count=2"
     )
 
