@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import resource
 import statistics
@@ -75,7 +76,8 @@ async def engine(
     return {"kind": kind, "probes": sched.completed, "ok": ok, "seconds": elapsed, "cpu": cpu}
 
 
-def _scale_config(n: int, targets: list[tuple[str, int]], db: Path) -> Config:
+def _scale_config(n: int, targets: list[tuple[str, int]], db: Path) -> Any:
+    """The composed config model (``threenines.app.config.Config``, a value, so ``Any``)."""
     checks = [
         {"name": f"c{i}", "type": "tcp", "host": h, "port": p, "interval": "60s", "timeout": "5s"}
         for i in range(n)
@@ -95,33 +97,82 @@ def _scale_config(n: int, targets: list[tuple[str, int]], db: Path) -> Config:
 
 
 async def scale(n: int, targets: list[tuple[str, int]], seconds: float) -> dict[str, Any]:
-    """The whole service (scheduler, writer to SQLite, HTTP server) with ``n`` checks."""
-    from threenines.core import service
+    """The whole service (scheduler, writer to SQLite, HTTP server) with ``n`` checks at 60 s:
+    a warm-up while the first runs spread over the jitter window (and one more interval's
+    worth of seconds up to 10 s), then ``seconds`` of steady state in which lag, CPU, probes
+    and drops are measured."""
+    from threenines.app import service
+    from threenines.core.service import bind
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.monotonic()
         cfg = _scale_config(n, targets, Path(tmp) / "scale.db")
         ctx = service.build_context(cfg)
         setup = time.monotonic() - t0
-        sock = service.bind(cfg.server.listen)
+        sock = bind(cfg.server.listen)
         runner = asyncio.create_task(service.serve(ctx, sock, extensions=[]))
+        warmup = cfg.scheduler.jitter * 60 + 10
+        await asyncio.sleep(warmup)
+        proc = psutil.Process()
+        cpu0, done0, written0 = proc.cpu_times(), ctx.scheduler.completed, ctx.writer.written
+        dropped0, lags0, t1 = ctx.writer.dropped, len(ctx.scheduler.recent_lags), time.monotonic()
+        ctx.scheduler.recent_lags.clear()
+        pauses = _gc_pauses()
         await asyncio.sleep(seconds)
+        gc.callbacks.remove(pauses.note)
+        cpu1, elapsed = proc.cpu_times(), time.monotonic() - t1
+        lags = sorted(ctx.scheduler.recent_lags)
+        done, written = ctx.scheduler.completed - done0, ctx.writer.written - written0
+        dropped = ctx.writer.dropped - dropped0
+        rss = proc.memory_info().rss / 2**20
         ctx.stopping.set()
         await runner
-        lags = sorted(ctx.scheduler.recent_lags)
         q = statistics.quantiles(lags, n=100, method="inclusive") if len(lags) > 1 else [0.0] * 99
+        cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
         return {
             "checks": len(ctx.scheduler.jobs),
-            "probes": ctx.scheduler.completed,
-            "ok": ctx.writer.written,
-            "dropped": ctx.writer.dropped,
+            "window_s": round(elapsed, 1),
+            "warmup_s": warmup,
+            "probes": done,
+            "probes_per_s": round(done / elapsed, 1),
+            "ok": written,
+            "dropped": dropped,
             "lag_p50": q[49],
             "lag_p99": q[98],
             "lag_max": lags[-1] if lags else 0.0,
+            "cpu_cores": round(cpu / elapsed, 3),
+            "cpu_ms_per_probe": round(1000 * cpu / max(done, 1), 3),
             "setup_s": setup,
+            "rss_mb": round(rss, 1),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "jitter_window_s": cfg.scheduler.jitter * 60,
+            "lags_before_window": lags0,
+            "gc_pause_max_ms": round(1000 * max(pauses.longest.values(), default=0.0), 1),
+            "gc_pause_total_ms": round(1000 * pauses.total, 1),
+            "gc_gen2": pauses.gen2,
         }
+
+
+class _Pauses:
+    """The garbage collector's pauses, per generation (``gc.callbacks``)."""
+
+    def __init__(self) -> None:
+        self.longest: dict[int, float] = {}
+        self.total, self.gen2, self._t = 0.0, 0, 0.0
+
+    def note(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._t = time.perf_counter()
+            return
+        took, gen = time.perf_counter() - self._t, info["generation"]
+        self.total += took
+        self.gen2 += gen == 2
+        self.longest[gen] = max(self.longest.get(gen, 0.0), took)
+
+
+def _gc_pauses() -> _Pauses:
+    pauses = _Pauses()
+    gc.callbacks.append(pauses.note)
+    return pauses
 
 
 def main(argv: list[str]) -> None:

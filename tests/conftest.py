@@ -18,14 +18,27 @@ os.environ.pop("COLUMNS", None)
 PG_URL = os.environ.get("THREENINES_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups into the node ids
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked root (the lab's namespaces, raw sockets, port 162) share what they use:
-    under pytest-xdist (``make test``) they all run on one worker, one after another."""
+    """Under pytest-xdist (``make test``), tests that share a machine-wide resource run on one
+    worker, one after another: those that use the lab (its ``tn-*`` namespaces, one lab at a
+    time) in group "lab"; the other root tests (their own namespaces in 198.19.x, raw sockets,
+    mount namespaces) in group "root". The two groups use nothing in common, so they run at the
+    same time on two workers. Every other test runs with the rest of its module (as
+    ``--dist loadfile`` would): a module's fixtures are made once, and its tests may build on
+    one another (the console's browser tests use the incident an earlier one made)."""
     for item in items:
-        if item.get_closest_marker("root") is not None or "lab_estate" in getattr(
-            item, "fixturenames", ()
+        path = str(getattr(item, "path", ""))
+        if (
+            "lab_estate" in getattr(item, "fixturenames", ())
+            or "/tests/lab/" in path
+            or (path.endswith("_lab.py"))
         ):
+            item.add_marker(pytest.mark.xdist_group("lab"))
+        elif item.get_closest_marker("root") is not None:
             item.add_marker(pytest.mark.xdist_group("root"))
+        elif item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
 
 
 class _EveryTestRan:

@@ -79,11 +79,16 @@ def _modules_after(*argv: str) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    "argv", [("--help",), ("status", "--help"), ("validate", "config/demo.yaml")]
-)
+    "argv",
+    [("--help",), ("status", "--help"), ("validate", "config/demo.yaml"),
+     ("validate", "config/starter.yaml")],
+)  # fmt: skip
 def test_start_up_imports_nothing_heavy(argv: tuple[str, ...]) -> None:
     loaded = _modules_after(*argv)
-    assert sorted(m for m in HEAVY if m in loaded) == []
+    # demo.yaml has a receiver with a literal URL (the demo's own, on loopback): its URL is given
+    # to Apprise at load, as delivery will (alerts.config.check_apprise_url), so Apprise loads
+    allowed = {"apprise"} if argv[-1] == "config/demo.yaml" else set()
+    assert sorted(m for m in HEAVY if m in loaded and m not in allowed) == []
     if argv[0] == "--help":
         assert "threenines.core.config.schema" not in loaded
         assert "threenines.probes.registry" not in loaded

@@ -57,8 +57,13 @@ def test_listings_as_json(cli: Any) -> None:
     assert plan["plan"] == "dc-main-to-mirror" and plan["mode"] == "approve"
     assert plan["decision"]["action"] and plan["last_run"] is None
     assert _json(cli("failover", "history", "--json")) == []
+    shown = _json(cli("failover", "plan", "dc-main-to-mirror", "--json"))
+    assert shown["plan"] == plan["plan"] and shown["decision"] == plan["decision"]
+    assert shown["primary"] == "dc-main" and shown["playbook"].endswith(".yml")
 
     assert _json(cli("report", "deliveries", "--json")) == []
+    assert _json(cli("drill", "list", "--json")) == []
+    assert _json(cli("lab", "fault", "list", "--json", "--state-dir", "no-lab")) == []
 
     start = time.strftime("%Y-%m-%dT%H:%M", time.localtime(time.time() + 86400))
     cli("maintenance", "add", "patch", "--start", start, "--duration", "1h", "--by", "bob",
@@ -78,7 +83,8 @@ def test_who_acted_is_by_and_the_old_spellings_still_work(cli: Any) -> None:
     assert "warning: --who is deprecated: use --by" in old.stderr
     for path in (("alerts", "ack"), ("alerts", "resolve"), ("alerts", "silence"),
                  ("alerts", "unsilence"), ("failover", "run"), ("drill", "run"),
-                 ("security", "accept"), ("maintenance", "add")):  # fmt: skip
+                 ("security", "accept"), ("maintenance", "add"), ("failover", "cancel"),
+                 ("failover", "approve"), ("alerts", "test"), ("drill", "sign")):  # fmt: skip
         shown = cli(*path, "--help").stdout
         assert "--by" in shown, path
         assert "--who" not in shown and "--author" not in shown, path

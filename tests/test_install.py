@@ -219,6 +219,7 @@ def test_the_systemd_unit_is_hardened_and_verifies(venv: Path, initialised: Path
     for caps in ("AmbientCapabilities", "CapabilityBoundingSet"):
         assert set(settings[caps].split()) == {"CAP_NET_RAW", "CAP_NET_BIND_SERVICE"}
     assert settings["ExecStart"] == f"{venv}/bin/threenines run"
+    assert settings["ExecReload"] == "/bin/kill -HUP $MAINPID"  # systemctl reload: in place
     assert settings["Environment"] == f"THREENINES_CONFIG={initialised}/threenines.yaml"
     require_command("systemd-analyze")
     res = subprocess.run(["systemd-analyze", "verify", str(initialised / "threenines.service")],

@@ -28,7 +28,8 @@ ADDED = {
     "availability_0002": "availability_0001", "quarantine_0001": "0001", "ingest_0001": "0001",
     "tokens_0002": "tokens_0001", "ha_0001": "0001", "audit_0001": "0001",
     "availability_0003": "availability_0002", "reports_0002": "reports_0001",
-    "console_0001": "0001",
+    "console_0001": "0001", "audit_0002": "audit_0001", "failover_0002": "failover_0001",
+    "console_0002": "console_0001", "alerts_0002": "alerts_0001",
 }  # fmt: skip
 HEADS = (REVISIONS | set(ADDED)) - {"0001"} - set(ADDED.values())
 
@@ -99,6 +100,7 @@ def test_each_table_lives_in_its_area_with_its_migration() -> None:
         "ha_nodes",
         "ha_lease",
         "audit_log",
+        "audit_head",
     }
 
 

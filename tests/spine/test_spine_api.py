@@ -42,8 +42,9 @@ async def test_metrics_health_and_status(tmp_path: Path) -> None:
     metrics = await _get(ctx, "/metrics")
     assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
     labels = 'service="web",site="dc1",type="tcp",vantage="central"'
-    assert f'probe_success{{check="ok",{labels}}} 1.0' in metrics.text
-    assert f'check_state{{check="bad",check_state="unknown",{labels}}} 1.0' in metrics.text
+    assert f'threenines_check_up{{check="ok",{labels}}} 1.0' in metrics.text
+    state = 'service="web",site="dc1",state="unknown",type="tcp",vantage="central"'
+    assert f'threenines_check_state{{check="bad",{state}}} 1.0' in metrics.text
     health = (await _get(ctx, "/healthz")).json()
     assert (health["status"], health["database"], health["checks"]) == ("ok", "up", 2)
     _, viewer = TokenStore(ctx.engine).create("viewer", now=time.time())  # anonymous: public view

@@ -155,11 +155,14 @@ async def test_run_serves_metrics_and_sigterm_loses_nothing(tmp_path: Path) -> N
     assert sum(1 for r in rows if r[0] == "web/slow") == slow.connections  # in-flight one too
     assert "0 dropped" in stderr and "0 run(s) abandoned" in stderr
     label = 'service="web",site="dc1",type="tcp",vantage="central"'  # labels come sorted
-    assert f'probe_success{{check="fast",{label}}} 1.0' in metrics
-    assert f'probe_duration_seconds{{check="fast",phase="connect",{label}}}' in metrics
-    assert f'check_state{{check="closed",check_state="down",{label}}} 1.0' in metrics
-    assert 'scheduler_lag_seconds_bucket{le="0.1",vantage="central"}' in metrics
-    assert "results_written_total" in metrics and "results_buffered" in metrics
+    assert f'threenines_check_up{{check="fast",{label}}} 1.0' in metrics
+    assert f'threenines_check_duration_seconds{{check="fast",phase="connect",{label}}}' in metrics
+    down = 'service="web",site="dc1",state="down",type="tcp",vantage="central"'
+    assert f'threenines_check_state{{check="closed",{down}}} 1.0' in metrics
+    assert 'threenines_scheduler_lag_seconds_bucket{le="0.1",vantage="central"}' in metrics
+    assert (
+        "threenines_results_written_total" in metrics and "threenines_results_buffered" in metrics
+    )
     assert (health["status"], health["database"], health["checks"]) == ("ok", "up", 3)
     states = {(c["check"], c["state"]) for c in status["checks"]}
     assert ("fast", "up") in states and ("closed", "down") in states

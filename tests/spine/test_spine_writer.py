@@ -50,12 +50,12 @@ async def test_buffers_while_unavailable_then_writes_everything(db_url: str) -> 
         assert not await writer.flush()
         assert not await writer.flush()  # a retry while still down keeps everything
         assert (writer.buffered, writer.db_ok) == (200, False)
-        assert _sample(writer.metrics, "database_up") == 0
-        assert _sample(writer.metrics, "results_buffered") == 200
+        assert _sample(writer.metrics, "threenines_database_up") == 0
+        assert _sample(writer.metrics, "threenines_results_buffered") == 200
     assert await writer.flush()
     assert len(_rows(store)) == 230
     assert (writer.written, writer.dropped, writer.buffered, writer.db_ok) == (230, 0, 0, True)
-    assert _sample(writer.metrics, "results_written_total") == 230
+    assert _sample(writer.metrics, "threenines_results_written_total") == 230
     assert [(f.old, f.new, f.ts) for f in seen] == [(None, "up", 100), ("up", "down", 200)]
     store.engine.dispose()
 
@@ -71,7 +71,7 @@ async def test_buffer_limit_drops_oldest_and_counts(db_url: str) -> None:
     rows = _rows(store)
     assert (len(rows), rows[0][0], rows[-1][0]) == (1000, 300, 1299)
     assert writer.dropped == 300
-    assert _sample(writer.metrics, "results_dropped_total", reason="buffer_full") == 300
+    assert _sample(writer.metrics, "threenines_results_dropped_total", reason="buffer_full") == 300
     store.engine.dispose()
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from threenines.app import init
+from threenines.app import dashboards_cli, init
 from threenines.app.areas import COMPOSITION
 from threenines.core import cli as core
 from threenines.core.cli import ConfigOption, DebugOption, OneLineErrors, load_or_exit
@@ -53,15 +53,27 @@ def _root(
 def run(
     config: Path = ConfigOption,
     live: bool = typer.Option(False, "--live", help="Print one line per result as it comes"),
+    pid_file: Path | None = typer.Option(
+        None, "--pid-file", help="Write this process's id here (for `threenines reload`)"
+    ),
 ) -> None:
-    """Run the service: schedule checks, store results, serve /metrics and the API."""
+    """Run the service: schedule checks, store results, serve /metrics and the API.
+
+    SIGHUP (or `threenines reload`) reads the config file again and applies it in place."""
+    from threenines.core.hangup import defer_hangups
+
+    hangups = defer_hangups()  # a SIGHUP while starting is a reload once running
     from threenines.core import service  # heavy imports (uvicorn, FastAPI) only for this command
 
     cfg = load_or_exit(config)
-    raise typer.Exit(service.run(cfg, COMPOSITION, live=live))
+    code = service.run(cfg, COMPOSITION, live=live, config_path=config.absolute(),
+                       pid_file=pid_file.absolute() if pid_file else None,
+                       hangups=hangups)  # fmt: skip
+    raise typer.Exit(code)
 
 
 core.register(app)
 app.command()(run)
 init.register(app)
+app.add_typer(dashboards_cli.app, name="dashboards")
 COMPOSITION.install_cli(app)

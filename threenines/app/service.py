@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 from threenines.app.areas import COMPOSITION
 from threenines.core import service
@@ -11,8 +12,10 @@ from threenines.core.context import ServiceContext
 from threenines.core.service import Extension
 
 
-def build_context(cfg: Config, *, live: bool = False) -> ServiceContext:
-    return service.build_context(cfg, COMPOSITION, live=live)
+def build_context(
+    cfg: Config, *, live: bool = False, config_path: Path | None = None
+) -> ServiceContext:
+    return service.build_context(cfg, COMPOSITION, live=live, config_path=config_path)
 
 
 async def serve(

@@ -18,20 +18,25 @@ driver's message (it names the server, and may quote the URL). Other database er
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from prometheus_client.exposition import choose_encoder
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from threenines.core import deps
 from threenines.core.context import ServiceContext
+from threenines.core.jobs import KEEP
 from threenines.core.logs import summary
 from threenines.core.quarantine import is_outage
 
@@ -110,11 +115,184 @@ async def _unavailable(request: Request, exc: Exception) -> Response:
     return reply
 
 
+#: the largest config ``POST /api/v1/config/validate`` takes as its body (bytes)
+MAX_CONFIG_BODY = 16 * 1024 * 1024
+
+
+class ReloadChecks(BaseModel):
+    added: list[str]
+    removed: list[str]
+    changed: list[str]
+    unchanged: int
+
+
+class ReloadAnswer(BaseModel):
+    """What a reload did (or, from validate, would do): ``threenines.core.reload``."""
+
+    result: str = Field(description="applied | partial | unchanged | refused")
+    file: str
+    source: str
+    at: float
+    summary: str
+    problems: list[str] = Field(description="Refused: why (nothing was applied)")
+    applied: list[str] = Field(description="The config's sections that changed and were applied")
+    not_applied: dict[str, str] = Field(
+        description="Changed parts taken at start-up, kept as running: part -> why (a restart "
+        "applies them)"
+    )
+    checks: ReloadChecks
+    errors: list[str]
+
+
+_REFUSED: dict[int | str, dict[str, Any]] = {
+    422: {"model": ReloadAnswer, "description": "The config is invalid: nothing applied"}
+}
+
+
+def _config_state(ctx: ServiceContext) -> dict[str, Any]:
+    r = ctx.reloader
+    if r is None:
+        return {"file": None, "reloads": 0, "last_reload": None}
+    last = r.last.to_dict() if r.last is not None else None
+    return {"file": r.file, "reloads": r.count, "last_reload": last}
+
+
+def _answer(outcome: Any) -> Response:
+    status = 422 if outcome.result == "refused" else 200
+    return Response(json.dumps(outcome.to_dict()), status, media_type="application/json")
+
+
+def install_config_routes(app: FastAPI, ctx: ServiceContext) -> None:
+    """``POST /api/v1/config/reload`` and ``/validate`` (admin tokens); only where the
+    service can reload (``ctx.reloader``, set by ``threenines run``)."""
+    reloader = ctx.reloader
+    if reloader is None:
+        return
+    guard = deps.responses(401, 403, 413)
+    body_limit(app, "/api/v1/config/validate", MAX_CONFIG_BODY)
+
+    @app.post(
+        "/api/v1/config/reload",
+        response_model=ReloadAnswer,
+        responses={**guard, **_REFUSED},
+        tags=["config"],
+    )
+    async def reload_config(admin: str = Depends(deps.require_admin)) -> Response:
+        """Read the config file again and apply it in place, as SIGHUP does: 200 with what was
+        applied (``partial``: some changed parts need a restart, each with why), 422 when the
+        file is invalid (the running config is kept; every problem listed)."""
+        return _answer(await reloader.reload(f"api ({admin})"))
+
+    @app.post(
+        "/api/v1/config/validate",
+        response_model=ReloadAnswer,
+        responses={**guard, **_REFUSED},
+        tags=["config"],
+        openapi_extra={
+            "requestBody": {
+                "required": False,
+                "content": {
+                    "application/yaml": {
+                        "schema": {"type": "object", "description": "A config, as YAML"}
+                    }
+                },
+            }
+        },
+    )
+    async def validate_config(
+        request: Request, admin: str = Depends(deps.require_admin)
+    ) -> Response:
+        """What a reload would do now, without doing it; with a YAML body, that config instead
+        of the file. 422 when it is invalid, with every problem."""
+        body = await request.body()
+        try:
+            text = body.decode() if body else None
+        except UnicodeDecodeError:
+            raise HTTPException(400, "the body is not UTF-8") from None
+        return _answer(await asyncio.to_thread(reloader.validate, text))
+
+
+#: Swagger UI, vendored with its licence (static/VENDORED.md): /api/docs needs no CDN
+SWAGGER_UI = Path(__file__).resolve().parent / "static" / "swagger-ui"
+DOCS_STATIC = "/api/docs/static"
+BEARER = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "An API token (`threenines token create --role viewer|operator|admin`): "
+    "viewer reads, operator acts (its name is recorded), admin also approves and reloads",
+}
+
+
+Security = list[dict[str, list[str]]]
+
+
+def security_scheme(
+    app: FastAPI, name: str, scheme: dict[str, Any], paths: tuple[str, ...]
+) -> None:
+    """Declare another way to authenticate (an OpenAPI security scheme) and the paths that
+    accept it (as well as a bearer token, and anonymous callers where the path allows them):
+    the console declares its session cookie this way."""
+    app.state.security_schemes[name] = (scheme, paths)
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document with its security: a bearer token on every route that documents a
+    401, and each scheme declared by ``security_scheme`` on its paths; open routes none."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    doc = get_openapi(title=app.title, version=app.version, routes=app.routes,
+                      description=app.description)  # fmt: skip
+    extra = app.state.security_schemes
+    doc.setdefault("components", {})["securitySchemes"] = {
+        "bearer": BEARER,
+        **{n: s for n, (s, _) in extra.items()},
+    }
+    for path, ops in doc.get("paths", {}).items():
+        others: Security = [{n: []} for n, (_, paths) in extra.items() if path in paths]
+        for op in ops.values():
+            bearer: Security = [{"bearer": []}] if "401" in op.get("responses", {}) else []
+            # a path that also takes another scheme is open to anonymous callers too (its
+            # route decides what they see)
+            op["security"] = [*bearer, *others, {}] if others else bearer
+    app.openapi_schema = doc
+    return doc
+
+
+def _install_docs(app: FastAPI) -> None:
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+    from fastapi.staticfiles import StaticFiles
+
+    @app.get("/api/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="threenines API",
+            swagger_js_url=f"{DOCS_STATIC}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_STATIC}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_STATIC}/favicon-32x32.png",
+        )
+
+    app.mount(DOCS_STATIC, StaticFiles(directory=SWAGGER_UI), name="api-docs-static")
+
+
 def create_app(ctx: ServiceContext, install: Callable[[FastAPI], None]) -> FastAPI:
     """The service's HTTP app; ``install`` adds the areas' routes (the composition's)."""
-    app = FastAPI(title="threenines", version="1", docs_url="/api/docs", redoc_url=None)
+    app = FastAPI(
+        title="threenines",
+        version="1",
+        description="The JSON API of a threenines service. Every route that answers 401 "
+        "takes a bearer token; see each route's role. Interactive docs: /api/docs.",
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.ctx = ctx
     app.state.body_limits = {}
+    app.state.security_schemes = {}
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    _install_docs(app)
     app.add_middleware(BodyLimit, limits=app.state.body_limits)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(SQLAlchemyError, _unavailable)
@@ -151,7 +329,10 @@ def create_app(ctx: ServiceContext, install: Callable[[FastAPI], None]) -> FastA
             "in_flight": ctx.scheduler.in_flight,
             "uptime": round(time.time() - ctx.started, 3),
             "tasks": tasks,
+            "config": _config_state(ctx),
         }
+
+    install_config_routes(app, ctx)
 
     @app.get("/api/v1/ha")
     def ha_status() -> dict[str, Any]:
@@ -161,5 +342,33 @@ def create_app(ctx: ServiceContext, install: Callable[[FastAPI], None]) -> FastA
 
         return nodes(ctx.engine)
 
+    install_job_routes(app)
     install(app)
     return app
+
+
+def install_job_routes(app: FastAPI) -> None:
+    """``/api/v1/jobs``: the long operations started through the API (``threenines.core.jobs``),
+    for a viewer to follow."""
+    jobs = APIRouter(
+        prefix="/api/v1/jobs", tags=["jobs"], dependencies=[Depends(deps.require_viewer)],
+        responses=deps.responses(401, 403),
+    )  # fmt: skip
+
+    @jobs.get("")
+    def job_list(
+        limit: Annotated[int, Field(ge=1, le=KEEP, description="At most this many jobs")] = 50,
+        ctx: ServiceContext = Depends(deps.context),
+    ) -> list[dict[str, Any]]:
+        """This server's jobs, newest first (running ones and the last finished ones)."""
+        return [j.doc() for j in ctx.jobs.newest(limit)]
+
+    @jobs.get("/{job_id}", responses=deps.responses(404))
+    def job(job_id: deps.RowId, ctx: ServiceContext = Depends(deps.context)) -> dict[str, Any]:
+        """One job: ``running``, ``done`` (with its result) or ``failed`` (with why)."""
+        found = ctx.jobs.get(job_id)
+        if found is None:
+            raise HTTPException(404, f"no job {job_id} on this server (jobs end with a restart)")
+        return found.doc()
+
+    app.include_router(jobs)

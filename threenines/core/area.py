@@ -52,6 +52,12 @@ class Area:
     api: Callable[[FastAPI], None] | None = None
     #: plugs the area into ``threenines run`` (see ``threenines.core.context``)
     setup: Callable[[ServiceContext], object] | None = None
+    #: what the area takes at start-up and cannot take in place on a reload: a section or a
+    #: dotted path in one -> why (``threenines.core.reload``: a change to it needs a restart)
+    held: Mapping[str, str] = field(default_factory=dict)
+    #: audit-chain heads the area recorded outside the chain, each ``(seq, hash, where)``
+    #: (``threenines.core.audit.verify`` holds the chain to them: deleted newest rows show)
+    anchors: Callable[[Engine], list[tuple[int, str, str]]] | None = None
 
 
 @dataclass
@@ -96,13 +102,19 @@ class Composition:
 
         migrate(engine, self.migration_locations)
 
+    def anchors(self, engine: Engine) -> list[tuple[int, str, str]]:
+        return [x for area in self.areas if area.anchors for x in area.anchors(engine)]
+
     def setups(self) -> list[Callable[[ServiceContext], object]]:
         return [a.setup for a in self.areas if a.setup]
 
     def install_api(self, app: FastAPI) -> None:
+        from threenines.core import audit_api
+
         for area in self.areas:
             if area.api:
                 area.api(app)
+        audit_api.install(app, self.anchors)  # the core's own: the audit log all areas write
 
     def install_cli(self, app: typer.Typer) -> None:
         for area in self.areas:

@@ -8,13 +8,14 @@ command calls ``load_or_exit`` and ``open_store`` and never imports the root.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from typer.core import TyperGroup
 
 from threenines.core.area import Composition
@@ -24,8 +25,38 @@ if TYPE_CHECKING:
 
     from threenines.core.config import Config, ConfigProblem
 
+#: a table's width when no terminal gives one and COLUMNS is unset (output to a file or a pipe,
+#: as in CI or a cron job): wide enough that rows are not folded, as rich's default of 80 does
+PIPE_WIDTH = 200
+
+
+def _no_terminal() -> bool:
+    """Whether none of stdin, stdout, stderr is a terminal with a size (rich's sources)."""
+    for fd in (0, 1, 2):
+        try:
+            os.get_terminal_size(fd)
+        except (OSError, ValueError):
+            continue
+        return False
+    return True
+
+
+class WideConsole(Console):
+    """rich's Console, its width from the terminal or COLUMNS as rich does; with neither, it is
+    PIPE_WIDTH rather than 80, so a piped table keeps its full width."""
+
+    def _size(self) -> ConsoleDimensions:
+        dims = Console.size.fget(self)  # type: ignore[attr-defined]
+        columns = self._environ.get("COLUMNS", "")
+        if self._width is None and not columns.isdigit() and _no_terminal():
+            return ConsoleDimensions(PIPE_WIDTH, dims.height)
+        return dims
+
+    size = property(_size, Console.size.fset)  # type: ignore[attr-defined]
+
+
 err = Console(stderr=True, soft_wrap=True, highlight=False)  # one error, one line
-out = Console()
+out = WideConsole()
 
 #: where a command finds its config: ``--config``, else $THREENINES_CONFIG, else this
 DEFAULT_CONFIG = Path("/etc/threenines/threenines.yaml")
@@ -74,6 +105,26 @@ def deprecated_alias(old: str, new: str = "--by") -> Any:
         return value
 
     return typer.Option(None, old, hidden=True, callback=note)
+
+
+def local_actor(by: str | None) -> str:
+    """Who acted, for the audit log, when a command writes the database itself (no server):
+    ``--by`` if given, else the operating-system account running the command."""
+    if by:
+        return by
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry and no LOGNAME/USER (a bare container)
+        return "cli"
+
+
+LocalByOption = typer.Option(
+    None,
+    "--by",
+    help="Who acts, for the audit log (default: your login; with --server the token's name)",
+)
 
 
 DEBUG = "threenines.debug"  # in the context's meta (shared by the whole command chain)
@@ -345,9 +396,10 @@ def _say(line: str) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    from threenines.core import audit_cli, ha_cli
+    from threenines.core import audit_cli, ha_cli, reload_cli
 
     app.command()(validate)
     app.command()(schema)
+    reload_cli.register(app)
     ha_cli.register(app)
     audit_cli.register(app)

@@ -12,7 +12,10 @@ Areas plug into the service through an *extension*: the ``setup(ctx)`` hook of t
   (``threenines.core.ha``): started when this node becomes active, cancelled when it stops
   being so. Its state is in ``ctx.health`` (and ``/healthz``);
 - add metrics on ``ctx.metrics.registry`` and read ``ctx.config``, ``ctx.engine``, ``ctx.store``;
-- add to ``ctx.max_gaps`` the silence after which results it writes from here are "no data".
+- add to ``ctx.max_gaps`` the silence after which results it writes from here are "no data";
+- take a reloaded config: ``ctx.on_reload(fn)``; ``fn(cfg)`` (may return an awaitable) is
+  called after a reload applied ``cfg`` (``threenines.core.reload``), for what the area built
+  from the config at start-up. What it cannot take in place it declares in ``Area.held``.
 API routes are not added here but by the area's ``Area.api`` hook (see ``threenines.core.api``).
 Nothing here is global: tests build as many contexts as they like.
 """
@@ -23,16 +26,20 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
 from threenines.core.config import Config
 from threenines.core.ha import Leadership
+from threenines.core.jobs import Jobs
 from threenines.core.metrics import Metrics
 from threenines.core.scheduler import ResultListener, Scheduler
 from threenines.core.store import ResultStore, StateChange
 from threenines.core.writer import BatchWriter, FlipSubscriber
+
+if TYPE_CHECKING:
+    from threenines.core.reload import Reloader
 
 TaskFactory = Callable[[], Coroutine[Any, Any, None]]
 
@@ -77,6 +84,12 @@ class ServiceContext:
     singleton_tasks: list[tuple[str, TaskFactory]] = field(default_factory=list)
     health: dict[str, TaskHealth] = field(default_factory=dict)
     exit_code: int = 0  # set when a vital task dies, or the node's name is taken
+    #: called with the new config after a reload applied it (see ``on_reload``)
+    reload_hooks: list[Callable[[Config], object]] = field(default_factory=list)
+    #: the running service's reloads (``threenines.core.reload``; None outside ``run``)
+    reloader: Reloader | None = None
+    #: long operations asked for through the API (``threenines.core.jobs``)
+    jobs: Jobs = field(default_factory=Jobs)
 
     @property
     def active(self) -> bool:
@@ -93,6 +106,9 @@ class ServiceContext:
             return subscriber(flips) if self.active else None
 
         self.writer.subscribers.append(when_active)
+
+    def on_reload(self, hook: Callable[[Config], object]) -> None:
+        self.reload_hooks.append(hook)
 
     def add_task(self, name: str, factory: TaskFactory, *, singleton: bool = False) -> None:
         if singleton:

@@ -16,9 +16,11 @@ can hold. Each area bounds its own ``limit`` with ``Field(ge=1, le=...)``; bodie
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import HTTPException, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StringConstraints
 
 from threenines.core.context import ServiceContext
@@ -46,12 +48,14 @@ class Problem(BaseModel):
 
 
 _WHY = {
-    400: "The body is not JSON (or not UTF-8)",
+    400: "A malformed request: an invalid Content-Length, or a body that is not UTF-8 (a body "
+    "that is not JSON is a 422)",
     401: "No bearer token, or an unknown or revoked one",
     403: "The token's role may not do this",
     404: "No such row or name",
     409: "The row is not in a state that allows this",
     413: "The body is larger than this route accepts",
+    429: "As many long operations run as the server allows; retry when one has ended",
     503: "The database is unavailable; retry",
 }
 
@@ -87,8 +91,46 @@ def require_operator(request: Request) -> str:
     raise HTTPException(401, "operator token required (API tokens are not configured)")
 
 
+SESSION_LOOKUP = "session_identity"  # app.state attribute: the console's session lookup
+READS = ("GET", "HEAD")
+
+
+async def session_identity(request: Request) -> tuple[str, str] | None:
+    """The seam for a signed-in person on the API (Swagger UI at /api/docs in the console's
+    browser): (name, role) of the request's session, or None. The console area sets the lookup
+    (``app.state.session_identity``); core knows no session. Only reads: a cookie never
+    authenticates a write, so a cross-site form cannot act with it (CSRF); writes need a token."""
+    lookup = getattr(request.app.state, SESSION_LOOKUP, None)
+    if lookup is None or request.method not in READS:
+        return None
+    found: tuple[str, str] | None = await lookup(request)
+    return found
+
+
 async def public_view(request: Request) -> dict[str, Any] | None:
     """The seam for ``GET /api/v1/status``: what an anonymous caller may see, or ``None`` for
     the full view. This default gives ``None``; the console area overrides it with the public
     status page's content for callers with neither a token nor a console session."""
     return None
+
+
+def start_job(
+    request: Request,
+    kind: str,
+    key: str,
+    by: str,
+    work: Callable[[], Awaitable[dict[str, Any]]],
+) -> JSONResponse:
+    """Start a long operation (``threenines.core.jobs``) and answer 202 with its job, to poll
+    at ``/api/v1/jobs/{id}``; 409 if one of the same kind and key still runs, 429 when the
+    server runs as many as it allows."""
+    from threenines.core.jobs import JobExists, JobsBusy
+
+    try:
+        job = context(request).jobs.start(kind, key, by, work)
+    except JobExists as exc:
+        raise HTTPException(409, str(exc)) from None
+    except JobsBusy as exc:
+        raise HTTPException(429, str(exc)) from None
+    headers = {"Location": f"/api/v1/jobs/{job.id}"}
+    return JSONResponse(job.doc(), status_code=202, headers=headers)

@@ -38,6 +38,17 @@ a node that has found no writable store for ``after`` seconds runs the configure
 Ansible playbook that runs ``pg_promote()``, guarded by witnesses), at most once per ``after``.
 The lease on the promoted store is the last one granted, so the new holder takes it only after
 it expired, with ``epoch`` one more: the split-brain bound is the same as on one store.
+
+The other way round, the *standby's* data centre lost: the primary waits for the standby, so
+the active node's renewal waits, and no node does singleton work. ``server.ha.release``: when a
+renewal has waited ``after`` seconds the node runs that command in the background (an Ansible
+playbook that empties ``synchronous_standby_names``, guarded by witnesses that must see the
+primary and not the standby), the waiting commit returns and the node is active again in the
+same term's lease, with no takeover. Once a standby streams while the primary does not wait for
+it (``pg_stat_replication.sync_state = 'async'``), the active node runs the same command again,
+which arms it. Of "promote the standby" and "release the primary", only one can pass: a witness
+votes for one side at most, and a standby whose newest replayed change is older than its
+promotion's limit (below ``release.after``) is never promoted.
 """
 
 from __future__ import annotations
@@ -99,6 +110,7 @@ class Term:
     holder: str | None
     epoch: int
     valid_until: float | None  # monotonic; None unless this node holds the lease
+    unarmed: bool = False  # a standby streams but is not synchronous (``server.ha.release``)
 
 
 class Leadership:
@@ -115,12 +127,19 @@ class Leadership:
         registry: CollectorRegistry | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         promotion: Promotion | None = None,
+        release: Promotion | None = None,
     ):
         self.engine, self.name = engine, name
         self.promotion = promotion
+        self.release_command = release  # ``server.ha.release``: see ``_store_command``
+        self.releases = 0  # times the release command ran
+        self._store_task: asyncio.Future[None] | None = None
+        self._next_release = 0.0
+        self._said: tuple[int | None, str] = (0, "")
         self.promotions = 0  # times the promotion command ran
         self._failing_since: float | None = None
         self._next_promotion = 0.0
+        self._refusals = 0  # promotions refused in a row
         self.lease, self.heartbeat, self.listen = lease, heartbeat, listen
         self.instance = uuid.uuid4().hex[:16]
         self.host, self.pid = socket.gethostname(), os.getpid()
@@ -202,8 +221,9 @@ class Leadership:
             row = conn.execute(sa.select(ha_lease).where(ha_lease.c.name == LEASE)).first()
             role = "active" if held else "standby"
             conn.execute(sa.update(ha_nodes).where(mine).values(role=role))
+            unarmed = held and self.release_command is not None and _unarmed(conn)
         until = t0 + self.lease - self.heartbeat if held else None
-        return Term(row.holder if row else None, int(row.epoch) if row else 0, until)
+        return Term(row.holder if row else None, int(row.epoch) if row else 0, until, unarmed)
 
     def conflict_text_locked(self, conn: Connection) -> str:
         row = conn.execute(sa.select(ha_nodes).where(ha_nodes.c.name == self.name)).first()
@@ -304,6 +324,8 @@ class Leadership:
                     await asyncio.wait({beat}, timeout=wait)
                     if not beat.done() and self.active.is_set() and not self.is_active:
                         self._step(False, None, "its lease could not be renewed in time")
+                    if not beat.done():
+                        self._maybe_release(self.monotonic() - t0, "a renewal waits")
                 if not beat.done():
                     break  # stopping while a renewal hangs: it is left to its thread
                 try:
@@ -321,11 +343,14 @@ class Leadership:
                 else:
                     self._failing.ok()
                     self._failing_since = None
+                    self._refusals = 0
                     self._last_beat = self.monotonic()
                     self.holder, self.epoch = term.holder, term.epoch
                     if term.valid_until is not None and term.valid_until > self.monotonic():
                         self.valid_until = term.valid_until
                         self._step(True, term.epoch, "")
+                        if term.unarmed:
+                            self._maybe_release(None, "a standby streams, not synchronous")
                     else:
                         self._step(False, None, f"{term.holder!r} holds the lease")
                 await _sleep(stop, max(0.0, self.heartbeat - (self.monotonic() - t0)))
@@ -339,21 +364,49 @@ class Leadership:
                     log.warning("could not release the lease (a standby takes over when it "
                                 "expires): %s", type(exc).__name__)  # fmt: skip
 
+    def _maybe_release(self, waited: float | None, why: str) -> None:
+        """``server.ha.release``: run its command in the background (the beats go on) when a
+        renewal has waited ``after`` seconds (``waited``), or (``waited`` None) when the store
+        has a streaming standby that is not synchronous (to arm it again); at most once per
+        ``after``, never two at a time."""
+        r, now = self.release_command, self.monotonic()
+        if r is None or (waited is not None and waited < r.after) or now < self._next_release:
+            return
+        if self._store_task is not None and not self._store_task.done():
+            return
+        self._next_release = now + r.after
+        self.releases += 1
+        self._store_task = asyncio.ensure_future(self._store_command(r, why))
+
+    async def _store_command(self, r: Promotion, why: str) -> None:
+        log.info("node %r: %s; running the store's release/re-arm (%s)", self.name, why,
+                 r.command[0])  # fmt: skip
+        code, last = await asyncio.to_thread(run_command, r.command, r.timeout)
+        said = f"store release/re-arm {'done' if code == 0 else f'refused or failed (exit {code})'}"
+        level = logging.INFO if (code, last) == self._said else logging.WARNING
+        self._said = (code, last)  # a repeat of the same outcome is not news
+        log.log(level, "node %r: %s: %s", self.name, said, last)
+
     async def _maybe_promote(self) -> None:
         """No writable store for ``promotion.after``: run the promotion command (bounded by
-        its timeout, at most once per ``after``). A standby only: an active node has a store."""
+        its timeout). A standby only: an active node has a store. After a refusal the next try
+        waits ``after`` from the end of the run, doubled at each refusal in a row (at most a
+        minute): a node cut off with its own data centre asks again and again, and each run is
+        a playbook."""
         p, now = self.promotion, self.monotonic()
         if p is None or self.active.is_set() or self._failing_since is None:
             return
         if now - self._failing_since < p.after or now < self._next_promotion:
             return
-        self._next_promotion = now + p.after
         self.promotions += 1
         log.warning("node %r: no writable store for %.0fs; running the store's promotion (%s)",
                     self.name, now - self._failing_since, p.command[0])  # fmt: skip
         code, last = await asyncio.to_thread(run_command, p.command, p.timeout)
         outcome = "done" if code == 0 else f"refused or failed (exit {code})"
         log.warning("node %r: store promotion %s: %s", self.name, outcome, last)
+        self._refusals = 0 if code == 0 else self._refusals + 1
+        backoff = min(60.0, p.after * 2 ** max(0, self._refusals - 1))
+        self._next_promotion = self.monotonic() + backoff
 
     def _step(self, active: bool, epoch: int | None, why: str) -> None:
         if active == self.active.is_set():
@@ -375,6 +428,18 @@ async def _sleep(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), seconds)
     except TimeoutError:
         pass
+
+
+UNARMED_SQL = (
+    "select count(*) from pg_stat_replication where state = 'streaming' and sync_state = 'async'"
+)
+
+
+def _unarmed(conn: Connection) -> bool:
+    """Whether the store's primary has a standby streaming that it does not wait for."""
+    if conn.dialect.name != "postgresql":
+        return False
+    return bool(conn.execute(sa.text(UNARMED_SQL)).scalar_one())
 
 
 def heartbeats(engine: Engine) -> dict[str, float]:

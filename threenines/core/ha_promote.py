@@ -7,6 +7,7 @@ playbooks/promote_store.yml: the replicated lease ran out, no WAL streams, witne
 
 from __future__ import annotations
 
+import json
 import subprocess
 from dataclasses import dataclass
 
@@ -33,6 +34,21 @@ def run_command(command: tuple[str, ...], timeout: float) -> tuple[int | None, s
         return 127, f"{type(exc).__name__}: {exc.strerror or exc}"
     lines = [ln.strip() for ln in (done.stdout + done.stderr).splitlines() if ln.strip()]
     errors = [ln for ln in lines if "fatal" in ln.lower() or "error" in ln.lower()]
-    said = [ln for ln in lines if ln.startswith('"msg":')]  # an Ansible message: its own words
+    said = [m for m in map(_ansible_msg, lines) if m]  # an Ansible message: its own words
     said = said or (errors if done.returncode else []) or lines
     return done.returncode, (said[-1] if said else "")[:300]
+
+
+def _ansible_msg(line: str) -> str:
+    """The ``msg`` of an Ansible result line (``"msg": "..."``, or a failed task's one-line
+    ``fatal: [host]: FAILED! => {...}``), else ''."""
+    if line.startswith('"msg":'):
+        return line
+    head, sep, body = line.partition("=> ")
+    if not sep or not head.startswith("fatal:"):
+        return ""
+    try:
+        msg = json.loads(body).get("msg")
+    except (ValueError, AttributeError):
+        return ""
+    return f'"msg": {json.dumps(msg)}' if isinstance(msg, str) else ""

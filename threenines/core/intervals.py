@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 Key = tuple[str, str]
 Edge = Literal["gap", "same", "flip"]
 si = state_intervals
+PREFETCH_CHUNK = 500  # check ids per IN (...): under every backend's parameter limit
 
 
 @dataclass(slots=True)
@@ -83,6 +84,22 @@ class IntervalWriter:
 
     def finish(self) -> None:
         self._flush()
+
+    def prefetch(self, keys: set[Key]) -> None:
+        """Read the open interval of every key not cached yet, a few statements for all of
+        them (after a start or a rollback, not one SELECT per check); a key with none open
+        (new, or after "no data") is read on its own when its result comes."""
+        latest = self.latest
+        missing = {k for k in keys if k not in latest}  # not ``keys - latest.keys()``: O(cache)
+        ids = sorted({check_id for check_id, _ in missing})
+        for i in range(0, len(ids), PREFETCH_CHUNK):
+            q = sa.select(si).where(
+                si.c.end.is_(None), si.c.check_id.in_(ids[i : i + PREFETCH_CHUNK])
+            )
+            for row in self.conn.execute(q):
+                key = (row.check_id, row.vantage)
+                if key in missing:
+                    self.latest[key] = _span(row)
 
     # -- the newest result: extend, or close and open --------------------------------------
 

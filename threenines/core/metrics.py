@@ -1,18 +1,34 @@
 """Prometheus metrics for the probe engine, on a registry of our own (never the global default).
 
-Every per-check series carries the labels ``service``, ``site``, ``check``, ``vantage`` and
-``type`` (the probe kind: the same word as its module and config ``type``). Scheduler lag is one
-histogram per vantage, not per check, so 10,000 checks do not multiply its buckets.
+Every name starts with ``threenines_`` (blackbox_exporter's ``probe_success`` and
+``probe_duration_seconds`` mean one probe of one target per scrape; ours are the last counted
+result of a scheduled check, so they are ``threenines_check_up`` and
+``threenines_check_duration_seconds``). Every per-check series carries the labels
+``service``, ``site``, ``check``, ``vantage`` and ``type`` (the probe kind: the same word as
+its module and config ``type``). Scheduler lag is one histogram per vantage, not per check, so
+10,000 checks do not multiply its buckets.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Enum, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
+from prometheus_client.core import GaugeMetricFamily
 
 from threenines.core.results import ProbeResult, Status
+
+# No ``<counter>_created`` gauges beside every counter: they double the series and no rule
+# or dashboard of ours reads them (prometheus_client's switch is process-wide).
+disable_created_metrics()
 
 CHECK_LABELS = ("service", "site", "check", "vantage", "type")
 STATES = [s.value for s in Status]
@@ -33,19 +49,62 @@ class CheckLabels:
         return (self.service, self.site, self.check, self.vantage, self.type)
 
 
-class _Children:
-    """One check's metric children, looked up once."""
+_UP_HELP = "1 if the last counted probe was up or degraded"
+_DURATION_HELP = (
+    "Duration of the last counted probe, per phase (total, dns, connect, tls, ttfb, ...)"
+)
+_ATTEMPTS_HELP = "Attempts (1 + confirmation retries) of the last counted probe"
+_STATE_HELP = "Current state of the check (1: the state it is in)"
 
-    def __init__(self, success: Any, attempts: Any, state: Any, make_phase: Any):
-        self.success, self.attempts, self.state = success, attempts, state
-        self._make_phase = make_phase
-        self._phases: dict[str, Any] = {}
 
-    def phase(self, name: str) -> Any:
-        child = self._phases.get(name)
-        if child is None:
-            child = self._phases[name] = self._make_phase(name)
-        return child
+class _Check:
+    """One check's last counted result, as its series show it."""
+
+    __slots__ = ("attempts", "phases", "state", "success")
+
+    def __init__(self) -> None:
+        self.success: float | None = None
+        self.attempts: float | None = None
+        self.state = Status.UNKNOWN.value
+        self.phases: dict[str, float] = {}
+
+
+class _CheckSeries:
+    """The per-check series, kept as plain values and turned into samples at scrape time.
+
+    Four gauges with label children per check (about ten ``Gauge`` children, each with its own
+    lock) were most of the memory and much of the CPU per result at 50,000 checks; the names,
+    labels and values exposed are the same."""
+
+    def __init__(self) -> None:
+        self.checks: dict[CheckLabels, _Check] = {}
+
+    def describe(self) -> list[Any]:
+        return self._families()
+
+    def _families(self) -> list[Any]:
+        g = GaugeMetricFamily
+        return [
+            g("threenines_check_up", _UP_HELP, labels=CHECK_LABELS),
+            g("threenines_check_duration_seconds", _DURATION_HELP, labels=(*CHECK_LABELS, "phase")),
+            g("threenines_check_attempts", _ATTEMPTS_HELP, labels=CHECK_LABELS),
+            g("threenines_check_state", _STATE_HELP, labels=(*CHECK_LABELS, "state")),
+        ]
+
+    def collect(self) -> Iterator[Any]:
+        up, duration, attempts, state = self._families()
+        for labels, c in list(self.checks.items()):  # a copy: results come in while scraped
+            values = list(labels.values())
+            if c.success is not None:
+                up.add_metric(values, c.success)
+            if c.attempts is not None:
+                attempts.add_metric(values, c.attempts)
+            for phase, seconds in list(c.phases.items()):
+                duration.add_metric([*values, phase], seconds)
+            current = c.state
+            for name in STATES:
+                state.add_metric([*values, name], 1.0 if name == current else 0.0)
+        yield from (up, duration, attempts, state)
 
 
 class Metrics:
@@ -54,68 +113,52 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None):
         self.registry = registry or CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.probe_success = Gauge(
-            "probe_success", "1 if the last counted probe was up or degraded", CHECK_LABELS,
-            registry=r,
-        )  # fmt: skip
-        self.probe_duration = Gauge(
-            "probe_duration_seconds",
-            "Duration of the last counted probe, per phase (total, dns, connect, tls, ttfb, ...)",
-            (*CHECK_LABELS, "phase"),
-            registry=r,
-        )
-        self.probe_attempts = Gauge(
-            "probe_attempts", "Attempts (1 + confirmation retries) of the last counted probe",
-            CHECK_LABELS, registry=r,
-        )  # fmt: skip
-        self.check_state = Enum(
-            "check_state", "Current state of the check", CHECK_LABELS, states=STATES, registry=r
-        )
+        self._series = _CheckSeries()
+        r.register(self._series)
         self.scheduler_lag = Histogram(
-            "scheduler_lag_seconds",
+            "threenines_scheduler_lag_seconds",
             "Actual start minus planned start of a scheduled probe",
             ("vantage",),
             buckets=LAG_BUCKETS,
             registry=r,
         )
         self.results_written = Counter(
-            "results_written", "Results written to the database", registry=r
+            "threenines_results_written", "Results written to the database", registry=r
         )
         self.results_buffered = Gauge(
-            "results_buffered", "Results held in memory waiting to be written", registry=r
+            "threenines_results_buffered",
+            "Results held in memory waiting to be written",
+            registry=r,
         )
         self.results_dropped = Counter(
-            "results_dropped", "Results that could not be written and were dropped", ("reason",),
-            registry=r,
+            "threenines_results_dropped", "Results that could not be written and were dropped",
+            ("reason",), registry=r,
         )  # fmt: skip
-        self.db_up = Gauge("database_up", "1 if the last database write succeeded", registry=r)
+        self.db_up = Gauge(
+            "threenines_database_up", "1 if the last database write succeeded", registry=r
+        )
         self.db_up.set(1)
-        self._children: dict[CheckLabels, _Children] = {}
 
     def observe(self, labels: CheckLabels, result: ProbeResult, attempts: int = 1) -> None:
         """Record one counted result."""
-        c = self._children.get(labels) or self._make_children(labels)
-        c.success.set(1 if result.ok else 0)
-        c.attempts.set(attempts)
-        c.state.state(result.status.value)
-        c.phase("total").set(result.duration)
+        c = self._series.checks.get(labels)
+        if c is None:
+            c = self._series.checks[labels] = _Check()
+        c.success = 1.0 if result.ok else 0.0
+        c.attempts = float(attempts)
+        c.state = result.status.value
+        phases = c.phases
+        phases["total"] = result.duration
         for phase, seconds in result.phases.items():
             if phase != "total":
-                c.phase(phase).set(seconds)
+                phases[phase] = seconds
 
-    def _make_children(self, labels: CheckLabels) -> _Children:
-        # label lookups validate and hash every time: at 10,000 checks, cache the children
-        values = labels.values()
-        c = _Children(
-            self.probe_success.labels(*values),
-            self.probe_attempts.labels(*values),
-            self.check_state.labels(*values),
-            lambda phase: self.probe_duration.labels(*values, phase),
-        )
-        self._children[labels] = c
-        return c
+    def forget(self, labels: CheckLabels) -> None:
+        """A check no longer run from here (a reload removed it or changed its labels): its
+        series go, so no dashboard shows its last result as if it were current."""
+        self._series.checks.pop(labels, None)
 
     def declare(self, labels: CheckLabels) -> None:
         """Create a check's series before its first result, so dashboards see it as unknown."""
-        c = self._children.get(labels) or self._make_children(labels)
-        c.state.state(Status.UNKNOWN.value)
+        if labels not in self._series.checks:
+            self._series.checks[labels] = _Check()

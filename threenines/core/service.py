@@ -5,6 +5,7 @@ retried while the database is unavailable), build the scheduler for this vantage
 extension plug in, bind the HTTP socket, start everything. Shutdown (SIGTERM/SIGINT): stop
 scheduling, let in-flight probes finish (``scheduler.shutdown_grace``), flush the writer (what
 cannot be written stays in the spool on disk), then stop the HTTP server and the plug-in tasks.
+SIGHUP reloads the config file in place (``threenines.core.reload``), with no gap in probing.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
 import sys
@@ -30,8 +32,10 @@ from threenines.core.context import ServiceContext, TaskFactory, TaskHealth
 from threenines.core.db import make_engine
 from threenines.core.ha import Leadership, NodeConflict
 from threenines.core.ha_promote import Promotion
+from threenines.core.hangup import defer_hangups, notify
 from threenines.core.metrics import Metrics
 from threenines.core.queue import QueueError
+from threenines.core.reload import Reloader
 from threenines.core.scheduler import Job, Scheduler, jobs_for
 from threenines.core.store import ResultRecord, ResultStore
 from threenines.core.writer import BatchWriter, retention_loop
@@ -44,8 +48,11 @@ CLAIM_WAIT = 30.0
 SINGLETON_STOP = 10.0  # seconds a cancelled singleton task may take to end
 
 
-def build_context(cfg: Config, composition: Composition, *, live: bool = False) -> ServiceContext:
-    """Everything ``run`` needs, wired but not started. Raises on an unusable storage URL."""
+def build_context(
+    cfg: Config, composition: Composition, *, live: bool = False, config_path: Path | None = None
+) -> ServiceContext:
+    """Everything ``run`` needs, wired but not started. Raises on an unusable storage URL.
+    ``config_path``: the file ``cfg`` came from, read again on a reload (SIGHUP)."""
     engine = make_engine(cfg.storage.url)
     store = ResultStore(engine)
     metrics = Metrics()
@@ -67,13 +74,17 @@ def build_context(cfg: Config, composition: Composition, *, live: bool = False) 
     )
     scheduler = Scheduler(jobs, cfg.scheduler, vantage=cfg.server.vantage, metrics=metrics)
     ctx = ServiceContext(cfg, engine, store, metrics, writer, scheduler, scheduler.on_result)
+    ctx.reloader = Reloader(ctx, composition, config_path)
     ha = cfg.server.ha
     promote = ha.promote
     promotion = None if promote is None else Promotion(
         tuple(promote.command), promote.after, promote.timeout)  # fmt: skip
+    release = None if ha.release is None else Promotion(
+        tuple(ha.release.command), ha.release.after, ha.release.timeout)  # fmt: skip
     ctx.leadership = Leadership(engine, cfg.server.vantage, lease=ha.lease,
                                 heartbeat=ha.heartbeat, listen=cfg.server.listen,
-                                registry=metrics.registry, promotion=promotion)  # fmt: skip
+                                registry=metrics.registry, promotion=promotion,
+                                release=release)  # fmt: skip
     ctx.on_result.append(lambda rec, _job: writer.submit(rec))
     if live:
         ctx.on_result.append(print_result)
@@ -150,7 +161,8 @@ async def _supervise(name: str, factory: TaskFactory, health: TaskHealth) -> Non
 
 async def _vital(ctx: ServiceContext, name: str, work: Awaitable[object]) -> None:
     """A task the service cannot do without: if it ends by an error, say so loudly and stop
-    the service with exit code 1 (a dead writer never hides behind ``database_up 1``)."""
+    the service with exit code 1 (a dead writer never hides behind
+    ``threenines_database_up 1``)."""
     health = ctx.health[name]
     health.set("running")
     try:
@@ -238,9 +250,22 @@ async def serve(
     for ext in composition.setups() if extensions is None else extensions:
         ext(ctx)
     loop = asyncio.get_running_loop()
-    signals = (signal.SIGTERM, signal.SIGINT)
-    for sig in signals:
+    signals = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    for sig in signals[:2]:
         loop.add_signal_handler(sig, ctx.stopping.set)
+    if ctx.reloader is None:
+        ctx.reloader = Reloader(ctx, composition, None)
+    reloads: set[asyncio.Task[object]] = set()
+
+    def hangup() -> None:  # the config again, in place (``threenines.core.reload``)
+        if ctx.reloader is not None and not ctx.stopping.is_set():
+            task = asyncio.create_task(ctx.reloader.reload("SIGHUP"), name="reload")
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, hangup)
+    if ctx.reloader.pending:  # a SIGHUP came while starting: the file may be newer
+        hangup()
     config = uvicorn.Config(
         create_app(ctx, composition.install_api),
         log_level="warning",
@@ -277,11 +302,16 @@ async def serve(
         "running %d check(s) from vantage %r; http://%s/metrics",
         len(ctx.scheduler.jobs), ctx.config.server.vantage, ctx.config.server.listen,
     )  # fmt: skip
+    notify("READY=1", f"STATUS=running {len(ctx.scheduler.jobs)} check(s)")
     try:
         await ctx.stopping.wait()
     finally:
+        notify("STOPPING=1")
         for sig in signals:
             loop.remove_signal_handler(sig)
+        if reloads:  # a reload half-applied would leave the scheduler and the config apart
+            await asyncio.gather(*reloads, return_exceptions=True)
+        await ctx.jobs.stop()  # a playbook under way gets a few seconds, then is cancelled
         log.info("stopping: draining in-flight probes, then flushing results")
         abandoned = await ctx.scheduler.stop(ctx.config.scheduler.shutdown_grace)
         await scheduler_task
@@ -324,8 +354,20 @@ async def _lead(ctx: ServiceContext, stop: asyncio.Event) -> None:
     await ctx.leadership.run(stop)
 
 
-def run(cfg: Config, composition: Composition, *, live: bool = False) -> int:
-    """The ``threenines run`` entry point; returns the process exit code."""
+def run(
+    cfg: Config,
+    composition: Composition,
+    *,
+    live: bool = False,
+    config_path: Path | None = None,
+    pid_file: Path | None = None,
+    hangups: list[int] | None = None,
+) -> int:
+    """The ``threenines run`` entry point; returns the process exit code. ``config_path``: the
+    file to read again on a reload; ``pid_file``: where to write this process's id (for
+    ``threenines reload --pid-file``; removed at exit); ``hangups``: from ``defer_hangups``
+    (else it is called here)."""
+    hangups = defer_hangups() if hangups is None else hangups
     logging.basicConfig(
         level=logging.INFO,
         stream=sys.stderr,
@@ -334,7 +376,7 @@ def run(cfg: Config, composition: Composition, *, live: bool = False) -> int:
     for noisy in ("alembic", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        ctx = build_context(cfg, composition, live=live)
+        ctx = build_context(cfg, composition, live=live, config_path=config_path)
     except QueueError as exc:  # the spool's path cannot be used: its own one-line message
         print(f"storage.spool: {exc}", file=sys.stderr)
         return 2
@@ -350,4 +392,17 @@ def run(cfg: Config, composition: Composition, *, live: bool = False) -> int:
             f"server.listen: cannot listen on {cfg.server.listen}: {exc.strerror}", file=sys.stderr
         )
         return 2
-    return asyncio.run(serve(ctx, sock, composition))
+    if ctx.reloader is not None and hangups:
+        ctx.reloader.pending = True
+    if pid_file is not None:
+        try:
+            pid_file.write_text(f"{os.getpid()}\n")
+        except OSError as exc:
+            print(f"--pid-file: cannot write {pid_file}: {exc.strerror}", file=sys.stderr)
+            return 2
+    try:
+        return asyncio.run(serve(ctx, sock, composition))
+    finally:
+        if pid_file is not None:
+            with contextlib.suppress(OSError):
+                pid_file.unlink()

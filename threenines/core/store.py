@@ -80,6 +80,7 @@ class ResultStore:
             with self.engine.begin() as conn:
                 new = _insert_new(conn, ordered)
                 writer = IntervalWriter(conn, self._latest)
+                writer.prefetch({_key(r)[:2] for r in ordered})
                 changes = [c for r in ordered if _key(r) in new and (c := writer.add(r))]
                 writer.finish()
         except Exception:

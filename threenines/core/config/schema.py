@@ -138,6 +138,33 @@ class Promote(StrictModel):
         return value
 
 
+class Release(StrictModel):
+    """What the active node runs when a lease renewal has waited too long for the store's
+    synchronous standby, and again once that standby streams while not synchronous
+    (``threenines.core.ha``)."""
+
+    command: list[str] = Field(
+        ...,
+        description="argv that stops the store's primary waiting for a synchronous standby "
+        "that is lost (refusing, non-zero exit, unless that is safe) and arms it again once it "
+        "streams: e.g. ansible-playbook playbooks/store_sync.yml",
+        json_schema_extra={"minItems": 1},
+    )  # fmt: skip
+    after: Duration = Field(
+        20.0, gt=0, le=3600,
+        description="Seconds a renewal waits before the command runs (and between runs); keep "
+        "it above the promotion's limit on the standby's replay age",
+    )  # fmt: skip
+    timeout: Duration = Field(120.0, gt=0, le=3600, description="The command's time limit")
+
+    @field_validator("command")
+    @classmethod
+    def _command(cls, value: list[str]) -> list[str]:
+        if not value or not value[0].strip():
+            raise ValueError("needs a program to run, e.g. [ansible-playbook, store_sync.yml]")
+        return value
+
+
 class HA(StrictModel):
     """Several ``threenines run`` nodes on one store (``threenines.core.ha``)."""
 
@@ -153,6 +180,10 @@ class HA(StrictModel):
     promote: Promote | None = Field(
         None, description="A store replicated to another data centre: how this node promotes "
         "its replica when the primary is lost (none: it waits for a writable store)",
+    )  # fmt: skip
+    release: Release | None = Field(
+        None, description="A primary that waits for a synchronous standby: how the active node "
+        "releases a lost standby and re-arms it (none: a lost standby stops the lease)",
     )  # fmt: skip
 
     @model_validator(mode="after")
