@@ -125,7 +125,8 @@ class LiveViews:
                 await self._build(ctx, over, pub, 0.0)
                 self._wake.clear()
                 try:
-                    await asyncio.wait_for(self._wake.wait(), REBUILD_EVERY - (time.monotonic() - started))
+                    left = REBUILD_EVERY - (time.monotonic() - started)
+                    await asyncio.wait_for(self._wake.wait(), left)
                 except TimeoutError:
                     pass
                 gap = FLIP_GAP - (time.monotonic() - started)

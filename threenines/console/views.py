@@ -338,7 +338,8 @@ def overview(engine: Engine, cfg: Config, now: float | None = None, *,
 
 def live_views(engine: Engine, cfg: Config, want_overview: bool, want_public: bool,
                past: PastDays | None, current: PastDays | None,
-               now: float | None = None) -> tuple[Overview | None, PublicStatus | None]:  # fmt: skip
+               now: float | None = None,
+               ) -> tuple[Overview | None, PublicStatus | None]:  # fmt: skip
     """The overview and the public view at one instant (either may be left out), reading the
     latest intervals and running the state rule once for both. ``past`` and ``current`` are
     used as given when there are some (see ``public_status``'s ``refresh``)."""

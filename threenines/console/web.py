@@ -268,8 +268,9 @@ async def events(request: Request, session: Session = Depends(signed_in),
                 view = await live.overview_view(ctx)
                 if view.fingerprint() != last:
                     last = view.fingerprint()
-                    html = await asyncio.to_thread(render, "_overview.html", ctx, view=view,
-                                                   me=session.identity, csrf=session.csrf)  # fmt: skip
+                    html = await asyncio.to_thread(
+                        render, "_overview.html", ctx, view=view, me=session.identity,
+                        csrf=session.csrf)  # fmt: skip
                     data = "".join(f"data: {line}\n" for line in html.splitlines())
                     yield f"event: overview\n{data}\n"
                 else:
