@@ -3,6 +3,11 @@
 Every notification is in the database (``AlertStore.apply``) before this sees it, so a crash
 at any point loses nothing: a row never claimed is still pending; a row claimed by a sender
 that died is taken again when its lease expires. A receiver that confirmed is never re-sent.
+
+A sender cancelled while a delivery is under way (this node stopped being the active one of a
+high-availability pair) lets that delivery finish and be recorded, for up to ``FINISH_GRACE``:
+cancelling the request itself would leave a row the receiver may already have, claimed, to be
+sent again by whichever node takes it when the claim runs out.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ from threenines.core.outbox import SenderLog
 log = logging.getLogger("threenines.alerts.outbox")
 
 Send = Callable[[str, Message], Awaitable[str | None]]
+FINISH_GRACE = 5.0
+"""How long a cancelled sender waits for a delivery under way to finish and be recorded (s);
+below the composition's limit for a cancelled singleton task (``core.service.SINGLETON_STOP``)."""
 
 
 def backoff(attempts: int, cfg: Outbox) -> float:
@@ -67,7 +75,12 @@ class OutboxSender:
             )
             if claimed is None:
                 return 0  # another sender has it, or it is done
-            await self._deliver(claimed)
+            delivery = asyncio.ensure_future(self._deliver(claimed))
+            try:
+                await asyncio.shield(delivery)
+            except asyncio.CancelledError:  # finished and recorded, not sent again later
+                await asyncio.wait([delivery], timeout=FINISH_GRACE)
+                raise
             return 1
 
     async def _deliver(self, c: Claimed) -> None:

@@ -46,6 +46,8 @@ def json_receiver() -> Iterator[JsonReceiver]:
                 if not failing:
                     rec.messages.append(json.loads(body))
                     rec.paths.append(self.path)
+            if rec.block is not None:  # the message is in: the answer waits
+                rec.block.wait(10)
             self.send_response(500 if failing else 200)
             self.send_header("content-length", "0")
             self.end_headers()

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -346,3 +347,39 @@ async def test_an_outage_begun_before_start_is_paged_once(
     await again.start()
     await _drive(again, clock, 10)
     assert len(j.messages) == 1 and len(s.mails) == 1, j.messages
+
+
+async def test_a_send_under_way_when_the_node_stops_being_active_is_recorded_not_sent_again(
+    rx: tuple[JsonReceiver, SmtpReceiver], tmp_path: Path
+) -> None:
+    """The alerting is cancelled (this node stopped being the active one) while the receiver
+    holds its answer to a page it already has: the delivery ends and is recorded as sent, so
+    neither this node nor the next active one sends it again when the claim's lease runs out.
+    (Cancelling the request itself left the row claimed: the HA lab saw the page twice.)"""
+    import asyncio
+
+    j, s = rx
+    route = "    - {name: oncall, receivers: [oncall], group_wait: 0s, repeat_interval: 0s}"
+    cfg = _config(tmp_path, j, s, route, _svc_yaml(["payroll"]))
+    clock = Clock()
+    svc = _service(cfg, tmp_path, clock)
+    j.block = threading.Event()
+    stop = asyncio.Event()
+    task = asyncio.create_task(svc.run(stop))
+    await svc.on_flips(_flips(["payroll"], Status.DOWN, T0))
+    deadline = time.monotonic() + 10
+    while not j.messages and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    assert [m["title"] for m in j.messages] == ["[FIRING] service payroll is down"]
+    task.cancel()  # as ``core.service._singletons`` does when the lease is lost
+    await asyncio.sleep(0.2)
+    j.block.set()  # the receiver answers
+    await asyncio.wait([task], timeout=10)
+    with svc.engine.connect() as conn:
+        rows = conn.execute(sa.select(alert_deliveries.c.state)).scalars().all()
+    assert rows == ["sent"], rows
+    clock.t += 120  # past the claim's lease (1 s): the next active node finds nothing to send
+    nxt = _service(cfg, tmp_path, clock)
+    await nxt.start()
+    await nxt.sender.run_once()
+    assert len(j.messages) == 1, j.messages
