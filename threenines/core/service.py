@@ -25,6 +25,7 @@ from pathlib import Path
 import uvicorn
 from sqlalchemy.engine import make_url
 
+from threenines.core import heap
 from threenines.core.api import create_app
 from threenines.core.area import Composition
 from threenines.core.config import Config
@@ -249,6 +250,7 @@ async def serve(
     """
     for ext in composition.setups() if extensions is None else extensions:
         ext(ctx)
+    heap.settle()  # what start-up built lives as long as the process (``threenines.core.heap``)
     loop = asyncio.get_running_loop()
     signals = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
     for sig in signals[:2]:
@@ -262,6 +264,7 @@ async def serve(
             task = asyncio.create_task(ctx.reloader.reload("SIGHUP"), name="reload")
             reloads.add(task)
             task.add_done_callback(reloads.discard)
+            task.add_done_callback(lambda _: heap.settle(again=True))  # the old config's objects
 
     loop.add_signal_handler(signal.SIGHUP, hangup)
     if ctx.reloader.pending:  # a SIGHUP came while starting: the file may be newer
@@ -298,6 +301,8 @@ async def serve(
 
     extra = [asyncio.create_task(plain(n, f), name=n) for n, f in ctx.tasks]
     singletons = asyncio.create_task(_singletons(ctx), name="singletons")
+    longest = max((j.check.interval for j in ctx.scheduler.jobs), default=0.0)
+    settled = asyncio.create_task(heap.settle_after_first_round(longest, ctx.stopping))
     log.info(
         "running %d check(s) from vantage %r; http://%s/metrics",
         len(ctx.scheduler.jobs), ctx.config.server.vantage, ctx.config.server.listen,
@@ -320,7 +325,8 @@ async def serve(
         server.should_exit = True
         for task in extra:
             task.cancel()
-        await asyncio.gather(server_task, singletons, *extra, return_exceptions=True)
+        settled.cancel()
+        await asyncio.gather(server_task, singletons, settled, *extra, return_exceptions=True)
         ha_stop.set()
         if ha_task is not None:
             await asyncio.gather(ha_task, return_exceptions=True)
