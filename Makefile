@@ -17,7 +17,7 @@ PYTEST_WORKERS ?= 4
 # schemathesis gives every API operation the same test id, which xdist would run only once
 SERIAL_TESTS := tests/test_api_schemathesis.py
 
-.PHONY: demo test bench lint typecheck fmt debs venv clean
+.PHONY: demo test bench bench-quick lint typecheck fmt debs venv clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -54,6 +54,9 @@ test: $(STAMP) debs
 
 bench: $(STAMP) debs
 	$(PY) -m bench
+
+bench-quick: $(STAMP) debs
+	$(PY) -m bench --quick
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -3,6 +3,10 @@
 A module is any ``bench/<name>.py`` not starting with ``_`` that defines ``main(argv)`` or
 ``main()``; each runs with its own defaults. A failing benchmark is reported and the others
 still run; the exit status is 1 if any failed.
+
+``python -m bench --quick`` (``make bench-quick``): the before/after of a change in under three
+minutes: the fair probe sweep beside blackbox_exporter with short windows
+(``bench.probes --quick``).
 """
 
 from __future__ import annotations
@@ -15,8 +19,16 @@ import time
 import traceback
 from pathlib import Path
 
+QUICK = [("probes", ["--quick"])]
 
-def main() -> int:
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv == ["--quick"]:
+        return max(_run(f"bench.{name}", args) for name, args in QUICK)
+    if argv:
+        print("usage: python -m bench [--quick]", file=sys.stderr)
+        return 2
     failed = []
     names = sorted(
         m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)])
@@ -38,6 +50,14 @@ def main() -> int:
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _run(module: str, args: list[str]) -> int:
+    start = time.monotonic()
+    print(f"\n=== {module} {' '.join(args)} ===", flush=True)
+    code = importlib.import_module(module).main(args)
+    print(f"({module}: {time.monotonic() - start:.0f}s)", flush=True)
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

@@ -10,8 +10,10 @@ their own so a rebuild of the bars never holds up the states: the days before to
 ``views.PAST_FOR`` seconds (a late result or a retroactive window can still change a past day),
 today's every ``views.TODAY_FOR``.
 
-Only what is the same for everyone is kept: the views (a page's per-user parts, the role's
-buttons and the CSRF token, are rendered per request) and the public page's HTML and JSON.
+Only what is the same for everyone is kept: the views, the public page's HTML and JSON, and the
+overview's body once per view for each kind of reader (operators see buttons, viewers do not),
+rendered with ``CSRF_SLOT`` where each reader's CSRF token goes; the rest of a page (the
+navigation with the reader's name) is rendered per request.
 
 Without the task (an app built without ``run``, or after ``IDLE_AFTER`` with no request) a
 request finding a view older than ``STALE_AFTER`` builds it itself, as before.
@@ -23,6 +25,8 @@ import asyncio
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from markupsafe import escape
 
 from threenines.console import views
 
@@ -36,6 +40,7 @@ FLIP_GAP = 0.5  # a state change starts a rebuild early, but never this soon aft
 STALE_AFTER = 2.0  # a request finding a view older than this builds it itself
 IDLE_AFTER = 60.0  # no request (and no live stream) for this long: the task rests
 CTX_ATTR = "console_live"  # where the service context holds its LiveViews
+CSRF_SLOT = "t9-csrf-slot-7c1e"  # in a body rendered once for all, where each reader's token goes
 
 
 class LiveViews:
@@ -51,6 +56,7 @@ class LiveViews:
         self.past: views.PastDays | None = None
         self.current: views.PastDays | None = None
         self.rendered: dict[Any, Any] = {}  # the public view's HTML and JSON, by key
+        self.bodies: dict[bool, tuple[views.Overview, str]] = {}  # overview body, by operator
         self.seen_overview = self.seen_public = -1e9
         self.streams = 0  # live streams open (each keeps the overview wanted)
         self.builds = 0
@@ -88,6 +94,19 @@ class LiveViews:
         if self.public is view:
             self.rendered[key] = (view, value)
         return value
+
+    async def overview_body(self, view: views.Overview, operator: bool, csrf: str,
+                            make: Callable[[str], str]) -> str:  # fmt: skip
+        """The overview's body for this reader: ``make(CSRF_SLOT)`` (in a thread) once per view
+        for operators and once for the others, with the reader's token put in its slot."""
+        found = self.bodies.get(operator)
+        if found is not None and found[0] is view:
+            body = found[1]
+        else:
+            body = await asyncio.to_thread(make, CSRF_SLOT)
+            if self.overview is view:
+                self.bodies[operator] = (view, body)
+        return body.replace(CSRF_SLOT, str(escape(csrf)))
 
     async def next_overview(self, timeout: float) -> None:
         """Wait until a new overview is built, or ``timeout`` seconds."""

@@ -27,12 +27,13 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
 from threenines.alerts.store import AlertStore
 from threenines.console import views
 from threenines.console.config import ConsoleConfig
 from threenines.console.identity import Identity, Session, SessionStore, Throttle, UserStore
-from threenines.console.live import live_of
+from threenines.console.live import LiveViews, live_of
 from threenines.core import audit, deps
 from threenines.core.context import ServiceContext
 from threenines.core.deps import Key, RowId, context
@@ -246,10 +247,26 @@ async def overview_page(session: Session = Depends(signed_in),
                         ctx: ServiceContext = Depends(context)) -> HTMLResponse:  # fmt: skip
     """The overview: the view is the server's (the same for everyone, built in the background),
     the page rendered for this user (their role's buttons, their CSRF token), in a thread."""
-    view = await live_of(ctx).overview_view(ctx)
-    html = await asyncio.to_thread(render, "overview.html", ctx, view=view, me=session.identity,
-                                   csrf=session.csrf, here="overview")  # fmt: skip
+    live = live_of(ctx)
+    view = await live.overview_view(ctx)
+    body = await _overview_body(live, ctx, view, session)
+    html = await asyncio.to_thread(render, "overview.html", ctx, body=Markup(body),
+                                   me=session.identity, csrf=session.csrf,
+                                   here="overview")  # fmt: skip
     return _headers(HTMLResponse(html))
+
+
+async def _overview_body(live: LiveViews, ctx: ServiceContext, view: views.Overview,
+                         session: Session) -> str:  # fmt: skip
+    """The overview's live part for this reader, rendered once per view and kind of reader:
+    it shows who reads it only through their role's buttons and their CSRF token."""
+    operator = session.identity.may("operator")
+    reader = Identity("", "operator" if operator else "viewer")
+
+    def make(slot: str) -> str:
+        return render("_overview.html", ctx, view=view, me=reader, csrf=slot)
+
+    return await live.overview_body(view, operator, session.csrf, make)
 
 
 @router.get("/events")
@@ -268,9 +285,7 @@ async def events(request: Request, session: Session = Depends(signed_in),
                 view = await live.overview_view(ctx)
                 if view.fingerprint() != last:
                     last = view.fingerprint()
-                    html = await asyncio.to_thread(
-                        render, "_overview.html", ctx, view=view, me=session.identity,
-                        csrf=session.csrf)  # fmt: skip
+                    html = await _overview_body(live, ctx, view, session)
                     data = "".join(f"data: {line}\n" for line in html.splitlines())
                     yield f"event: overview\n{data}\n"
                 else:
