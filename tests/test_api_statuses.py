@@ -305,6 +305,9 @@ def test_security_schemes_declared_and_used() -> None:
             if "401" in op["responses"]:
                 assert {"bearer": []} in op["security"], (method, path)
                 assert "403" in op["responses"] or path == "/api/v1/status", (method, path)
+                # a console session authenticates reads, never writes (``core.deps``)
+                session = {"session": []} in op["security"]
+                assert session == (method in ("get", "head")), (method, path)
             else:
                 assert op["security"] == [], (method, path)
     status = doc["paths"]["/api/v1/status"]["get"]["security"]

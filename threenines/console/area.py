@@ -42,7 +42,7 @@ def _api(app: FastAPI) -> None:
     web.install(app)
     users_api.install(app)
     scheme = {**SESSION_SCHEME, "name": web.COOKIE}
-    security_scheme(app, "session", scheme, ("/api/v1/status",))
+    security_scheme(app, "session", scheme, ("/api/v1/status",), reads=True)
 
 
 AREA = Area(

@@ -227,12 +227,13 @@ Security = list[dict[str, list[str]]]
 
 
 def security_scheme(
-    app: FastAPI, name: str, scheme: dict[str, Any], paths: tuple[str, ...]
+    app: FastAPI, name: str, scheme: dict[str, Any], paths: tuple[str, ...], *, reads: bool = False
 ) -> None:
-    """Declare another way to authenticate (an OpenAPI security scheme) and the paths that
-    accept it (as well as a bearer token, and anonymous callers where the path allows them):
-    the console declares its session cookie this way."""
-    app.state.security_schemes[name] = (scheme, paths)
+    """Declare another way to authenticate (an OpenAPI security scheme): on ``paths`` (as well
+    as a bearer token, and anonymous callers, whom the route answers as it decides), and with
+    ``reads`` on every GET and HEAD that takes a bearer token (as ``deps.session_identity``
+    accepts it). The console declares its session cookie this way."""
+    app.state.security_schemes[name] = (scheme, paths, reads)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
@@ -247,15 +248,20 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     extra = app.state.security_schemes
     doc.setdefault("components", {})["securitySchemes"] = {
         "bearer": BEARER,
-        **{n: s for n, (s, _) in extra.items()},
+        **{n: s for n, (s, _, _) in extra.items()},
     }
     for path, ops in doc.get("paths", {}).items():
-        others: Security = [{n: []} for n, (_, paths) in extra.items() if path in paths]
-        for op in ops.values():
+        others: Security = [{n: []} for n, (_, paths, _) in extra.items() if path in paths]
+        for method, op in ops.items():
             bearer: Security = [{"bearer": []}] if "401" in op.get("responses", {}) else []
+            reading = bearer and method in ("get", "head")
+            readers: Security = [
+                {n: []} for n, (_, paths, reads) in extra.items()
+                if reads and reading and path not in paths
+            ]  # fmt: skip
             # a path that also takes another scheme is open to anonymous callers too (its
             # route decides what they see)
-            op["security"] = [*bearer, *others, {}] if others else bearer
+            op["security"] = [*bearer, *others, {}] if others else [*bearer, *readers]
     app.openapi_schema = doc
     return doc
 
