@@ -56,6 +56,7 @@ from threenines.core.store import StateChange
 from threenines.core.tables import state_intervals
 
 log = logging.getLogger("threenines.alerts")
+REMOVED_BY = "config reload"  # who resolved an incident whose service a reload removed
 
 WindowLike = Window | tuple[float, float, str]
 Maintenance = Callable[[float], Iterable[WindowLike]] | Iterable[WindowLike]
@@ -191,7 +192,9 @@ class AlertService:
 
         The composer is built again from the new services and seeded from the store's open
         intervals, as at start-up, keeping the state last told to the policy for each service
-        that remains (so only a real change of state is an alert)."""
+        that remains (so only a real change of state is an alert). An open incident of a
+        service the new config no longer has is resolved (nothing would ever flip it again),
+        "by config reload", and on-call is told as for any resolution."""
         topology, composer = from_config(cfg), FlipComposer(cfg)
         rows = await asyncio.to_thread(self._open_intervals)
         async with self._lock:
@@ -203,6 +206,16 @@ class AlertService:
             self.tz = self.acfg.timezone or cfg.timezone
             self._last_states = -1e18  # the new services' states at the next tick
             self._last_refresh = -1e18  # and the maintenance windows (config ones may change)
+        await self.submit(self._removed(cfg))
+
+    def _removed(self, cfg: Config) -> list[Input]:
+        """Resolutions of the open incidents of services ``cfg`` does not have."""
+        names = {svc.name for svc in cfg.services}
+        return [
+            Resolve(inc.uid, REMOVED_BY, f"service {inc.service} removed from the configuration")
+            for inc in self.state.incidents.values()
+            if inc.status != "resolved" and inc.service and inc.service not in names
+        ]
 
     # -- life cycle --------------------------------------------------------------------------
 

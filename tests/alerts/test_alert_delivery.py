@@ -384,3 +384,32 @@ async def test_a_send_under_way_when_the_node_stops_being_active_is_recorded_not
     await nxt.start()
     await nxt.sender.run_once()
     assert len(j.messages) == 1, j.messages
+
+
+async def test_a_service_removed_by_a_reload_has_its_open_incident_resolved(
+    rx: tuple[JsonReceiver, SmtpReceiver], tmp_path: Path
+) -> None:
+    """An incident whose service a reload removed would stay open for ever (nothing will flip
+    it): the reload resolves it, naming why, and on-call hears that it is closed."""
+    j, s = rx
+    route = (
+        "    - {name: oncall, receivers: [oncall], group_wait: 0s, group_interval: 0s,"
+        " repeat_interval: 0s}"
+    )
+    both = _svc_yaml(["payroll"]) + "\n" + _svc_yaml(["library"], site="hq")
+    cfg = _config(tmp_path, j, s, route, both)
+    clock = Clock()
+    svc = _service(cfg, tmp_path, clock)
+    await svc.start()
+    await svc.on_flips(_flips(["payroll", "library"], Status.DOWN, T0))
+    await _drive(svc, clock, 3)
+    assert {m["title"] for m in j.messages} >= {"[FIRING] service payroll is down"}, j.messages
+    await svc.reconfigure(_config(tmp_path, j, s, route, _svc_yaml(["library"], site="hq")))
+    await _drive(svc, clock, 3)
+    incidents = {i.service: i for i in svc.state.incidents.values()}
+    assert incidents["payroll"].status == "resolved", incidents["payroll"]
+    assert incidents["payroll"].resolved_by == "config reload"
+    assert "removed from the configuration" in incidents["payroll"].ack_note
+    assert incidents["library"].status == "open"  # still in the config: untouched
+    told = [m["title"] for m in j.messages if "payroll" in m["title"]]
+    assert told[-1].startswith("[RESOLVED]"), j.messages
