@@ -163,7 +163,7 @@ class PastDays:
 
 PAST_FOR = 300.0
 # Today's bar (a day's availability so far) is reused this long; the state pills, incidents and
-# maintenance are rebuilt with every public view (``PUBLIC_FOR``), so an outage shows at once.
+# maintenance are rebuilt with every public view (``console.live``), so an outage shows at once.
 TODAY_FOR = 60.0
 
 
