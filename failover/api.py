@@ -22,6 +22,7 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
@@ -316,7 +317,8 @@ async def sign_drill(
     from threenines.failover.drill import SIGN_ROLES, SignOffError, sign_off
 
     if body.role not in SIGN_ROLES:
-        raise HTTPException(422, f"unknown role {body.role!r} (one of: {', '.join(SIGN_ROLES)})")
+        why = f"unknown role {body.role!r} (one of: {', '.join(SIGN_ROLES)})"
+        raise RequestValidationError([{"loc": ("body", "role"), "msg": why, "type": "value_error"}])
     signer = f"{body.name} (api:{who})"
     try:
         await asyncio.to_thread(sign_off, ctx.engine, drill_id, role=body.role, by=signer,

@@ -236,6 +236,12 @@ def security_scheme(
     app.state.security_schemes[name] = (scheme, paths, reads)
 
 
+_UNREADABLE = {
+    "description": deps.WHY[400],
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
+
+
 def _openapi(app: FastAPI) -> dict[str, Any]:
     """The OpenAPI document with its security: a bearer token on every route that documents a
     401, and each scheme declared by ``security_scheme`` on its paths; open routes none."""
@@ -253,6 +259,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     for path, ops in doc.get("paths", {}).items():
         others: Security = [{n: []} for n, (_, paths, _) in extra.items() if path in paths]
         for method, op in ops.items():
+            if "requestBody" in op:  # every body may be unreadable (``deps.responses``)
+                op.setdefault("responses", {}).setdefault("400", _UNREADABLE)
             bearer: Security = [{"bearer": []}] if "401" in op.get("responses", {}) else []
             reading = bearer and method in ("get", "head")
             readers: Security = [

@@ -47,7 +47,7 @@ class Problem(BaseModel):
     detail: str
 
 
-_WHY = {
+WHY = {
     400: "A malformed request: an invalid Content-Length, or a body that is not UTF-8 (a body "
     "that is not JSON is a 422)",
     401: "No bearer token, or an unknown or revoked one",
@@ -63,7 +63,7 @@ _WHY = {
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the error statuses a route may answer (``APIRouter(responses=...)``
     or a route's ``responses=``), each with a ``Problem`` body."""
-    return {code: {"model": Problem, "description": _WHY[code]} for code in codes}
+    return {code: {"model": Problem, "description": WHY[code]} for code in codes}
 
 
 def context(request: Request) -> ServiceContext:
