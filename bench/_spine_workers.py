@@ -76,11 +76,15 @@ async def engine(
     return {"kind": kind, "probes": sched.completed, "ok": ok, "seconds": elapsed, "cpu": cpu}
 
 
-def _scale_config(n: int, targets: list[tuple[str, int]], db: Path) -> Any:
-    """The composed config model (``threenines.app.config.Config``, a value, so ``Any``)."""
+def _scale_config(n: int, targets: list[tuple[str, int]], db: Path,
+                  part: tuple[int, int] = (0, 1), url: str = "") -> Any:  # fmt: skip
+    """The composed config model (``threenines.app.config.Config``, a value, so ``Any``).
+    ``part`` (k, of): this process runs every ``of``-th check from the ``k``-th, from vantage
+    point ``node-k``; ``url``: the store (default: SQLite in ``db``)."""
+    k, of = part
     checks = [
         {"name": f"c{i}", "type": "tcp", "host": h, "port": p, "interval": "60s", "timeout": "5s"}
-        for i in range(n)
+        for i in range(k, n, of)
         for h, p in [targets[i % len(targets)]]
     ]
     services = [
@@ -90,13 +94,14 @@ def _scale_config(n: int, targets: list[tuple[str, int]], db: Path) -> Any:
         {
             "sites": [{"name": "dc1", "kind": "datacentre"}],
             "services": services,
-            "storage": {"url": f"sqlite:///{db}", "spool": str(db.with_suffix(".spool"))},
-            "server": {"listen": "127.0.0.1:0"},
+            "storage": {"url": url or f"sqlite:///{db}", "spool": str(db.with_suffix(".spool"))},
+            "server": {"listen": "127.0.0.1:0", **({"vantage": f"node-{k}"} if of > 1 else {})},
         }
     )
 
 
-async def scale(n: int, targets: list[tuple[str, int]], seconds: float) -> dict[str, Any]:
+async def scale(n: int, targets: list[tuple[str, int]], seconds: float,
+                part: tuple[int, int] = (0, 1), url: str = "") -> dict[str, Any]:  # fmt: skip
     """The whole service (scheduler, writer to SQLite, HTTP server) with ``n`` checks at 60 s:
     a warm-up while the first runs spread over the jitter window (and one more interval's
     worth of seconds up to 10 s), then ``seconds`` of steady state in which lag, CPU, probes
@@ -106,7 +111,7 @@ async def scale(n: int, targets: list[tuple[str, int]], seconds: float) -> dict[
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.monotonic()
-        cfg = _scale_config(n, targets, Path(tmp) / "scale.db")
+        cfg = _scale_config(n, targets, Path(tmp) / "scale.db", part, url)
         ctx = service.build_context(cfg)
         setup = time.monotonic() - t0
         sock = bind(cfg.server.listen)
@@ -186,12 +191,15 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--concurrency", type=int, default=20)
     ap.add_argument("--checks", type=int, default=10_000)
     ap.add_argument("--ca", default="")
+    ap.add_argument("--part", default="0/1", help="K/N: every N-th check from the K-th")
+    ap.add_argument("--store", default="", help="the store's URL (default: SQLite, private)")
     a = ap.parse_args(argv)
     if a.role == "engine":
         out = asyncio.run(engine(a.kind, a.url, a.port, a.seconds, a.concurrency, a.ca))
     else:
         targets = [(h, int(p)) for h, p in (t.split(":") for t in a.targets.split(","))]
-        out = asyncio.run(scale(a.checks, targets, a.seconds))
+        k, of = (int(x) for x in a.part.split("/"))
+        out = asyncio.run(scale(a.checks, targets, a.seconds, (k, of), a.store))
     print(json.dumps(out), flush=True)
 
 

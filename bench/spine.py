@@ -18,6 +18,10 @@ it prints no ratio unless the two rates are within 10 % of each other.
     60 s interval against loopback listeners, for ``--scale-seconds`` after a warm-up: scheduler
     lag, CPU, RSS and the garbage collector's pauses. A comma-separated ``--checks`` runs each
     size in turn, each in a fresh process (so one size's heap does not weigh on the next).
+    ``--nodes N`` (N > 1): the checks spread over N service processes, each running every N-th
+    check from a vantage point of its own, all writing to one PostgreSQL database (a private
+    server, initdb/pg_ctl on a free loopback port, removed at the end), side by side; the
+    figures are the sum (probes, CPU, drops) or the worst (lag, RSS) of the N.
 Everything listens on 127.0.0.1 only; every process is stopped at the end.
 """
 
@@ -188,6 +192,48 @@ def bench_scale(checks: int, seconds: float, targets: list[tuple[str, int]]) -> 
     )  # fmt: skip
 
 
+def bench_nodes(
+    checks: int, nodes: int, seconds: float, targets: list[tuple[str, int]]
+) -> dict[str, Any]:
+    """``checks`` over ``nodes`` service processes on one PostgreSQL database, side by side."""
+    from bench._postgres import private_postgres
+    from threenines.app.areas import COMPOSITION
+    from threenines.core.db import make_engine
+
+    spec = ",".join(f"{h}:{p}" for h, p in targets)
+    with private_postgres() as pg:
+        engine = make_engine(pg.url)
+        COMPOSITION.migrate(engine)  # once, before the nodes start (they find it current)
+        engine.dispose()
+        cmds = [[sys.executable, "-m", "bench._spine_workers", "scale", f"--checks={checks}",
+                 f"--seconds={seconds}", f"--targets={spec}", f"--part={k}/{nodes}",
+                 f"--store={pg.url}"] for k in range(nodes)]  # fmt: skip
+        procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for c in cmds]  # fmt: skip
+        outs = []
+        for proc in procs:
+            try:
+                out, err = proc.communicate(timeout=seconds + 900)
+            except subprocess.TimeoutExpired:
+                for q in procs:
+                    q.kill()
+                raise
+            if proc.returncode != 0:
+                raise RuntimeError(f"scale node failed:\n{err[-2000:]}")
+            outs.append(json.loads(out.strip().splitlines()[-1]))
+    summed = ("checks", "probes", "ok", "dropped", "cpu_cores", "gc_gen2", "gc_pause_total_ms")
+    worse = ("lag_p50", "lag_p99", "lag_max", "rss_mb", "peak_rss_mb", "gc_pause_max_ms",
+             "setup_s", "warmup_s")  # fmt: skip
+    total = {k: sum(o[k] for o in outs) for k in summed}
+    worst = {k: max(o[k] for o in outs) for k in worse}
+    window = min(o["window_s"] for o in outs)
+    return {**outs[0], **total, **worst, "window_s": window, "nodes": nodes,
+            "probes_per_s": round(sum(o["probes_per_s"] for o in outs), 1),
+            "cpu_ms_per_probe": round(1000 * sum(o["cpu_cores"] * o["window_s"] for o in outs)
+                                      / max(total["probes"], 1), 3),
+            "rss_each_mb": [o["rss_mb"] for o in outs]}  # fmt: skip
+
+
 def _row(name: str, r: dict[str, Any]) -> tuple[str, float, float, str]:
     rate = r["probes"] / r["seconds"]
     cpu_ms = 1000 * r["cpu"] / max(r["probes"], 1)
@@ -212,7 +258,13 @@ def report_engine(
 
 
 def report_scale(r: dict[str, Any], seconds: float) -> None:
-    print(f"\n(b) scale: {r['checks']} tcp checks at 60s, whole service; {r['window_s']:g}s "
+    nodes = (
+        f" over {r['nodes']} processes on one PostgreSQL (worst lag/RSS of the nodes, "
+        f"RSS each {r['rss_each_mb']} MB)"
+        if r.get("nodes", 1) > 1
+        else ""
+    )
+    print(f"\n(b) scale: {r['checks']} tcp checks at 60s, whole service{nodes}; {r['window_s']:g}s "
           f"steady window after {r['warmup_s']:g}s of warm-up; load average "
           f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])}")  # fmt: skip
     print(f"probes in the window {r['probes']} ({r['probes_per_s']:g}/s), written {r['ok']}, "
@@ -239,6 +291,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--scale-seconds", type=float, default=90.0)
     ap.add_argument("--checks", default="10000", help="checks in the scale run; a,b,c: each")
     ap.add_argument("--parts", default="scale", help="which runs: scale, http, http2, tcp")
+    ap.add_argument("--nodes", type=int, default=1, help="scale: processes on one PostgreSQL")
     a = ap.parse_args(argv)
     parts = set(a.parts.split(","))
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -270,7 +323,10 @@ def main(argv: list[str] | None = None) -> None:
         targets = [(h, _free_port(h)) for h in SCALE_TARGETS]
         with haproxy_target(targets, tmp):
             for n in (int(c) for c in a.checks.split(",")):
-                report_scale(bench_scale(n, a.scale_seconds, targets), a.scale_seconds)
+                if a.nodes > 1:
+                    report_scale(bench_nodes(n, a.nodes, a.scale_seconds, targets), a.scale_seconds)
+                else:
+                    report_scale(bench_scale(n, a.scale_seconds, targets), a.scale_seconds)
 
 
 if __name__ == "__main__":
