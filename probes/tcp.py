@@ -100,14 +100,24 @@ async def probe(cfg: Config, *, timeout: float) -> ProbeResult:
                 return run.down("dns", f"{cfg.host}: {exc}")
             run.phases["dns"] = time.perf_counter() - start
             t = time.perf_counter()
+            # a plain connect check (no TLS, nothing sent or expected) needs no asyncio stream:
+            # the connected socket is closed at once (a transport and its protocol per probe
+            # were most of the Python work of a TCP probe)
+            plain = not (cfg.tls or cfg.query_response or cfg.send or cfg.expect)
             try:
-                reader, writer = await _connect.open_stream(addrs, cfg.port, run.attempts)
+                if plain:
+                    sock = await _connect.connect(addrs, cfg.port, run.attempts)
+                else:
+                    reader, writer = await _connect.open_stream(addrs, cfg.port, run.attempts)
             except OSError as exc:
                 cause = exc.__cause__ if isinstance(exc, _connect.AllFailed) else exc
                 code = "refused" if isinstance(cause, ConnectionRefusedError) else "unreachable"
                 what = "connection refused by " if code == "refused" else ""
                 return run.down(code, f"{what}{where}{_tried(run.attempts, cause)}")
             run.phases["connect"] = time.perf_counter() - t
+            if plain:
+                sock.close()
+                return run.up(f"connected to {cfg.host}:{cfg.port}")
             try:
                 return await run.converse(reader, writer)
             except _Mismatch as exc:
