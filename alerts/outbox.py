@@ -54,6 +54,7 @@ class OutboxSender:
         self.clock = clock
         self._wake = asyncio.Event()
         self._sem = asyncio.Semaphore(concurrency)
+        self._inflight: set[asyncio.Future[None]] = set()  # deliveries under way
         self.stats = {"sent": 0, "failed": 0, "retried": 0}
         self.logs = SenderLog(log, "alerts outbox")
 
@@ -76,6 +77,8 @@ class OutboxSender:
             if claimed is None:
                 return 0  # another sender has it, or it is done
             delivery = asyncio.ensure_future(self._deliver(claimed))
+            self._inflight.add(delivery)  # the loop keeps only a weak reference to a task
+            delivery.add_done_callback(self._inflight.discard)
             try:
                 await asyncio.shield(delivery)
             except asyncio.CancelledError:  # finished and recorded, not sent again later
